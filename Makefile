@@ -1,0 +1,47 @@
+# netwatch: two commands on a fresh machine — `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Re-install only when the project's dependencies change.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEB_PACKAGES := chromium-headless-shell fonts-wqy-zenhei
+
+.PHONY: demo test bench install system-deps clean
+
+demo: install
+	$(BIN)/netwatch demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+install: system-deps $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Debian packages: the headless browser for JavaScript pages and a CJK font for screenshots.
+# Installed when missing and possible (root with apt-get); otherwise says what to install.
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "netwatch needs these Debian packages; please run:  sudo apt-get install$$missing"; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) netwatch.db netwatch.db-* out

@@ -1,0 +1,42 @@
+"""Where netwatch finds its data and keeps its state. Environment variables override every default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+def rules_dir() -> Path:
+    """Rule packs: NETWATCH_RULES_DIR, else ./rules of the project checkout."""
+    return Path(os.environ.get("NETWATCH_RULES_DIR") or PROJECT_DIR / "rules")
+
+
+def sites_dir() -> Path:
+    """Site profiles shipped with the package (netwatch/sites/*.yaml), or NETWATCH_SITES_DIR."""
+    return Path(os.environ.get("NETWATCH_SITES_DIR") or PACKAGE_DIR / "sites")
+
+
+def db_url() -> str:
+    """The lead store: NETWATCH_DB_URL, else ./netwatch.db (SQLite) in the working directory."""
+    return os.environ.get("NETWATCH_DB_URL") or f"sqlite:///{Path.cwd() / 'netwatch.db'}"
+
+
+def cache_dir() -> Path:
+    """Caches (jieba's dictionary cache, compiled matcher databases): NETWATCH_CACHE_DIR, else ~/.cache/netwatch."""
+    path = Path(os.environ.get("NETWATCH_CACHE_DIR") or Path.home() / ".cache" / "netwatch")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def chromium_path() -> str | None:
+    """Debian's browser for scrapy-playwright (never a downloaded one): NETWATCH_CHROMIUM, else the first found."""
+    explicit = os.environ.get("NETWATCH_CHROMIUM")
+    if explicit:
+        return explicit
+    for candidate in ("/usr/bin/chromium-headless-shell", "/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium"):
+        if os.path.exists(candidate):
+            return candidate
+    return None

@@ -1,0 +1,53 @@
+"""Scrapy settings for netwatch crawls (`scrapy crawl …` from the project root, and `netwatch crawl …`)."""
+
+BOT_NAME = "netwatch"
+SPIDER_MODULES = ["netwatch.spiders"]
+NEWSPIDER_MODULE = "netwatch.spiders"
+
+# Identify ourselves: regulators crawl in the open.
+USER_AGENT = "netwatch/0.1 (+https://github.com/netwatch/netwatch; market-regulation monitoring)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: per-domain concurrency with AutoThrottle on top; global concurrency for many sites.
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.1
+AUTOTHROTTLE_MAX_DELAY = 10.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+
+# Robustness: retries with back-off on 5xx and time-outs, bounded redirects and page size.
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 5
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# The data's path: normalise -> match rules -> shop licence -> review signals -> store.
+ITEM_PIPELINES = {
+    "netwatch.pipelines.normalize.NormalizePipeline": 100,
+    "netwatch.pipelines.match.MatchPipeline": 200,
+    "netwatch.pipelines.licence.LicencePipeline": 250,
+    "netwatch.pipelines.review_signals.ReviewSignalsPipeline": 300,
+    "netwatch.pipelines.store.StorePipeline": 900,
+}
+
+# JavaScript pages: only requests with meta["playwright"] go through the browser.
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_MAX_CONTEXTS = 2
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
