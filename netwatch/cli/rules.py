@@ -1,0 +1,150 @@
+"""`netwatch rules …`: list the packs, run their examples, check texts by hand."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from netwatch import config
+
+
+def _engine(ctx: click.Context):
+    from netwatch.rules import PackError, RuleEngine
+
+    rules_dir = ctx.obj or config.rules_dir()
+    try:
+        return RuleEngine.from_dir(rules_dir)
+    except PackError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.option("--rules-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of rule packs (default: NETWATCH_RULES_DIR or ./rules).")
+@click.pass_context
+def rules(ctx: click.Context, rules_dir: Path | None) -> None:
+    """Rule packs: list them, test them, check a text."""
+    ctx.obj = rules_dir
+
+
+@rules.command("list")
+@click.pass_context
+def list_packs(ctx: click.Context) -> None:
+    """Packs with their category, legal basis, rule and example counts."""
+    engine = _engine(ctx)
+    header = ("pack", "category", "rules", "keywords", "regexes", "hit ex.", "miss ex.", "legal basis")
+    rows = []
+    for pack in engine.packs:
+        examples = [ex for _, ex in pack.all_examples()]
+        rows.append((
+            pack.id, pack.category, str(len(pack.rules)),
+            str(sum(len(r.keywords) for r in pack.rules)), str(sum(len(r.regexes) for r in pack.rules)),
+            str(sum(ex.expect_hit for ex in examples)), str(sum(not ex.expect_hit for ex in examples)),
+            pack.legal_basis,
+        ))
+    widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths)).rstrip())
+    click.echo(f"{len(rows)} packs, {sum(len(p.rules) for p in engine.packs)} rules, matcher: {engine.backend}")
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@rules.command("test")
+@click.argument("pack", required=False)
+@click.pass_context
+def test_packs(ctx: click.Context, pack: str | None) -> None:
+    """Run every pack's hit/miss examples (or one PACK's); exit 1 if any fails."""
+    engine = _engine(ctx)
+    try:
+        run, failures = engine.run_examples(pack)
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from exc
+    for failure in failures:
+        click.echo(f"FAIL {failure}")
+    click.echo(f"{run} examples, {len(failures)} failed")
+    if failures:
+        sys.exit(1)
+
+
+@rules.command("check")
+@click.argument("text", required=False)
+@click.option("--file", "file_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Check each line of this file (UTF-8; - for stdin) as its own text.")
+@click.option("--field", default="title", show_default=True,
+              type=click.Choice(["title", "description", "specs", "shop_name", "shop_text", "review"]),
+              help="Which field the text is (packs read only their fields).")
+@click.option("--category", "categories", multiple=True,
+              type=click.Choice(["food", "cosmetics", "health_food", "drug", "medical_device", "general"]),
+              help="Product category of the item (repeatable); cure claims skip drugs and medical devices.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"hits": [...]} (with --file: one object per line).')
+@click.option("--explain", is_flag=True, help="Also print the normalised text the rules read.")
+@click.pass_context
+def check(ctx: click.Context, text: str | None, file_path: str | None, field: str,
+          categories: tuple[str, ...], as_json: bool, explain: bool) -> None:
+    """Print the hits in TEXT, the match highlighted in its context."""
+    if (text is None) == (file_path is None):
+        raise click.UsageError("give either TEXT or --file F")
+    engine = _engine(ctx)
+    if text is not None:
+        hits = engine.check(text, field, categories)
+        if as_json:
+            click.echo(json.dumps({"hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        else:
+            _print_hits(hits, text if explain else None)
+        return
+    for number, line in _read_lines(file_path):
+        hits = engine.check(line, field, categories)
+        if as_json:
+            click.echo(json.dumps({"line": number, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        elif hits:
+            click.echo(f"line {number}:")
+            _print_hits(hits, line if explain else None, indent="  ")
+
+
+def _read_lines(file_path: str):
+    """(line number, text) for each line; a line that is not UTF-8 stops with its file and line."""
+    stream = sys.stdin.buffer if file_path == "-" else None
+    try:
+        handle = stream or open(file_path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise click.ClickException(f"{file_path}: cannot read: {exc.strerror}") from exc
+    try:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise click.ClickException(f"{file_path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    finally:
+        if stream is None:
+            handle.close()
+
+
+def _print_hits(hits, original: str | None, indent: str = "") -> None:
+    if original is not None:
+        from netwatch.rules.normalize import normalize
+
+        click.echo(f"{indent}normalised: {normalize(original).text}")
+    if not hits:
+        click.echo(f"{indent}no hits")
+    for hit in hits:
+        before, _, after = _split_context(hit)
+        shown = before + click.style(hit.match, fg="red", bold=True) + after
+        click.echo(f"{indent}[{hit.category}/{hit.severity}] {hit.pack}.{hit.rule} {hit.field}[{hit.start}:{hit.end}] "
+                   f"{shown.replace(chr(10), ' ')}  ({hit.legal_basis})")
+
+
+def _split_context(hit) -> tuple[str, str, str]:
+    """The context before the match, the match, the context after (the engine's context window)."""
+    from netwatch.rules.engine import CONTEXT_CHARS
+
+    index = min(hit.start, CONTEXT_CHARS)
+    return hit.context[:index], hit.match, hit.context[index + len(hit.match):]

@@ -1,0 +1,110 @@
+"""`netwatch scan PATH_OR_URL [--url URL] [--profile NAME] [--json]`: one page → its listing and rule hits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from netwatch.extract import Page, extract_listing
+from netwatch.items import Listing
+
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+
+
+def fetch(url: str, timeout: float = 30.0) -> Page:
+    """One live page, fetched as the crawler identifies itself."""
+    from netwatch import settings
+
+    request = urllib.request.Request(url, headers={"User-Agent": settings.USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked below
+            body = response.read(MAX_PAGE_BYTES + 1)
+            headers = dict(response.headers.items())
+            final_url = response.geturl()
+    except OSError as exc:
+        raise click.ClickException(f"{url}: cannot fetch: {exc}") from None
+    if len(body) > MAX_PAGE_BYTES:
+        raise click.ClickException(f"{url}: larger than {MAX_PAGE_BYTES} bytes")
+    return Page(url=final_url, body=body, headers=headers)
+
+
+def load_page(source: str, url: str | None) -> Page:
+    if source.startswith(("http://", "https://")):
+        return fetch(source)
+    path = Path(source)
+    if not path.is_file():
+        raise click.ClickException(f"{source}: no such file (give a saved page or an http(s) URL)")
+    return Page.from_file(path, url=url)
+
+
+def scan_listing(page: Page, profile_name: str | None = None) -> Listing | None:
+    """The spiders' extraction: the profile's page rule when one fits the URL, else markup and heuristics."""
+    if profile_name:
+        from netwatch.sites import load_profile, read_page
+
+        profile = load_profile(profile_name, base_url="http://profile.invalid")
+        item = read_page(page, profile)
+        if isinstance(item, Listing):
+            return item
+        return extract_listing(page, profile.key, require_product=False)
+    return extract_listing(page, require_product=False)
+
+
+def rule_hits(listing: Listing) -> list[Any]:
+    from netwatch.rules import default_engine
+
+    fields = {
+        "title": listing.title or "",
+        "description": listing.description or "",
+        "specs": " ".join(f"{k} {v}" for k, v in listing.specs.items()),
+        "reviews": "\n".join(review.text for review in listing.reviews),
+    }
+    return list(default_engine().check_fields(fields, product_categories=listing.category_hints))
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+@click.command()
+@click.argument("source")
+@click.option("--url", help="the page's original URL (for a saved file)")
+@click.option("--profile", "profile_name", help="read the page with this site profile's selectors")
+@click.option("--json", "as_json", is_flag=True, help="print JSON: {listings: […], hits: […]}")
+def scan(source: str, url: str | None, profile_name: str | None, as_json: bool) -> None:
+    """Extract the listing from one saved page or live URL and check it against the rules."""
+    page = load_page(source, url)
+    listing = scan_listing(page, profile_name)
+    listings = [listing] if listing is not None and (listing.title or listing.price is not None) else []
+    hits = [hit for found in listings for hit in rule_hits(found)]
+    if as_json:
+        payload = {"listings": [{**{k: v for k, v in _plain(x).items() if k != "hits"}, "shop": x.shop_name}
+                                for x in listings],
+                   "hits": [_plain(h) for h in hits]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    if not listings:
+        click.echo(f"{page.url}: no listing found")
+    for found in listings:
+        for name in ("url", "platform", "canonical_id", "title", "price", "currency", "original_price",
+                     "shop_id", "shop_name", "category_hints", "images", "specs", "description"):
+            value = getattr(found, name)
+            if value not in (None, [], {}, ""):
+                click.echo(f"{name:>15}: {value}")
+        click.echo(f"{'reviews':>15}: {len(found.reviews)}")
+    click.echo(f"{'hits':>15}: {len(hits)}")
+    for hit in hits:
+        click.echo(f"  - {_plain(hit)}")

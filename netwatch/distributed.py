@@ -1,0 +1,449 @@
+"""Distributed mode: several machines share one crawl through scrapy-redis (Redis holds the request
+queue and the duplicate filter) and write to one PostgreSQL store.
+
+    coordinator (`netwatch nightly --distributed`)          workers (`netwatch worker`, N machines)
+    1. creates one store run per target                    waits for a job in Redis
+    2. publishes the job (spiders + arguments)     ──────► runs the job's spiders with the shared
+    3. seeds the shared queues (start requests)            scheduler: pops requests, pushes new ones
+    4. waits until the queues are empty and every          stays open while the job is not done
+       worker is idle                                      (an idle worker keeps waiting for work)
+    5. marks the job done, gathers every worker's  ◄────── posts its stats per target and exits the job
+       stats, finishes the runs (delisting, price checks)
+
+Each target's spider gets its own queue and duplicate filter (`<prefix>:<spider>:<target hash>:…`), so
+two targets of the same spider class never swap requests. SCHEDULER_PERSIST is on: one worker finishing
+must not wipe the shared queue; the coordinator deletes the job's keys at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+log = logging.getLogger(__name__)
+
+JOB_KEY = "netwatch:job"  # the job workers pick up; holds the job's key prefix and spiders
+DEFAULT_PREFIX = "netwatch"
+WORKER_TTL = 30  # seconds a worker's registration lives without a heartbeat
+
+
+def redis_url_from_env() -> str | None:
+    """NETWATCH_REDIS_URL turns distributed mode on."""
+    return os.environ.get("NETWATCH_REDIS_URL") or None
+
+
+def connect(url: str) -> redis.Redis:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise DistributedError(f"cannot reach Redis at {url}: {exc}") from None
+    return client
+
+
+class DistributedError(RuntimeError):
+    """The shared crawl cannot go on; the message says why."""
+
+
+@dataclass(frozen=True)
+class SpiderSpec:
+    """One spider of a shared crawl, as every process must build it: its name and arguments."""
+
+    spider: str
+    args: dict[str, Any]
+
+    @property
+    def target(self) -> str:
+        return str(self.args.get("target") or self.args.get("start_url") or self.args.get("profile") or "")
+
+
+def spider_key(name: str, target: str | None) -> str:
+    """The part of a Redis key naming one target's spider: `profile:1a2b…` (targets are long URLs)."""
+    digest = hashlib.sha1((target or "").encode()).hexdigest()[:16]
+    return f"{name}:{digest}"
+
+
+def shared_settings(redis_url: str, prefix: str, *, idle_poll: float = 1.0) -> dict[str, Any]:
+    """Scrapy settings that make a crawl one worker of the shared crawl under `prefix`."""
+    return {
+        "SCHEDULER": "netwatch.distributed.SharedScheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_PERSIST": True,  # the first worker to finish would otherwise clear everyone's queue
+        "SCHEDULER_IDLE_BEFORE_CLOSE": 0,
+        "REDIS_URL": redis_url,
+        "NETWATCH_REDIS_PREFIX": prefix,
+        "NETWATCH_IDLE_POLL": idle_poll,
+        # A shared run is finished by the coordinator, not by each worker's pipeline.
+        "NETWATCH_SHARED_RUN": True,
+    }
+
+
+# -- Scrapy side (imported only inside crawls) ------------------------------------------------------
+
+try:
+    from scrapy import signals
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.misc import load_object
+    from scrapy_redis.dupefilter import RFPDupeFilter
+    from scrapy_redis.scheduler import Scheduler as _RedisScheduler
+
+    from netwatch.pipelines.store import StorePipeline as StorePipelineBase
+except ImportError:  # pragma: no cover - Scrapy is a dependency; this keeps the coordinator importable alone
+    _RedisScheduler = StorePipelineBase = object  # type: ignore[assignment,misc]
+
+from netwatch.store import Store
+
+
+class SharedScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
+    """scrapy-redis's scheduler with per-target keys under the job's prefix.
+
+    It also counts with `stats.inc_value(key)`: scrapy-redis 0.9.1 passes `spider=`, which Scrapy 2.19
+    deprecates, so enqueue_request and next_request are restated here without it.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
+        instance = super().from_crawler(crawler)
+        instance.crawler = crawler
+        instance.prefix = crawler.settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
+        return instance
+
+    def open(self, spider):  # type: ignore[no-untyped-def]
+        base = f"{self.prefix}:{spider_key(spider.name, getattr(spider, 'target', None))}"
+        # Keys without %(spider)s placeholders: scrapy-redis's "key % {...}" leaves them unchanged.
+        self.queue_key = f"{base}:requests"
+        self.df = RFPDupeFilter(self.server, key=f"{base}:dupefilter", debug=spider.settings.getbool("DUPEFILTER_DEBUG"))
+        self.dequeued_key = f"{self.prefix}:dequeued"
+        return super().open(spider)
+
+    def enqueue_request(self, request):  # type: ignore[no-untyped-def]
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
+
+    def next_request(self):  # type: ignore[no-untyped-def]
+        request = self.queue.pop(self.idle_before_close)
+        if request is not None:
+            # The coordinator sees work moving and does not call the crawl drained.
+            self.server.incr(self.dequeued_key)
+            if self.stats:
+                self.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+
+class SeedOnlyScheduler(SharedScheduler):
+    """Pushes the spiders' start requests into the shared queues and hands none out: the coordinator
+    runs the job's spiders with it, so the queues hold the start requests before any worker begins."""
+
+    def next_request(self):  # type: ignore[no-untyped-def]
+        return None
+
+    def has_pending_requests(self) -> bool:
+        return False
+
+
+class WorkerPresence:
+    """Extension in each worker: keeps the spider open while the job is not done, tells the coordinator
+    whether this worker is idle, and posts the spider's stats when it closes."""
+
+    def __init__(self, crawler) -> None:  # type: ignore[no-untyped-def]
+        settings = crawler.settings
+        self.crawler = crawler
+        self.server = redis.Redis.from_url(settings["REDIS_URL"], decode_responses=True)
+        self.prefix = settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
+        self.worker_id = settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
+        self.poll = settings.getfloat("NETWATCH_IDLE_POLL", 1.0)
+
+    @classmethod
+    def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(extension.request_scheduled, signal=signals.request_reached_downloader)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        if crawler.settings.getbool("NETWATCH_COUNT_FETCHES"):
+            crawler.signals.connect(extension.response_received, signal=signals.response_received)
+        return extension
+
+    def response_received(self, response, request, spider) -> None:  # type: ignore[no-untyped-def]
+        """Which worker fetched each URL: a URL fetched by two workers is the duplicate the shared
+        filter must prevent (robots.txt excepted: every worker checks it)."""
+        if response.url.endswith("/robots.txt"):
+            return
+        first = self.server.hsetnx(f"{self.prefix}:fetched", response.url, self.worker_id)
+        if not first and self.server.hget(f"{self.prefix}:fetched", response.url) != self.worker_id:
+            self.server.incr(f"{self.prefix}:fetched_by_two_workers")
+
+    def _idle_key(self, spider) -> str:  # type: ignore[no-untyped-def]
+        return f"{self.prefix}:idle:{self.worker_id}:{spider_key(spider.name, getattr(spider, 'target', None))}"
+
+    def spider_opened(self, spider) -> None:  # type: ignore[no-untyped-def]
+        self.server.sadd(f"{self.prefix}:workers", self.worker_id)
+        self.server.sadd(f"{self.prefix}:busy_spiders", self._idle_key(spider))
+
+    def request_scheduled(self, request, spider) -> None:  # type: ignore[no-untyped-def]
+        self.server.srem(f"{self.prefix}:idle_spiders", self._idle_key(spider))
+
+    def spider_idle(self, spider) -> None:  # type: ignore[no-untyped-def]
+        self.server.sadd(f"{self.prefix}:idle_spiders", self._idle_key(spider))
+        if not self.server.exists(f"{self.prefix}:done"):
+            # Scrapy asks again at its next heartbeat and then pulls from the shared queue.
+            raise DontCloseSpider("the shared crawl is not finished: waiting for work")
+
+    def spider_closed(self, spider, reason: str) -> None:  # type: ignore[no-untyped-def]
+        stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+        stats["finish_reason"] = reason
+        key = f"{self.prefix}:stats:{spider_key(spider.name, getattr(spider, 'target', None))}"
+        self.server.hset(key, self.worker_id, json.dumps(stats))
+
+
+class SharedRunStorePipeline(StorePipelineBase):  # type: ignore[misc,valid-type]
+    """The store pipeline for a shared crawl: every worker writes into the run the coordinator created
+    for the target (spider argument `netwatch_run_id`); the coordinator finishes it once, after all
+    workers are done (finishing marks unseen listings delisted, so no single worker may do it)."""
+
+    async def open_spider(self) -> None:
+        import asyncio
+
+        spider = self.crawler.spider
+        self.store = await asyncio.to_thread(Store, self.db_url)
+        self.run_id = int(spider.netwatch_run_id)
+        self.crawler.stats.set_value("netwatch/run_id", self.run_id)
+
+    async def spider_closed(self, spider, reason: str) -> None:  # type: ignore[no-untyped-def]
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+# -- running a job's spiders (child processes: one reactor each) ------------------------------------
+
+
+def _job_settings(job: Mapping[str, Any], redis_url: str, *, seed_only: bool) -> dict[str, Any]:
+    from netwatch.crawl import crawl_settings
+
+    base = crawl_settings({"NETWATCH_DB_URL": job["db_url"], **job["settings"]})
+    settings: dict[str, Any] = {**job["settings"], "NETWATCH_DB_URL": job["db_url"],
+                                **shared_settings(redis_url, job["prefix"])}
+    if seed_only:
+        settings["SCHEDULER"] = "netwatch.distributed.SeedOnlyScheduler"
+        settings["ITEM_PIPELINES"] = {}
+        settings["ROBOTSTXT_OBEY"] = False  # seeding fetches nothing; the workers obey robots.txt
+        return settings
+    pipelines = dict(base.getdict("ITEM_PIPELINES"))
+    order = pipelines.pop("netwatch.pipelines.store.StorePipeline", 900)
+    pipelines["netwatch.distributed.SharedRunStorePipeline"] = order
+    settings["ITEM_PIPELINES"] = pipelines
+    settings["NETWATCH_COUNT_FETCHES"] = job.get("count_fetches", False)
+    return settings
+
+
+def _run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = "") -> int:
+    """Child process: run every spider of the job, seeding only (coordinator) or as a worker."""
+    from scrapy.crawler import CrawlerProcess
+
+    from netwatch.crawl import crawl_settings, resolve_target
+
+    job = json.loads(open(job_path, encoding="utf-8").read())
+    settings = crawl_settings(_job_settings(job, redis_url, seed_only=mode == "seed"))
+    if mode == "work":
+        settings.set("NETWATCH_WORKER_ID", worker_id, priority="cmdline")
+        extensions = dict(settings.getdict("EXTENSIONS"))
+        extensions["netwatch.distributed.WorkerPresence"] = 600
+        settings.set("EXTENSIONS", extensions, priority="cmdline")
+    process = CrawlerProcess(settings)
+    for entry in job["spiders"]:
+        name, args, base_urls = entry["spec"]
+        spidercls, kwargs = resolve_target(name, {**args, "netwatch_run_id": entry["run_id"]}, base_urls)
+        process.crawl(process.create_crawler(spidercls), **kwargs)
+    process.start()
+    return 0
+
+
+def _spawn(mode: str, job: Mapping[str, Any], redis_url: str, worker_id: str = "") -> int:
+    import subprocess
+    import sys
+    import tempfile
+
+    from netwatch.nightly import _die_with_parent
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as handle:
+        json.dump(job, handle)
+    try:
+        return subprocess.run([sys.executable, "-m", "netwatch.distributed", mode, handle.name, redis_url, worker_id],
+                              preexec_fn=_die_with_parent, check=False).returncode
+    finally:
+        os.unlink(handle.name)
+
+
+# -- the coordinator -------------------------------------------------------------------------------
+
+
+def _queued(client: redis.Redis, prefix: str) -> int:
+    return sum(client.zcard(key) for key in client.scan_iter(f"{prefix}:*:requests"))
+
+
+def _drained(client: redis.Redis, prefix: str, min_workers: int) -> bool:
+    workers = client.scard(f"{prefix}:workers")
+    busy = client.smembers(f"{prefix}:busy_spiders")
+    idle = client.smembers(f"{prefix}:idle_spiders")
+    return workers >= min_workers and bool(busy) and busy <= idle and _queued(client, prefix) == 0
+
+
+def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[str, Any], *, redis_url: str,
+                         min_workers: int = 1, timeout: float = 6 * 3600, poll: float = 1.0,
+                         count_fetches: bool = False, stats_out: dict[str, Any] | None = None) -> dict[int, Any]:
+    """The nightly run's crawl, done by `netwatch worker` processes: seed, wait for the drain, finish runs.
+
+    Same contract as netwatch.nightly.crawl_targets_locally. `stats_out` receives the shared figures
+    (workers seen, URLs fetched by two workers when `count_fetches`).
+    """
+    from netwatch.nightly import CrawlOutcome, spider_for
+
+    client = connect(redis_url)
+    if client.exists(JOB_KEY):
+        raise DistributedError(f"Redis {redis_url} already holds a job ({client.get(JOB_KEY)[:200]}): "
+                               "another coordinator is running, or a killed one left it (delete the key netwatch:job)")
+    prefix = f"{DEFAULT_PREFIX}:{uuid.uuid4().hex[:12]}"
+    store = Store(db_url)
+    try:
+        spiders = []
+        for target in targets:
+            spec = spider_for(target)
+            spider_name = "generic" if spec[0] == "generic" else "profile"
+            run_id = store.start_run(spider_name, spec[1]["target"])
+            spiders.append({"id": target.id, "spec": spec, "run_id": run_id})
+        job = {"prefix": prefix, "db_url": db_url, "settings": dict(settings), "spiders": spiders,
+               "count_fetches": count_fetches}
+        code = _spawn("seed", job, redis_url)
+        if code:
+            raise DistributedError(f"seeding the shared queue failed (exit {code}); see the log above")
+        client.set(JOB_KEY, json.dumps(job))
+        log.info("job %s published: %d spiders, %d requests queued; waiting for workers", prefix, len(spiders),
+                 _queued(client, prefix))
+        deadline = time.monotonic() + timeout
+        last_dequeued, stable_since = None, None
+        while True:
+            if time.monotonic() > deadline:
+                raise DistributedError(f"the shared crawl did not drain within {timeout:.0f} s "
+                                       f"({client.scard(f'{prefix}:workers')} worker(s) joined, "
+                                       f"{_queued(client, prefix)} requests still queued): are workers running?")
+            dequeued = client.get(f"{prefix}:dequeued")
+            if _drained(client, prefix, min_workers):
+                # Drained only if no request moved for a while: a worker may be between pop and download.
+                if dequeued != last_dequeued or stable_since is None:
+                    last_dequeued, stable_since = dequeued, time.monotonic()
+                elif time.monotonic() - stable_since >= 3 * poll:
+                    break
+            else:
+                last_dequeued, stable_since = dequeued, None
+            time.sleep(poll)
+        client.set(f"{prefix}:done", 1)
+        worker_count = client.scard(f"{prefix}:workers")
+        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome)
+        if stats_out is not None:
+            stats_out.update({"workers": worker_count,
+                              "fetched_urls": client.hlen(f"{prefix}:fetched"),
+                              "fetched_by_two_workers": int(client.get(f"{prefix}:fetched_by_two_workers") or 0)})
+        return outcomes
+    finally:
+        if client.get(JOB_KEY) and json.loads(client.get(JOB_KEY))["prefix"] == prefix:
+            client.delete(JOB_KEY)
+        # Leave the done flag a little while so late workers close their spiders; drop everything else.
+        for key in client.scan_iter(f"{prefix}:*"):
+            if key != f"{prefix}:done":
+                client.delete(key)
+        client.expire(f"{prefix}:done", 600)
+        store.close()
+
+
+def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], worker_count: int,
+            poll: float, outcome_cls: type) -> dict[int, Any]:
+    """Wait for every worker's stats per spider (up to a minute), add them up, and finish each run."""
+    deadline = time.monotonic() + 60
+    keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
+    while time.monotonic() < deadline and any(client.hlen(key) < worker_count for key in keys.values()):
+        time.sleep(poll / 2)
+    outcomes = {}
+    for entry in spiders:
+        posted = [json.loads(value) for value in client.hvals(keys[entry["id"]])]
+        stats = combine_stats(posted)
+        stats["netwatch/run_id"] = entry["run_id"]
+        stats["netwatch/workers"] = len(posted)
+        reason = stats.get("finish_reason")
+        status = "finished" if reason == "finished" else (reason or "killed")
+        store.finish_run(entry["run_id"], stats, status)
+        error = None if posted else "no worker reported on this target"
+        outcomes[entry["id"]] = outcome_cls(entry["run_id"], stats, error)
+    return outcomes
+
+
+def _spider_identity(entry: Mapping[str, Any]) -> tuple[str, str]:
+    name = "generic" if entry["spec"][0] == "generic" else "profile"
+    return name, entry["spec"][1]["target"]
+
+
+def combine_stats(posted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One crawl's stats from its workers' parts: counts added, finish reason 'finished' only if all were."""
+    combined: dict[str, Any] = {}
+    for stats in posted:
+        for key, value in stats.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                combined.setdefault(key, value)
+            else:
+                combined[key] = combined.get(key, 0) + value
+    reasons = {stats.get("finish_reason") for stats in posted}
+    combined["finish_reason"] = "finished" if reasons == {"finished"} else next(
+        (reason for reason in reasons if reason != "finished"), None)
+    return combined
+
+
+# -- the worker ------------------------------------------------------------------------------------
+
+
+def run_worker(redis_url: str, *, db_url: str | None = None, once: bool = False, poll: float = 2.0,
+               wait: float | None = None, worker_id: str | None = None) -> int:
+    """Wait for jobs in Redis and crawl them (each in a child process). `once`: stop after one job;
+    `wait`: give up after that many seconds without a job (returns 1)."""
+    client = connect(redis_url)
+    worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+    done_jobs: set[str] = set()
+    idle_since = time.monotonic()
+    while True:
+        raw = client.get(JOB_KEY)
+        job = json.loads(raw) if raw else None
+        if job is None or job["prefix"] in done_jobs or client.exists(f"{job['prefix']}:done"):
+            if wait is not None and time.monotonic() - idle_since > wait:
+                return 1
+            time.sleep(poll)
+            continue
+        if db_url:
+            job["db_url"] = db_url  # this machine reaches the store by its own URL
+        log.info("worker %s: joining job %s (%d spiders)", worker_id, job["prefix"], len(job["spiders"]))
+        code = _spawn("work", job, redis_url, worker_id)
+        done_jobs.add(job["prefix"])
+        if once:
+            return code
+        idle_since = time.monotonic()
+
+
+if __name__ == "__main__":
+    import sys
+
+    mode, job_file, url = sys.argv[1:4]
+    sys.exit(_run_job_spiders(job_file, url, mode, sys.argv[4] if len(sys.argv) > 4 else ""))

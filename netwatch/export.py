@@ -1,0 +1,137 @@
+"""Lead exports for field teams: CSV (UTF-8 with BOM, for Excel on Chinese Windows), XLSX or JSON lines.
+
+Rows stream from the database in chunks (pandas.read_sql with a server-side cursor on PostgreSQL), so
+memory does not grow with the number of leads. Text cells that Excel would read as a formula are
+neutralised with a leading apostrophe (OWASP's advice for CSV injection).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from netwatch.store import Store, StoreError
+from netwatch.store.queries import LEAD_COLUMNS, lead_query
+
+FORMATS = ("csv", "xlsx", "jsonl")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+HEADERS_ZH = {
+    "lead_id": "线索编号", "platform": "平台", "shop_name": "店铺名称", "shop_url": "店铺链接",
+    "credit_code": "统一社会信用代码", "listing_url": "商品链接", "title": "商品标题", "price": "价格",
+    "original_price": "原价（划线价）", "category": "违法类型", "rule": "命中规则", "legal_basis": "法律依据",
+    "matched_text": "命中内容", "context": "上下文", "severity": "严重程度", "first_seen": "首次发现",
+    "last_seen": "最近发现", "times_seen": "发现次数", "status": "状态", "assignee": "承办人", "note": "备注",
+    "evidence_hash": "证据哈希（SHA-256）",
+}
+VALUES_ZH = {
+    "category": {
+        "banned_goods": "禁限售商品", "prohibited_goods": "禁限售商品", "false_advertising": "虚假宣传/违法广告",
+        "fake_reviews": "刷单炒信", "price_fraud": "价格欺诈", "unfair_terms": "霸王条款",
+        "missing_licence": "证照公示缺失", "licence": "证照公示缺失", "counterfeit": "侵权假冒",
+        "counterfeits": "侵权假冒",
+    },
+    "status": {"new": "新线索", "confirmed": "已确认", "dismissed": "已排除", "handed_off": "已交办",
+               "resolved": "已办结"},
+    "severity": {"low": "低", "medium": "中", "high": "高", "critical": "严重"},
+}
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells starting with = + - @ tab or CR with an apostrophe so spreadsheets show them as text."""
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            values = frame[column]
+            risky = values.str.startswith(FORMULA_STARTS, na=False)
+            if risky.any():
+                frame[column] = values.mask(risky, "'" + values.astype("string"))
+    return frame
+
+
+def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    for column in ("first_seen", "last_seen"):
+        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    if lang == "zh":
+        for column, names in VALUES_ZH.items():
+            frame[column] = frame[column].map(lambda value, names=names: names.get(value, value))
+        frame = frame.rename(columns=HEADERS_ZH)
+    return frame
+
+
+def _chunks(store: Store, chunk_size: int, filters: dict) -> Iterator[pd.DataFrame]:
+    query = lead_query(**filters)
+    with store.reading() as conn:
+        streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
+        empty = True
+        for frame in pd.read_sql(query, streaming, chunksize=chunk_size):
+            empty = False
+            yield frame
+        if empty:  # still write the header row
+            yield pd.DataFrame({column: pd.Series(dtype=object) for column in LEAD_COLUMNS})
+
+
+def export_leads(store: Store, out: str | Path, fmt: str = "csv", lang: str = "en", *, since=None, status=None,
+                 category=None, site=None, min_severity=None, chunk_size: int = 10_000) -> int:
+    """Write the filtered leads to `out`; returns the number of rows written.
+
+    The file is written beside `out` and renamed into place at the end, so a failed export
+    never leaves a half-written file where the previous one was.
+    """
+    if fmt not in FORMATS:
+        raise StoreError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if lang not in ("en", "zh"):
+        raise StoreError(f"unknown language {lang!r}: use en or zh")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise StoreError(f"cannot write {out}: the directory {out.parent} does not exist")
+    filters = {"since": since, "status": status, "category": category, "site": site, "min_severity": min_severity}
+    frames = (neutralise_formulas(_localise(frame, lang)) for frame in _chunks(store, chunk_size, filters))
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        writer = {"csv": _write_csv, "xlsx": _write_xlsx, "jsonl": _write_jsonl}[fmt]
+        rows = writer(frames, partial)
+        os.replace(partial, out)
+    except OSError as exc:
+        raise StoreError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
+
+
+def _write_csv(frames: Iterator[pd.DataFrame], path: Path) -> int:
+    rows = 0
+    # utf-8-sig writes the BOM once, at the start; Excel needs it to read UTF-8.
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        for number, frame in enumerate(frames):
+            frame.to_csv(handle, header=number == 0, index=False, lineterminator="\r\n")
+            rows += len(frame)
+    return rows
+
+
+def _write_jsonl(frames: Iterator[pd.DataFrame], path: Path) -> int:
+    rows = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for frame in frames:
+            if len(frame):  # pandas ends JSON lines with a newline
+                handle.write(frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso"))
+            rows += len(frame)
+    return rows
+
+
+def _write_xlsx(frames: Iterator[pd.DataFrame], path: Path) -> int:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)  # streams rows to disk instead of building the sheet in memory
+    sheet = workbook.create_sheet("leads")
+    rows = 0
+    for number, frame in enumerate(frames):
+        if number == 0:
+            sheet.append(list(frame.columns))
+        for record in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+            sheet.append(list(record))
+        rows += len(frame)
+    workbook.save(path)
+    return rows

@@ -1,0 +1,139 @@
+"""Listing fields from pages without markup: the title heading, the price next to the buy button,
+elements named "price", `itemprop` leftovers. Used after structured data, for what it left empty."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from parsel import Selector
+
+from netwatch.extract.fields import clean_text, visible_text
+from netwatch.extract.prices import currency_code, parse_price
+
+_TITLE_CANDIDATES = (
+    "#productTitle", "[itemprop=name]", "h1[class*=title]", "h1[id*=title]", "h1[class*=name]", "h1",
+)
+# A price as shown: a currency sign before the number, or 元 after it.
+PRICE_TEXT = re.compile(
+    r"(?:[¥￥$£€]|RMB|CNY|US\$|HK\$)\s*\d[\d,.\s]*\d|(?:[¥￥$£€]|RMB|CNY)\s*\d|\d[\d,.]*\s*元", re.IGNORECASE
+)
+_BUY_WORDS = re.compile(
+    r"立即购买|马上购买|加入购物车|加入購物車|立即購買|购买|購買|buy now|add to cart|add to bag|add to basket|buy",
+    re.IGNORECASE,
+)
+_ORIGINAL_WORDS = re.compile(r"原价|原價|市场价|市場價|划线价|定价|was|list price|regular", re.IGNORECASE)
+# Text nodes that are not the current price: struck-through, or labelled as a comparison price.
+_NOT_STRUCK = "not(ancestor::del or ancestor::s or ancestor::strike or ancestor::script or ancestor::style)"
+_BUY_XPATH = (
+    "//button | //input[@type='submit' or @type='button'] | //a[contains(@class,'buy') or contains(@class,'cart')]"
+    " | //*[contains(@id,'buy') or contains(@id,'cart') or contains(@id,'add-to')]"
+)
+_PRICE_NAMED = (
+    "//*[(contains(translate(@class,'PRICE','price'),'price') or contains(translate(@id,'PRICE','price'),'price'))"
+    " and not(contains(@class,'old') or contains(@class,'original') or contains(@class,'was')"
+    " or contains(@class,'list') or contains(@class,'strike') or self::del or self::s)]"
+)
+
+
+def _price_in_texts(texts: list[str]) -> tuple[float | None, str | None]:
+    for text in texts:
+        if _ORIGINAL_WORDS.search(text):
+            continue
+        match = PRICE_TEXT.search(text)
+        if match:
+            amount, currency = parse_price(match.group(0))
+            if amount is not None:
+                return amount, currency
+    return None, None
+
+
+def _unstruck_texts(node: Selector) -> list[str]:
+    return [t for t in (clean_text(x) for x in node.xpath(f".//text()[{_NOT_STRUCK}]").getall()) if t]
+
+
+def _buy_buttons(selector: Selector) -> list[Selector]:
+    buttons = []
+    for node in selector.xpath(_BUY_XPATH):
+        label = (visible_text(node) or "") + " " + " ".join(node.xpath("@value | @title | @aria-label").getall())
+        if _BUY_WORDS.search(label):
+            buttons.append(node)
+    return buttons
+
+
+def price_near_buy_button(selector: Selector) -> tuple[float | None, str | None]:
+    """The first price shown in the nearest enclosing block of a buy button (up to four levels up)."""
+    for button in _buy_buttons(selector)[:3]:
+        for level in range(1, 5):
+            block = button.xpath("/".join([".."] * level))
+            if not block:
+                break
+            amount, currency = _price_in_texts(_unstruck_texts(block[0]))
+            if amount is not None:
+                return amount, currency
+    return None, None
+
+
+def heuristic_title(selector: Selector) -> str | None:
+    for css in _TITLE_CANDIDATES:
+        for node in selector.css(css)[:5]:
+            text = visible_text(node)
+            if text and len(text) > 1:
+                return text
+    return clean_text(selector.css("title::text").get())
+
+
+def heuristic_price(selector: Selector) -> tuple[float | None, str | None]:
+    itemprop = selector.css("[itemprop=price]")
+    for node in itemprop[:3]:
+        amount, currency = parse_price(node.attrib.get("content") or visible_text(node))
+        if amount is not None:
+            hint = selector.css("[itemprop=priceCurrency]::attr(content)").get()
+            return amount, currency or currency_code(hint)
+    amount, currency = price_near_buy_button(selector)
+    if amount is not None:
+        return amount, currency
+    for node in selector.xpath(_PRICE_NAMED)[:40]:
+        amount, currency = _price_in_texts(_unstruck_texts(node))
+        if amount is not None:
+            return amount, currency
+    return None, None
+
+
+def heuristic_original_price(selector: Selector) -> float | None:
+    """A struck-through price, or one labelled 原价 / was."""
+    for node in selector.xpath("//del | //s | //strike")[:10]:
+        match = PRICE_TEXT.search(visible_text(node) or "")
+        if match:
+            return parse_price(match.group(0))[0]
+    for text in selector.xpath("//body//text()[contains(., '原价') or contains(., '原價') or contains(., '市场价')]").getall()[:5]:
+        match = PRICE_TEXT.search(text)
+        if match:
+            return parse_price(match.group(0))[0]
+    return None
+
+
+_DESCRIPTION_CANDIDATES = (
+    "[itemprop=description]", "#description", ".description", ".product-description", ".desc", ".intro", "#desc",
+)
+
+
+def heuristic_description(selector: Selector) -> str | None:
+    for css in _DESCRIPTION_CANDIDATES:
+        for node in selector.css(css)[:2]:
+            text = visible_text(node)
+            if text:
+                return text
+    return clean_text(selector.css("meta[name=description]::attr(content)").get())
+
+
+def heuristic_fields(selector: Selector, with_price: bool = True) -> dict[str, Any]:
+    price, currency = heuristic_price(selector) if with_price else (None, None)
+    return {
+        "title": heuristic_title(selector),
+        "price": price,
+        "currency": currency,
+        "original_price": heuristic_original_price(selector),
+        "has_buy_button": bool(_buy_buttons(selector)),
+        "description": heuristic_description(selector),
+    }

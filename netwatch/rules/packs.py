@@ -1,0 +1,334 @@
+"""Rule packs: YAML files a legal officer can read, loaded into checked dataclasses.
+
+A pack is one violation category with its legal basis; its rules hold keywords, regexes and the
+contexts that cancel or qualify a hit, and examples that the pack's own tests run. Anything wrong
+in a pack fails at load with the file, the line and the rule id (see PackError).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CATEGORIES = (
+    "banned_goods",
+    "false_advertising",
+    "fake_reviews",
+    "price_fraud",
+    "unfair_terms",
+    "licence",
+    "counterfeit",
+)
+SEVERITIES = ("low", "medium", "high", "critical")
+FIELDS = ("title", "description", "specs", "shop_name", "shop_text", "review")
+PRODUCT_CATEGORIES = ("food", "cosmetics", "health_food", "drug", "medical_device", "general")
+
+PACK_KEYS = {
+    "id", "title", "category", "legal_basis", "severity", "fields", "product_categories",
+    "except_product_categories", "description", "exclusions", "cancel_near", "rules", "examples",
+}
+RULE_KEYS = {
+    "id", "title", "keywords", "regex", "exclusions", "near", "cancel_near", "severity", "legal_basis",
+    "collapse_repeats", "word_boundary", "examples",
+}
+PROXIMITY_KEYS = {"terms", "within"}
+EXAMPLE_KEYS = {"text", "field", "product_categories"}
+_LINE = "__line__"
+_KEY_LINES = "__key_lines__"
+
+
+class PackError(ValueError):
+    """A rule pack that cannot be used: names the file, line and rule id."""
+
+    def __init__(self, file: str | Path, line: int | None, rule_id: str | None, message: str):
+        self.file = str(file)
+        self.line = line
+        self.rule_id = rule_id
+        self.message = message
+        where = f"{self.file}:{line}" if line else self.file
+        rule = f" rule {rule_id!r}:" if rule_id else ""
+        super().__init__(f"{where}:{rule} {message}")
+
+
+@dataclass(frozen=True)
+class Proximity:
+    """Terms that must (near) or must not (cancel_near) occur within `within` characters of a hit."""
+
+    terms: tuple[str, ...]
+    within: int
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    expect_hit: bool
+    field: str | None = None  # None: the pack's first field
+    product_categories: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass
+class Rule:
+    id: str
+    keywords: tuple[str, ...] = ()
+    regexes: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    near: Proximity | None = None
+    cancel_near: Proximity | None = None
+    severity: str | None = None  # None: the pack's severity
+    legal_basis: str | None = None  # None: the pack's legal basis
+    collapse_repeats: bool = False
+    word_boundary: bool = False
+    examples: tuple[Example, ...] = ()
+    title: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class Pack:
+    id: str
+    title: str
+    category: str
+    legal_basis: str
+    severity: str
+    fields: tuple[str, ...]
+    rules: list[Rule]
+    examples: tuple[Example, ...] = ()
+    product_categories: tuple[str, ...] = ()  # empty: every product category
+    except_product_categories: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    cancel_near: Proximity | None = None
+    description: str | None = None
+    path: Path | None = None
+
+    def all_examples(self) -> list[tuple[Rule | None, Example]]:
+        """Pack-level examples (rule None) then each rule's, in file order."""
+        return [(None, ex) for ex in self.examples] + [(rule, ex) for rule in self.rules for ex in rule.examples]
+
+    def applies_to(self, field_name: str, product_categories: frozenset[str]) -> bool:
+        """Whether the pack reads this field for an item of these product categories.
+
+        Unknown categories (none given) count as "could be anything", so category-bound packs still apply.
+        """
+        if field_name not in self.fields:
+            return False
+        if product_categories & set(self.except_product_categories):
+            return False
+        if self.product_categories and product_categories:
+            return bool(product_categories & set(self.product_categories))
+        return True
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe loader that records each mapping's line (1-based) under a private key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[_LINE] = node.start_mark.line + 1
+    mapping[_KEY_LINES] = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_pack(path: str | Path) -> Pack:
+    """Load and check one pack file; raise PackError naming file, line and rule on any problem."""
+    path = Path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PackError(path, mark.line + 1 if mark else None, None, f"invalid YAML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackError(path, None, None, f"cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PackError(path, 1, None, "a pack must be a mapping with id, title, category, legal_basis, rules")
+    return _PackReader(path).pack(data)
+
+
+class _PackReader:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, node: Any, rule_id: str | None, message: str, key: str | None = None) -> PackError:
+        """A PackError at the line of `key` in `node` (else of the node itself)."""
+        line = None
+        if isinstance(node, dict):
+            line = node.get(_KEY_LINES, {}).get(key) or node.get(_LINE)
+        return PackError(self.path, line, rule_id, message)
+
+    def check_keys(self, node: dict, allowed: set[str], rule_id: str | None, what: str) -> None:
+        unknown = sorted(k for k in node if k not in (_LINE, _KEY_LINES) and k not in allowed)
+        if unknown:
+            raise self.fail(node, rule_id, f"unknown key(s) {unknown} in {what}; allowed: {sorted(allowed)}", unknown[0])
+
+    def text_list(self, node: dict, key: str, rule_id: str | None) -> tuple[str, ...]:
+        value = node.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+            raise self.fail(node, rule_id, f"{key} must be a list of texts", key)
+        texts = tuple(str(v) for v in value)
+        if any(not t.strip() for t in texts):
+            raise self.fail(node, rule_id, f"{key} contains an empty text", key)
+        return texts
+
+    def choice(self, node: dict, key: str, choices: tuple[str, ...], rule_id: str | None, default: Any = None):
+        value = node.get(key, default)
+        if value is None:
+            return None
+        if value not in choices:
+            raise self.fail(node, rule_id, f"{key} {value!r} is not one of {', '.join(choices)}", key)
+        return value
+
+    def proximity(self, node: dict, key: str, rule_id: str | None) -> Proximity | None:
+        value = node.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(node, rule_id, f"{key} must be a mapping with terms and within")
+        self.check_keys(value, PROXIMITY_KEYS, rule_id, key)
+        terms = self.text_list(value, "terms", rule_id)
+        within = value.get("within")
+        if not terms or not isinstance(within, int) or isinstance(within, bool) or within < 0:
+            raise self.fail(value, rule_id, f"{key} needs terms and a non-negative integer within")
+        return Proximity(terms, within)
+
+    def examples(self, node: dict, rule_id: str | None) -> tuple[Example, ...]:
+        value = node.get("examples")
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            raise self.fail(node, rule_id, "examples must be a mapping with hit: and miss: lists")
+        self.check_keys(value, {"hit", "miss"}, rule_id, "examples")
+        out: list[Example] = []
+        for key in ("hit", "miss"):
+            items = value.get(key) or []
+            if not isinstance(items, list):
+                raise self.fail(value, rule_id, f"examples.{key} must be a list")
+            for item in items:
+                out.append(self.example(value, item, key == "hit", rule_id))
+        return tuple(out)
+
+    def example(self, parent: dict, item: Any, expect_hit: bool, rule_id: str | None) -> Example:
+        if isinstance(item, (str, int, float)):
+            return Example(str(item), expect_hit, line=parent.get(_LINE))
+        if not isinstance(item, dict) or "text" not in item:
+            raise self.fail(parent, rule_id, f"an example must be a text or a mapping with text: ({item!r})")
+        self.check_keys(item, EXAMPLE_KEYS, rule_id, "example")
+        field_name = self.choice(item, "field", FIELDS, rule_id)
+        categories = self.text_list(item, "product_categories", rule_id)
+        for category in categories:
+            if category not in PRODUCT_CATEGORIES:
+                raise self.fail(item, rule_id, f"unknown product category {category!r}")
+        return Example(str(item["text"]), expect_hit, field_name, categories, item.get(_LINE))
+
+    def rule(self, node: Any, pack_fields: tuple[str, ...]) -> Rule:
+        if not isinstance(node, dict):
+            raise PackError(self.path, None, None, f"a rule must be a mapping, got {node!r}")
+        rule_id = node.get("id")
+        if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z0-9_]+", rule_id):
+            raise self.fail(node, None, f"rule id {rule_id!r} missing or not lower_snake_case")
+        self.check_keys(node, RULE_KEYS, rule_id, "a rule")
+        keywords = self.text_list(node, "keywords", rule_id)
+        regexes = self.text_list(node, "regex", rule_id)
+        if not keywords and not regexes:
+            raise self.fail(node, rule_id, "a rule needs keywords or regex")
+        for pattern in regexes:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.fail(node, rule_id, f"bad regex {pattern!r}: {exc}", "regex") from exc
+        for key in ("collapse_repeats", "word_boundary"):
+            if not isinstance(node.get(key, False), bool):
+                raise self.fail(node, rule_id, f"{key} must be true or false")
+        return Rule(
+            id=rule_id,
+            title=node.get("title"),
+            keywords=keywords,
+            regexes=regexes,
+            exclusions=self.text_list(node, "exclusions", rule_id),
+            near=self.proximity(node, "near", rule_id),
+            cancel_near=self.proximity(node, "cancel_near", rule_id),
+            severity=self.choice(node, "severity", SEVERITIES, rule_id),
+            legal_basis=node.get("legal_basis"),
+            collapse_repeats=node.get("collapse_repeats", False),
+            word_boundary=node.get("word_boundary", False),
+            examples=self.examples(node, rule_id),
+            line=node.get(_LINE),
+        )
+
+    def pack(self, data: dict) -> Pack:
+        self.check_keys(data, PACK_KEYS, None, "the pack")
+        for key in ("id", "title", "category", "legal_basis", "rules"):
+            if not data.get(key):
+                raise self.fail(data, None, f"missing required key {key!r}")
+        if not isinstance(data["id"], str) or not re.fullmatch(r"[a-z0-9_]+", data["id"]):
+            raise self.fail(data, None, f"pack id {data['id']!r} must be lower_snake_case")
+        category = self.choice(data, "category", CATEGORIES, None)
+        severity = self.choice(data, "severity", SEVERITIES, None, default="medium")
+        fields = self.text_list(data, "fields", None) or ("title", "description")
+        for name in fields:
+            if name not in FIELDS:
+                raise self.fail(data, None, f"unknown field {name!r}; fields are {', '.join(FIELDS)}", "fields")
+        categories = self.text_list(data, "product_categories", None)
+        excepted = self.text_list(data, "except_product_categories", None)
+        for name in categories + excepted:
+            if name not in PRODUCT_CATEGORIES:
+                raise self.fail(data, None, f"unknown product category {name!r}")
+        if not isinstance(data["rules"], list):
+            raise self.fail(data, None, "rules must be a list")
+        rules: list[Rule] = []
+        seen: set[str] = set()
+        for node in data["rules"]:
+            rule = self.rule(node, fields)
+            if rule.id in seen:
+                raise PackError(self.path, rule.line, rule.id, "duplicate rule id")
+            seen.add(rule.id)
+            rules.append(rule)
+        return Pack(
+            id=data["id"],
+            title=str(data["title"]),
+            category=category,
+            legal_basis=str(data["legal_basis"]),
+            severity=severity,
+            fields=fields,
+            rules=rules,
+            examples=self.examples(data, None),
+            product_categories=categories,
+            except_product_categories=excepted,
+            exclusions=self.text_list(data, "exclusions", None),
+            cancel_near=self.proximity(data, "cancel_near", None),
+            description=data.get("description"),
+            path=self.path,
+        )
+
+
+def load_packs(directory: str | Path) -> list[Pack]:
+    """Every `*.yaml` directly in `directory` (subdirectories belong to other engines), sorted by file name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PackError(directory, None, None, "rule directory not found")
+    packs: list[Pack] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(p for p in directory.glob("*.yaml") if p.is_file()):
+        pack = load_pack(path)
+        if pack.id in seen:
+            raise PackError(path, None, None, f"duplicate pack id {pack.id!r} (also in {seen[pack.id]})")
+        seen[pack.id] = path
+        packs.append(pack)
+    return packs
+
+
+_ARTICLE = re.compile(r"([\u4e00-\u9fff《》]+?(?:法|规定|条例|办法|解释))\s*(第[一二三四五六七八九十百零〇]+条)")
+
+
+def cited_articles(legal_basis: str) -> list[tuple[str, str]]:
+    """The (law, article) pairs a legal-basis text cites, e.g. "广告法 第九条(三)" -> [("广告法", "第九条")]."""
+    return [(law.strip("《》"), article) for law, article in _ARTICLE.findall(legal_basis)]

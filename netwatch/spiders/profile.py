@@ -1,0 +1,112 @@
+"""The profile spider: a site profile (netwatch/sites/*.yaml) says where to go and what to read.
+
+    scrapy crawl profile -a profile=netmall -a base_url=http://127.0.0.1:8000
+    netwatch crawl netmall -a base_url=http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+from w3lib.url import add_or_replace_parameter
+
+from netwatch.extract import extract_field, make_review
+from netwatch.items import Listing
+from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
+from netwatch.spiders.base import NetwatchSpider, is_html, page_from_response
+from netwatch.spiders.stats import record_error
+
+
+class ProfileSpider(NetwatchSpider):
+    name = "profile"
+
+    def __init__(self, profile: str | SiteProfile | None = None, base_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if profile is None:
+            raise ValueError("the profile spider needs -a profile=NAME (one of netwatch/sites/*.yaml) or a path")
+        self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile, base_url)
+        self.platform = self.profile.key
+        self.allowed_domains = list(self.profile.allowed_domains)
+
+    def adjust_settings(self, settings: Any) -> None:
+        profile = self.profile
+        if not profile.robots_obey:
+            self.logger.info("robots.txt not obeyed for %s: %s", profile.key, profile.robots_reason)
+            settings.set("ROBOTSTXT_OBEY", False, priority="spider")
+        if profile.politeness:
+            slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
+            for host in profile.allowed_domains:
+                slots[host] = dict(profile.politeness)
+            settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+
+    async def start(self) -> Any:
+        for url in self.profile.sitemaps:
+            yield self.sitemap_request(url)
+        for url in self.profile.start_urls:
+            yield scrapy.Request(url, callback=self.parse, errback=self.on_error, meta={"netwatch_start": True},
+                                 dont_filter=True)
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        matched = self.profile.rule_for(response.url)
+        if matched is None or not is_html(response):
+            self.crawler.stats.inc_value("netwatch/pages_unmatched")
+            return
+        rule, ids = matched
+        if not response.meta.get("netwatch_rendered") and (
+            rule.render_always or (rule.render_when and response.css(rule.render_when))
+        ):
+            yield self.render_request(response, rule.wait_for)
+            return
+        page = page_from_response(response)
+        item = read_page(page, self.profile, matched) if rule.item != "none" else None
+        if isinstance(item, Listing) and rule.reviews:
+            api = extract_field(page.selector, rule.reviews.api)
+            if not api and rule.reviews.fallback_url:
+                api = rule.reviews.fallback_url.format(**ids)
+            yield self.reviews_request(response.urljoin(api), item, rule) if api else item
+        elif item is not None:
+            yield item
+        elif rule.item == "listing":
+            record_error(self.crawler.stats, "no_title")
+            self.logger.warning("no listing title on %s (page rule %r)", response.url, rule.name)
+        for css in rule.follow:
+            yield from response.follow_all(css=css, callback=self.parse, errback=self.on_error)
+
+    def reviews_request(self, url: str, listing: Listing, rule: PageRule) -> scrapy.Request:
+        return scrapy.Request(
+            url, callback=self.parse_reviews, errback=self.on_error, cb_kwargs={"rule": rule},
+            meta={"netwatch_pending_item": listing},
+        )
+
+    def parse_reviews(self, response: Response, rule: PageRule) -> Iterator[Any]:
+        """One page of the review API; the listing goes out once the last page is read."""
+        listing: Listing = response.meta["netwatch_pending_item"]
+        api = rule.reviews
+        assert api is not None
+        try:
+            document = Selector(text=response.text, type="json")
+            json.loads(response.text)
+        except ValueError:
+            record_error(self.crawler.stats, "bad_review_json")
+            self.logger.warning("review API answered no JSON: %s", response.url)
+            yield listing
+            return
+        for raw in document.jmespath(api.items).getall():
+            for entry in raw if isinstance(raw, list) else [raw]:
+                review = make_review({field: entry.get(key) for field, key in api.fields.items()})
+                if review is not None:
+                    listing.reviews.append(review)
+        page_number = int(response.meta.get("netwatch_review_page", 1))
+        pages = document.jmespath(api.pages).get() if api.pages else None
+        if pages is not None and page_number < int(pages):
+            next_url = add_or_replace_parameter(response.url, api.page_param, str(page_number + 1))
+            request = self.reviews_request(next_url, listing, rule)
+            request.meta["netwatch_review_page"] = page_number + 1
+            yield request
+        else:
+            yield listing

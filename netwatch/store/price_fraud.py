@@ -1,0 +1,62 @@
+"""Price fraud from price history: a comparison price (原价 / 划线价) above the lowest price of the seven
+days before it (明码标价和禁止价格欺诈规定 第十六条, a false price comparison under 第十九条(三)).
+
+The store only knows listed prices, so a snapshot's price stands in for the "transaction price" of the
+rule; an analyst confirms the lead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from netwatch.store.models import Lead, ListingRow, Snapshot
+from netwatch.store.writes import LeadDraft, upsert_leads, utcnow
+
+PACK = "price_history"
+RULE = "comparison_above_7day_low"
+CATEGORY = "price_fraud"
+SEVERITY = "high"
+WINDOW = timedelta(days=7)
+LEGAL_BASIS = (
+    "《明码标价和禁止价格欺诈规定》第十六条第二款（未标明被比较价格详细信息的，被比较价格应当不高于前七日内的最低成交价格）；"
+    "第十九条第（三）项（通过虚假折价、减价或者价格比较等方式销售商品）"
+)
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.2f}"
+
+
+def check_price_fraud(conn: sa.Connection, run_id: int, now: datetime | None = None) -> int:
+    """Flag the run's listings whose comparison price beats the 7-day low of earlier runs; returns new leads."""
+    current, earlier = sa.orm.aliased(Snapshot), sa.orm.aliased(Snapshot)
+    if now is None:
+        now = conn.scalar(sa.select(sa.func.max(Snapshot.fetched_at)).where(Snapshot.run_id == run_id)) or utcnow()
+    rows = conn.execute(
+        sa.select(current.listing_id, current.fetched_at, current.original_price, earlier.price,
+                  earlier.fetched_at, ListingRow.shop_ref)
+        .join(earlier, (earlier.listing_id == current.listing_id) & (earlier.run_id != current.run_id))
+        .join(ListingRow, ListingRow.id == current.listing_id)
+        .where(current.run_id == run_id, current.original_price.is_not(None), earlier.price.is_not(None),
+               earlier.price < current.original_price, earlier.fetched_at < current.fetched_at,
+               earlier.fetched_at >= now - WINDOW)
+    ).all()
+
+    lowest: dict[int, tuple] = {}  # listing id -> the row with the lowest earlier price
+    for row in rows:
+        if row[0] not in lowest or row[3] < lowest[row[0]][3]:
+            lowest[row[0]] = row
+    drafts = []
+    for listing_id, fetched_at, original, low, low_at, shop_ref in lowest.values():
+        match = f"原价 {_money(original)} > 7日最低价 {_money(low)}"
+        context = (f"{fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
+                   f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{low_at:%Y-%m-%d %H:%M}）")
+        hit = {"pack": PACK, "rule": RULE, "category": CATEGORY, "severity": SEVERITY, "field": "original_price",
+               "start": 0, "end": len(match), "match": match, "context": context, "legal_basis": LEGAL_BASIS}
+        drafts.append(LeadDraft("listing", listing_id, listing_id, shop_ref, PACK, RULE, fetched_at, [hit]))
+    known = set(conn.scalars(sa.select(Lead.subject_id).where(
+        Lead.subject == "listing", Lead.pack == PACK, Lead.rule == RULE, Lead.subject_id.in_(list(lowest)))))
+    upsert_leads(conn, run_id, utcnow(), drafts)
+    return len(set(lowest) - known)

@@ -1,0 +1,239 @@
+"""The Store API: what crawls, the command line and exports call. No Scrapy here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from netwatch import config
+from netwatch.items import Listing, Shop
+from netwatch.store import price_fraud
+from netwatch.store.models import LEAD_STATUSES, Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
+from netwatch.store.queries import lead_query
+from netwatch.store.schema import StoreError, create_engine, ensure_schema, translate_errors
+from netwatch.store.writes import save_items, utcnow
+
+# Where an analyst may move a lead. resolved -> new also happens by itself when a resolved listing is
+# flagged again, and dismissed -> new when the matched text changes.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"confirmed", "dismissed"}),
+    "confirmed": frozenset({"handed_off", "dismissed", "new"}),
+    "dismissed": frozenset({"new"}),
+    "handed_off": frozenset({"resolved"}),
+    "resolved": frozenset({"new"}),
+}
+RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock, serialization failure: the batch is retried whole
+WRITE_ATTEMPTS = 5
+
+
+class Store:
+    """The lead store on SQLite or PostgreSQL; the schema is created or upgraded on first use."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or config.db_url()
+        self.engine = create_engine(self.url)
+        try:
+            ensure_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A read-only connection (on SQLite it takes no write lock, so crawls go on while we read)."""
+        with translate_errors(self.engine, "reading"):
+            with self.engine.connect().execution_options(netwatch_readonly=True) as conn:
+                yield conn
+
+    def _write(self, work, doing: str):  # type: ignore[no-untyped-def]
+        """Run work(conn) in one transaction; a deadlock between concurrent crawls retries it whole."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with translate_errors(self.engine, doing):
+                    with self.engine.begin() as conn:
+                        return work(conn)
+            except StoreError as exc:
+                sqlstate = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None)
+                if sqlstate not in RETRIED_SQLSTATES or attempt == WRITE_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    # -- crawl runs ------------------------------------------------------------------------------
+
+    def start_run(self, spider: str, target: str | None = None) -> int:
+        host, pid = socket.gethostname(), os.getpid()
+
+        def work(conn: sa.Connection) -> int:
+            self._mark_dead_runs_killed(conn, host)
+            return conn.scalar(sa.insert(Run).values(
+                spider=spider, target=target, started_at=utcnow(), status="running", host=host, pid=pid,
+            ).returning(Run.id))
+
+        return self._write(work, f"starting a run of {spider} in")
+
+    @staticmethod
+    def _mark_dead_runs_killed(conn: sa.Connection, host: str) -> None:
+        """A run still "running" whose process on this host is gone was killed (its last batch is lost)."""
+        running = conn.execute(sa.select(Run.id, Run.pid).where(Run.status == "running", Run.host == host)).all()
+        dead = [run_id for run_id, pid in running if pid is None or not _process_alive(pid)]
+        if dead:
+            conn.execute(sa.update(Run).where(Run.id.in_(dead)).values(status="killed"))
+
+    def save_batch(self, run_id: int, items: Sequence[Shop | Listing]) -> None:
+        """Upsert shops, listings (+ this run's snapshot), reviews and leads from the items' hits, in one transaction."""
+        if items:
+            self._write(lambda conn: save_items(conn, run_id, items), f"saving {len(items)} items of run {run_id} to")
+
+    def finish_run(self, run_id: int, stats: dict, status: str) -> None:
+        """Close the run; when it finished normally, listings it no longer saw are marked delisted."""
+        safe_stats = json.loads(json.dumps(stats or {}, default=str))
+
+        def work(conn: sa.Connection) -> None:
+            run = conn.execute(sa.select(Run.spider, Run.target).where(Run.id == run_id)).one_or_none()
+            if run is None:
+                raise StoreError(f"there is no run {run_id} in {self.engine.url.render_as_string()}")
+            now = utcnow()
+            conn.execute(sa.update(Run).where(Run.id == run_id).values(
+                finished_at=now, status=status, stats=safe_stats))
+            if status == "finished":
+                earlier_runs = sa.select(Run.id).where(
+                    Run.spider == run.spider, _same_target(run.target), Run.id != run_id)
+                conn.execute(sa.update(ListingRow).where(
+                    ListingRow.active.is_(True), ListingRow.last_run_id.in_(earlier_runs),
+                ).values(active=False, delisted_at=now))
+
+        self._write(work, f"finishing run {run_id} in")
+        self.check_price_fraud(run_id)
+
+    def check_price_fraud(self, run_id: int, now: datetime | None = None) -> int:
+        """Price-fraud leads for the run's listings (see netwatch.store.price_fraud); returns how many are new."""
+        return self._write(lambda conn: price_fraud.check_price_fraud(conn, run_id, now),
+                           f"checking prices of run {run_id} in")
+
+    def run_summary(self, run_id: int) -> dict[str, Any]:
+        with self.reading() as conn:
+            return _run_summary(conn, run_id)
+
+    def runs(self, last: int = 10) -> list[dict[str, Any]]:
+        """The last runs, newest first, each with its summary."""
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(Run).order_by(Run.id.desc()).limit(last)).mappings().all()
+            return [{**dict(row), **_run_summary(conn, row["id"])} for row in rows]
+
+    # -- leads -----------------------------------------------------------------------------------
+
+    def leads(self, *, limit: int | None = 100, **filters: Any) -> list[dict[str, Any]]:
+        """Leads as the export shows them; filters as export_leads takes them."""
+        with self.reading() as conn:
+            return [dict(row) for row in conn.execute(lead_query(**filters).limit(limit)).mappings()]
+
+    def lead(self, lead_id: int) -> dict[str, Any]:
+        """One lead with its hits (with context), its listing's price history and its shop."""
+        with self.reading() as conn:
+            found = conn.execute(lead_query().where(Lead.id == lead_id)).mappings().one_or_none()
+            if found is None:
+                raise StoreError(f"there is no lead {lead_id}")
+            lead = dict(found)
+            subject = conn.execute(sa.select(Lead.listing_id, Lead.shop_id).where(Lead.id == lead_id)).one()
+            lead["hits"] = [dict(row) for row in conn.execute(
+                sa.select(LeadHit.run_id, Run.started_at, LeadHit.field, LeadHit.start, LeadHit.end,
+                          LeadHit.match, LeadHit.context)
+                .join(Run, Run.id == LeadHit.run_id).where(LeadHit.lead_id == lead_id)
+                .order_by(LeadHit.run_id, LeadHit.field, LeadHit.start)).mappings()]
+            lead["price_history"] = [dict(row) for row in conn.execute(
+                sa.select(Snapshot.run_id, Snapshot.fetched_at, Snapshot.price, Snapshot.original_price,
+                          Snapshot.content_hash)
+                .where(Snapshot.listing_id == subject.listing_id).order_by(Snapshot.fetched_at)).mappings()]
+            shop = conn.execute(sa.select(ShopRow).where(ShopRow.id == subject.shop_id)).mappings().one_or_none()
+            lead["shop"] = dict(shop) if shop else None
+            return lead
+
+    def set_status(self, lead_ids: Sequence[int], status: str, *, assignee: str | None = None,
+                   note: str | None = None) -> int:
+        """Move leads to `status`; all or none: one refused transition changes nothing. Returns leads changed."""
+        if status not in LEAD_STATUSES:
+            raise StoreError(f"unknown status {status!r}: use one of {', '.join(LEAD_STATUSES)}")
+        wanted = sorted(set(lead_ids))
+
+        def work(conn: sa.Connection) -> int:
+            current = dict(conn.execute(sa.select(Lead.id, Lead.status).where(Lead.id.in_(wanted))
+                                        .with_for_update()).all())
+            missing = [lead_id for lead_id in wanted if lead_id not in current]
+            if missing:
+                raise StoreError(f"no such lead: {', '.join(map(str, missing))}; nothing was changed")
+            refused = [f"{lead_id} ({current[lead_id]} → {status})" for lead_id in wanted
+                       if current[lead_id] != status and status not in TRANSITIONS[current[lead_id]]]
+            if refused:
+                raise StoreError(f"refused: {', '.join(refused)}; allowed from each status: "
+                                 + "; ".join(f"{src} → {'|'.join(sorted(dst))}" for src, dst in TRANSITIONS.items())
+                                 + ". Nothing was changed")
+            values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+            if status == "dismissed":
+                values["dismissed_text"] = Lead.matched_text  # it comes back only if this text changes
+            if assignee is not None:
+                values["assignee"] = assignee
+            if note is not None:
+                values["note"] = note
+            return conn.execute(sa.update(Lead).where(Lead.id.in_(wanted)).values(**values)).rowcount
+
+        return self._write(work, f"setting the status of lead(s) {', '.join(map(str, wanted))} in")
+
+
+def _same_target(target: str | None) -> sa.ColumnElement[bool]:
+    return Run.target.is_(None) if target is None else Run.target == target
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_summary(conn: sa.Connection, run_id: int) -> dict[str, Any]:
+    run = conn.execute(sa.select(Run).where(Run.id == run_id)).mappings().one_or_none()
+    if run is None:
+        raise StoreError(f"there is no run {run_id}")
+    stats = run["stats"] or {}
+    seen = sa.select(LeadHit.lead_id).where(LeadHit.run_id == run_id).distinct().subquery()
+    by_category = dict(conn.execute(
+        sa.select(Lead.category, sa.func.count()).join(seen, seen.c.lead_id == Lead.id).group_by(Lead.category)).all())
+    new = conn.scalar(sa.select(sa.func.count()).select_from(Lead).where(Lead.first_run_id == run_id))
+    seen_total = sum(by_category.values())
+    previous = conn.scalar(sa.select(sa.func.max(Run.id)).where(
+        Run.spider == run["spider"], _same_target(run["target"]), Run.id < run_id, Run.status == "finished"))
+    gone = 0
+    if previous is not None and run["status"] == "finished":
+        gone = conn.scalar(sa.select(sa.func.count(sa.distinct(LeadHit.lead_id))).where(
+            LeadHit.run_id == previous, LeadHit.lead_id.not_in(sa.select(seen.c.lead_id))))
+    return {
+        "pages": int(stats.get("response_received_count", 0)),
+        "listings": conn.scalar(sa.select(sa.func.count()).select_from(Snapshot).where(Snapshot.run_id == run_id)),
+        "leads_by_category": by_category,
+        "new": new,
+        "recurring": seen_total - new,
+        "gone": gone,
+    }

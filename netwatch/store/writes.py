@@ -1,0 +1,279 @@
+"""Batched, idempotent upserts of crawl items into the store (one call per batch, inside its transaction).
+
+Rows are de-duplicated and sorted by key before each statement: PostgreSQL refuses ON CONFLICT DO UPDATE
+touching one row twice in a statement, and a fixed lock order keeps two concurrent crawls from deadlocking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from netwatch.items import Listing, Shop
+from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, ShopRow, Snapshot
+
+HIT_FIELDS = ("pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis")
+MATCH_SEPARATOR = " | "
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_time(value: str | datetime | None, default: datetime) -> datetime:
+    """An ISO 8601 time (or datetime) as naive UTC; `default` when absent or unreadable."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return default
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def hit_dict(hit: Any) -> Mapping[str, Any]:
+    """A hit as a mapping, for netwatch.rules.Hit objects and plain dicts alike (converted once, read often)."""
+    if isinstance(hit, Mapping):
+        return hit
+    return {name: getattr(hit, name, None) for name in HIT_FIELDS}
+
+
+def _insert(conn: sa.Connection, table: type) -> Any:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+@dataclass
+class LeadDraft:
+    """The hits of one batch for one (subject, pack, rule), folded into one lead row."""
+
+    subject: str
+    subject_id: int
+    listing_id: int | None
+    shop_id: int | None
+    pack: str
+    rule: str
+    seen_at: datetime
+    hits: list[Mapping[str, Any]] = field(default_factory=list)
+
+    def row(self, run_id: int, now: datetime) -> dict[str, Any]:
+        worst = max(self.hits, key=lambda hit: SEVERITY_RANK.get(str(hit.get("severity")), 0))
+        severity = str(worst.get("severity") or "low")
+        matches = sorted({str(hit.get("match") or "") for hit in self.hits})
+        first = self.hits[0]
+        return {
+            "subject": self.subject,
+            "subject_id": self.subject_id,
+            "listing_id": self.listing_id,
+            "shop_id": self.shop_id,
+            "pack": self.pack,
+            "rule": self.rule,
+            "category": str(first.get("category") or "unknown"),
+            "severity": severity,
+            "severity_rank": SEVERITY_RANK.get(severity, 0),
+            "legal_basis": first.get("legal_basis"),
+            "matched_text": MATCH_SEPARATOR.join(matches),
+            "context": first.get("context"),
+            "first_seen": self.seen_at,
+            "last_seen": self.seen_at,
+            "times_seen": 1,
+            "first_run_id": run_id,
+            "last_run_id": run_id,
+            "status": "new",
+            "updated_at": now,
+        }
+
+
+def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing]) -> None:
+    now = utcnow()
+    shops = {(item.platform, item.shop_id): item for item in items if isinstance(item, Shop)}
+    listings = {(item.platform, item.canonical_id): item for item in items if isinstance(item, Listing)}
+    unknown = [type(item).__name__ for item in items if not isinstance(item, (Shop, Listing))]
+    if unknown:
+        raise TypeError(f"the store takes Shop and Listing items, not {', '.join(sorted(set(unknown)))}")
+
+    shop_ids = _upsert_shops(conn, run_id, now, shops)
+    mentioned = {(item.platform, item.shop_id): item.shop_name for item in listings.values() if item.shop_id}
+    shop_ids |= _ensure_shops(conn, run_id, now, {key: name for key, name in mentioned.items() if key not in shop_ids})
+    listing_ids = _upsert_listings(conn, run_id, now, listings, shop_ids)
+    _upsert_snapshots(conn, run_id, now, listings, listing_ids)
+    _insert_reviews(conn, run_id, listings, listing_ids)
+
+    drafts: dict[tuple[str, int, str, str], LeadDraft] = {}
+    for key, shop in shops.items():
+        seen_at = parse_time(shop.fetched_at, now)
+        for hit in shop.hits:
+            _draft(drafts, "shop", shop_ids[key], None, shop_ids[key], seen_at, hit)
+    for key, listing in listings.items():
+        seen_at = parse_time(listing.fetched_at, now)
+        shop_ref = shop_ids.get((listing.platform, listing.shop_id)) if listing.shop_id else None
+        for hit in listing.hits:
+            _draft(drafts, "listing", listing_ids[key], listing_ids[key], shop_ref, seen_at, hit)
+    upsert_leads(conn, run_id, now, drafts.values())
+
+
+def _draft(drafts: dict, subject: str, subject_id: int, listing_id: int | None, shop_id: int | None,
+           seen_at: datetime, hit: Any) -> None:
+    hit = hit_dict(hit)
+    pack, rule = str(hit.get("pack") or ""), str(hit.get("rule") or "")
+    key = (subject, subject_id, pack, rule)
+    draft = drafts.get(key)
+    if draft is None:
+        draft = drafts[key] = LeadDraft(subject, subject_id, listing_id, shop_id, pack, rule, seen_at)
+    draft.hits.append(hit)
+
+
+def _upsert_shops(conn: sa.Connection, run_id: int, now: datetime, shops: dict[tuple[str, str], Shop]) -> dict:
+    if not shops:
+        return {}
+    rows = []
+    for key in sorted(shops):
+        shop = shops[key]
+        seen_at = parse_time(shop.fetched_at, now)
+        rows.append({
+            "platform": shop.platform, "shop_id": shop.shop_id, "url": shop.url, "name": shop.name,
+            "licence_text": shop.licence_text, "credit_code": shop.credit_code, "food_licence": shop.food_licence,
+            "contact": shop.contact, "is_food": bool(shop.is_food), "first_seen": seen_at, "last_seen": seen_at,
+            "last_run_id": run_id,
+        })
+    stmt = _insert(conn, ShopRow)
+    # A shop page seen now says what the shop displays now, so its fields replace the stored ones.
+    updated = {name: stmt.excluded[name] for name in (
+        "url", "name", "licence_text", "credit_code", "food_licence", "contact", "is_food", "last_seen", "last_run_id")}
+    stmt = stmt.on_conflict_do_update(index_elements=["platform", "shop_id"], set_=updated)
+    result = conn.execute(stmt.returning(ShopRow.id, ShopRow.platform, ShopRow.shop_id), rows)
+    return {(platform, shop_id): row_id for row_id, platform, shop_id in result}
+
+
+def _ensure_shops(conn: sa.Connection, run_id: int, now: datetime, names: dict[tuple[str, str], str | None]) -> dict:
+    """Shops known only from their listings: create them, fill a missing name, change nothing else."""
+    if not names:
+        return {}
+    rows = [{"platform": platform, "shop_id": shop_id, "name": names[(platform, shop_id)], "is_food": False,
+             "first_seen": now, "last_seen": now, "last_run_id": run_id} for platform, shop_id in sorted(names)]
+    stmt = _insert(conn, ShopRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform", "shop_id"], set_={"name": sa.func.coalesce(ShopRow.name, stmt.excluded.name)})
+    result = conn.execute(stmt.returning(ShopRow.id, ShopRow.platform, ShopRow.shop_id), rows)
+    return {(platform, shop_id): row_id for row_id, platform, shop_id in result}
+
+
+def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: dict, shop_ids: dict) -> dict:
+    if not listings:
+        return {}
+    rows = []
+    for key in sorted(listings):
+        item = listings[key]
+        seen_at = parse_time(item.fetched_at, now)
+        rows.append({
+            "platform": item.platform, "canonical_id": item.canonical_id,
+            "shop_ref": shop_ids.get((item.platform, item.shop_id)) if item.shop_id else None,
+            "url": item.url, "title": item.title, "price": item.price, "original_price": item.original_price,
+            "currency": item.currency, "content_hash": item.content_hash, "first_seen": seen_at, "last_seen": seen_at,
+            "last_run_id": run_id, "active": True, "delisted_at": None,
+        })
+    stmt = _insert(conn, ListingRow)
+    updated = {name: stmt.excluded[name] for name in (
+        "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash", "last_run_id",
+        "active", "delisted_at")}
+    updated["last_seen"] = sa.case((stmt.excluded.last_seen > ListingRow.last_seen, stmt.excluded.last_seen),
+                                   else_=ListingRow.last_seen)
+    stmt = stmt.on_conflict_do_update(index_elements=["platform", "canonical_id"], set_=updated)
+    result = conn.execute(stmt.returning(ListingRow.id, ListingRow.platform, ListingRow.canonical_id), rows)
+    return {(platform, canonical_id): row_id for row_id, platform, canonical_id in result}
+
+
+def _upsert_snapshots(conn: sa.Connection, run_id: int, now: datetime, listings: dict, listing_ids: dict) -> None:
+    if not listings:
+        return
+    rows = [{"listing_id": listing_ids[key], "run_id": run_id, "fetched_at": parse_time(item.fetched_at, now),
+             "price": item.price, "original_price": item.original_price, "content_hash": item.content_hash}
+            for key, item in sorted(listings.items())]
+    stmt = _insert(conn, Snapshot)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["listing_id", "run_id"],
+        set_={name: stmt.excluded[name] for name in ("fetched_at", "price", "original_price", "content_hash")})
+    conn.execute(stmt, rows)
+
+
+def review_key(review: Any) -> str:
+    if review.review_id:
+        return str(review.review_id)[:200]
+    content = "\x1f".join(str(part or "") for part in (review.reviewer, review.time, review.rating, review.text))
+    return "sha1:" + hashlib.sha1(content.encode()).hexdigest()
+
+
+def _insert_reviews(conn: sa.Connection, run_id: int, listings: dict, listing_ids: dict) -> None:
+    rows = {}
+    for key, item in listings.items():
+        for review in item.reviews:
+            row_key = (listing_ids[key], review_key(review))
+            rows[row_key] = {"listing_id": row_key[0], "review_key": row_key[1], "reviewer": review.reviewer,
+                             "rating": review.rating, "time": review.time, "text": review.text or "",
+                             "first_run_id": run_id}
+    if rows:
+        stmt = _insert(conn, ReviewRow).on_conflict_do_nothing(index_elements=["listing_id", "review_key"])
+        conn.execute(stmt, [rows[key] for key in sorted(rows)])
+
+
+def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, drafts: Iterable[LeadDraft]) -> dict:
+    """Insert new leads or update the ones already known; record each hit once per run.
+
+    Returns {(subject, subject_id, pack, rule): lead id}.
+    """
+    drafts = sorted(drafts, key=lambda draft: (draft.subject, draft.subject_id, draft.pack, draft.rule))
+    if not drafts:
+        return {}
+    stmt = _insert(conn, Lead)
+    new = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["subject", "subject_id", "pack", "rule"],
+        set_={
+            # one more sighting per run, however many batches of the run flag it
+            "times_seen": Lead.times_seen + sa.case((Lead.last_run_id == new.last_run_id, 0), else_=1),
+            "last_seen": sa.case((new.last_seen > Lead.last_seen, new.last_seen), else_=Lead.last_seen),
+            "last_run_id": new.last_run_id,
+            "severity": sa.case((new.severity_rank > Lead.severity_rank, new.severity), else_=Lead.severity),
+            "severity_rank": sa.case((new.severity_rank > Lead.severity_rank, new.severity_rank),
+                                     else_=Lead.severity_rank),
+            "category": new.category,
+            "legal_basis": sa.func.coalesce(new.legal_basis, Lead.legal_basis),
+            "matched_text": new.matched_text,
+            "context": new.context,
+            "listing_id": sa.func.coalesce(new.listing_id, Lead.listing_id),
+            "shop_id": sa.func.coalesce(new.shop_id, Lead.shop_id),
+            # dismissed stays dismissed unless the text changed; a resolved listing flagged again is new again
+            "status": sa.case(
+                ((Lead.status == "dismissed")
+                 & (sa.func.coalesce(Lead.dismissed_text, "") != sa.func.coalesce(new.matched_text, "")), "new"),
+                ((Lead.status == "resolved") & (Lead.last_run_id != new.last_run_id), "new"),
+                else_=Lead.status),
+            "updated_at": new.updated_at,
+        },
+    )
+    stmt = stmt.returning(Lead.id, Lead.subject, Lead.subject_id, Lead.pack, Lead.rule)
+    result = conn.execute(stmt, [draft.row(run_id, now) for draft in drafts])
+    lead_ids = {(subject, subject_id, pack, rule): lead_id for lead_id, subject, subject_id, pack, rule in result}
+
+    hits = {}
+    for draft in drafts:
+        lead_id = lead_ids[(draft.subject, draft.subject_id, draft.pack, draft.rule)]
+        for hit in draft.hits:
+            start, end = int(hit.get("start") or 0), int(hit.get("end") or 0)
+            where = str(hit.get("field") or "")
+            hits[(lead_id, where, start, end)] = {
+                "lead_id": lead_id, "run_id": run_id, "field": where, "start": start, "end": end,
+                "match": str(hit.get("match") or ""), "context": hit.get("context")}
+    hit_insert = _insert(conn, LeadHit).on_conflict_do_nothing(
+        index_elements=["lead_id", "run_id", "field", "start", "end"])
+    conn.execute(hit_insert, [hits[key] for key in sorted(hits)])
+    return lead_ids

@@ -1,0 +1,261 @@
+"""The lead store on SQLite and PostgreSQL: schema, idempotent upserts, lead lifecycle, price history, errors."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import stat
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from test_store_helpers import hit, listing, review, shop, store_url  # noqa: F401  (store_url is a fixture)
+
+import netwatch.store
+from netwatch.store import Store, StoreError
+from netwatch.store.models import Base
+from netwatch.store.schema import alembic_config
+
+
+def count(store: Store, table: str, where: str = "1=1") -> int:
+    with store.engine.connect() as conn:
+        return conn.scalar(sa.text(f"SELECT count(*) FROM {table} WHERE {where}"))
+
+
+def lead_rows(store: Store) -> list[dict]:
+    return store.leads(limit=None)
+
+
+def test_schema_is_created_on_first_use_and_matches_the_models(store_url):
+    for module in pkgutil.iter_modules(netwatch.store.__path__):  # every table declared on Base
+        if module.name.endswith("models"):
+            importlib.import_module(f"netwatch.store.{module.name}")
+    with Store(store_url) as store:
+        with store.engine.connect() as conn:
+            head = ScriptDirectory.from_config(alembic_config(conn)).get_current_head()
+            assert MigrationContext.configure(conn).get_current_heads() == (head,)
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    with Store(store_url) as again:  # opening an up-to-date store changes nothing
+        assert count(again, "runs") == 0
+
+
+def test_rerun_adds_snapshots_and_sightings_but_no_duplicate_lead(store_url):
+    with Store(store_url) as store:
+        items = [shop("s1"), listing(1, hits=[hit("最佳"), hit("最佳", field="description", start=7)]),
+                 listing(2, hits=[hit("国家级", rule="national")]), listing(3)]
+        first = store.start_run("netmall")
+        store.save_batch(first, items)
+        store.save_batch(first, items)  # the same batch twice in one run is idempotent
+        store.finish_run(first, {"response_received_count": 5}, "finished")
+        assert count(store, "leads") == 2 and count(store, "lead_hits") == 3
+        assert {row["times_seen"] for row in lead_rows(store)} == {1}
+
+        second = store.start_run("netmall")
+        moved = [listing(1, port=9001, hits=[hit("最佳")]), listing(2, port=9001, hits=[hit("国家级", rule="national")]),
+                 listing(3, port=9001)]  # the port changed: still the same listings
+        store.save_batch(second, moved)
+        store.finish_run(second, {}, "finished")
+
+        assert count(store, "listings") == 3
+        assert count(store, "listing_snapshots") == 6
+        assert count(store, "leads") == 2
+        assert {row["times_seen"] for row in lead_rows(store)} == {2}
+        assert {row["listing_url"] for row in lead_rows(store)} == {
+            "http://127.0.0.1:9001/item/1", "http://127.0.0.1:9001/item/2"}
+        summary = store.run_summary(second)
+        assert summary["listings"] == 3 and summary["new"] == 0 and summary["recurring"] == 2
+        assert store.run_summary(first)["pages"] == 5 and store.run_summary(first)["new"] == 2
+
+
+def test_shop_hits_make_shop_leads_and_reviews_are_stored_once(store_url):
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        licence = hit("未公示营业执照", pack="licence", rule="missing_licence", category="missing_licence",
+                      field="licence")
+        reviews = [review("好评返现5元", "r1"), review("很好"), review("很好")]
+        store.save_batch(run, [shop("s9", hits=[licence], credit_code=None), listing(1, shop="s9", reviews=reviews)])
+        store.save_batch(run, [listing(1, shop="s9", reviews=reviews)])
+        assert count(store, "reviews") == 2
+        (row,) = lead_rows(store)
+        assert row["shop_name"] == "店铺s9" and row["listing_url"] is None and row["category"] == "missing_licence"
+
+
+def test_severity_keeps_the_highest_seen(store_url):
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, hits=[hit(severity="low"), hit(severity="critical", start=5)])])
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit(severity="medium")])])
+        (row,) = lead_rows(store)
+        assert row["severity"] == "critical"
+
+
+def test_status_transitions_and_invalid_ones_refused(store_url):
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(n, hits=[hit()]) for n in (1, 2, 3)])
+        one, two, three = (row["lead_id"] for row in lead_rows(store))
+        with pytest.raises(StoreError, match=r"new → handed_off"):
+            store.set_status([one], "handed_off")
+        with pytest.raises(StoreError, match="no such lead: 999"):
+            store.set_status([one, 999], "confirmed")
+        assert store.set_status([one, two], "confirmed", assignee="王科长", note="核查属实") == 2
+        # all or nothing: lead three cannot be handed off, so lead one is not either
+        with pytest.raises(StoreError, match="refused"):
+            store.set_status([one, three], "handed_off")
+        assert store.lead(one)["status"] == "confirmed"
+        store.set_status([one], "handed_off")
+        store.set_status([one], "resolved")
+        with pytest.raises(StoreError, match="unknown status"):
+            store.set_status([two], "closed")
+        lead = store.lead(one)
+        assert (lead["status"], lead["assignee"], lead["note"]) == ("resolved", "王科长", "核查属实")
+
+        # a resolved listing flagged again is a new lead again (the same lead, with its history)
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()])])
+        assert store.lead(one)["status"] == "new" and store.lead(one)["times_seen"] == 2
+
+
+def test_dismissed_stays_dismissed_unless_the_matched_text_changes(store_url):
+    with Store(store_url) as store:
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit("最佳")])])
+        (lead_id,) = (row["lead_id"] for row in lead_rows(store))
+        store.set_status([lead_id], "dismissed", note="象牙白是颜色")
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit("最佳")])])
+        assert store.lead(lead_id)["status"] == "dismissed"
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit("最佳"), hit("第一", start=9)])])
+        lead = store.lead(lead_id)
+        assert lead["status"] == "new" and lead["times_seen"] == 3 and count(store, "leads") == 1
+
+
+def test_price_fraud_comparison_price_above_seven_day_low(store_url):
+    with Store(store_url) as store:
+        day = lambda n: f"2024-05-{n:02d}T02:00:00+08:00"  # noqa: E731
+        for number, (price, original) in enumerate([(100.0, None), (120.0, None), (300.0, None)], start=1):
+            run = store.start_run("netmall")
+            store.save_batch(run, [listing(1, price=price, original=original, fetched_at=day(number)),
+                                   listing(2, price=200.0, fetched_at=day(number))])
+            store.finish_run(run, {}, "finished")
+        assert count(store, "leads") == 0
+
+        # day 8: "原价 ¥300, now ¥150" while it sold at ¥100 on day 1, within the seven days before
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, price=150.0, original=300.0, fetched_at=day(8)),
+                               listing(2, price=180.0, original=200.0, fetched_at=day(8))])  # honest: 200 was the low
+        store.finish_run(run, {}, "finished")
+        (lead,) = lead_rows(store)
+        assert lead["category"] == "price_fraud" and lead["severity"] == "high"
+        assert lead["matched_text"] == "原价 ¥300.00 > 7日最低价 ¥100.00"
+        assert "第十六条" in lead["legal_basis"] and "第十九条" in lead["legal_basis"]
+        assert "2024-04-30" in lead["context"]  # day 1 at 02:00+08:00 is 2024-04-30 18:00 UTC
+        assert len(store.lead(lead["lead_id"])["price_history"]) == 4
+        assert store.check_price_fraud(run) == 0  # checking again creates nothing new
+        assert count(store, "leads") == 1
+
+
+def test_price_fraud_ignores_prices_older_than_seven_days(store_url):
+    with Store(store_url) as store:
+        store.save_batch(store.start_run("netmall"), [listing(1, price=100.0, fetched_at="2024-05-01T00:00:00Z")])
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, price=250.0, original=300.0, fetched_at="2024-05-10T00:00:00Z")])
+        assert store.check_price_fraud(run) == 0
+
+
+def test_finished_run_marks_unseen_listings_delisted_and_counts_gone_leads(store_url):
+    with Store(store_url) as store:
+        first = store.start_run("netmall", target="http://127.0.0.1:8000/")
+        store.save_batch(first, [listing(1, hits=[hit()]), listing(2, hits=[hit()]), listing(3)])
+        store.finish_run(first, {}, "finished")
+        second = store.start_run("netmall", target="http://127.0.0.1:8000/")
+        store.save_batch(second, [listing(1, hits=[hit()]), listing(3)])
+        store.finish_run(second, {}, "finished")
+        assert count(store, "listings", "active = false") == 1  # listing 2 went
+        summary = store.run_summary(second)
+        assert (summary["new"], summary["recurring"], summary["gone"]) == (0, 1, 1)
+        assert summary["leads_by_category"] == {"false_advertising": 1}
+        # a failed run delists nothing: it may simply not have got that far
+        third = store.start_run("netmall", target="http://127.0.0.1:8000/")
+        store.save_batch(third, [listing(3)])
+        store.finish_run(third, {}, "failed")
+        assert count(store, "listings", "active = false") == 1
+        assert [row["id"] for row in store.runs(last=2)] == [third, second]
+
+
+def test_unreachable_database_is_a_clear_error():
+    with pytest.raises(StoreError, match="unreachable"):
+        Store("postgresql+psycopg://postgres@127.0.0.1:1/test")
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(f"sqlite:///{tmp_path / 'nowhere' / 'netwatch.db'}")
+
+
+def test_read_only_file_is_refused_and_left_intact(tmp_path):
+    path = tmp_path / "netwatch.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()])])
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            Store(f"sqlite:///{path}")
+    finally:
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    with Store(f"sqlite:///{path}") as store:
+        assert count(store, "leads") == 1
+
+
+def test_schema_from_a_newer_version_is_refused_untouched(store_url):
+    with Store(store_url) as store:
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()])])
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(StoreError, match="0099, newer than this netwatch"):
+        Store(store_url)
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0099"
+        assert conn.scalar(sa.text("SELECT count(*) FROM leads")) == 1
+    engine.dispose()
+
+
+def test_full_disk_loses_only_the_batch_in_flight(tmp_path):
+    url = f"sqlite:///{tmp_path / 'netwatch.db'}"
+    with Store(url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(n, hits=[hit()]) for n in range(10)])
+        with store.engine.connect() as conn:
+            used = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        # SQLite's page limit gives the same SQLITE_FULL error as a full disk.
+        sa.event.listen(store.engine, "connect",
+                        lambda dbapi, _rec: dbapi.execute(f"PRAGMA max_page_count = {used + 2}"))
+        store.engine.dispose()
+        big = [listing(n, hits=[hit("最佳" * 200)], title="长" * 5000) for n in range(10, 400)]
+        with pytest.raises(StoreError, match="disk is full"):
+            store.save_batch(run, big)
+        assert count(store, "listings") == 10 and count(store, "leads") == 10
+
+
+def test_hit_objects_work_like_dicts(store_url):
+    """The rule engine's frozen Hit dataclass (any object with the attributes) is accepted."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Hit:
+        pack: str
+        rule: str
+        category: str
+        severity: str
+        field: str
+        start: int
+        end: int
+        match: str
+        context: str
+        legal_basis: str
+
+    with Store(store_url) as store:
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[Hit(**hit("象牙", severity="critical"))])])
+        (row,) = lead_rows(store)
+        assert (row["matched_text"], row["severity"]) == ("象牙", "critical")
