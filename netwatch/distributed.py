@@ -24,6 +24,7 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,8 @@ import redis
 
 log = logging.getLogger(__name__)
 
-JOB_KEY = "netwatch:job"  # the job workers pick up; holds the job's key prefix and spiders
-DEFAULT_PREFIX = "netwatch"
+DEFAULT_NAMESPACE = "netwatch"  # Redis key namespace: `<namespace>:job` is the job workers pick up
+DEFAULT_PREFIX = DEFAULT_NAMESPACE
 WORKER_TTL = 30  # seconds a worker's registration lives without a heartbeat
 
 
@@ -187,7 +188,7 @@ class WorkerPresence:
             return
         first = self.server.hsetnx(f"{self.prefix}:fetched", response.url, self.worker_id)
         if not first and self.server.hget(f"{self.prefix}:fetched", response.url) != self.worker_id:
-            self.server.incr(f"{self.prefix}:fetched_by_two_workers")
+            self.server.sadd(f"{self.prefix}:fetched_by_two_workers", response.url)
 
     def _idle_key(self, spider) -> str:  # type: ignore[no-untyped-def]
         return f"{self.prefix}:idle:{self.worker_id}:{spider_key(spider.name, getattr(spider, 'target', None))}"
@@ -261,15 +262,20 @@ def _run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = 
 
     job = json.loads(open(job_path, encoding="utf-8").read())
     settings = crawl_settings(_job_settings(job, redis_url, seed_only=mode == "seed"))
+    resolved = []
+    for entry in job["spiders"]:
+        name, args, base_urls = entry["spec"]
+        resolved.append(resolve_target(name, {**args, "netwatch_run_id": entry["run_id"]}, base_urls))
     if mode == "work":
         settings.set("NETWATCH_WORKER_ID", worker_id, priority="cmdline")
+        # Set at cmdline priority, EXTENSIONS replaces the spiders' own: keep theirs (netwatch's stats).
         extensions = dict(settings.getdict("EXTENSIONS"))
+        for spidercls, _ in resolved:
+            extensions.update((spidercls.custom_settings or {}).get("EXTENSIONS", {}))
         extensions["netwatch.distributed.WorkerPresence"] = 600
         settings.set("EXTENSIONS", extensions, priority="cmdline")
     process = CrawlerProcess(settings)
-    for entry in job["spiders"]:
-        name, args, base_urls = entry["spec"]
-        spidercls, kwargs = resolve_target(name, {**args, "netwatch_run_id": entry["run_id"]}, base_urls)
+    for spidercls, kwargs in resolved:
         process.crawl(process.create_crawler(spidercls), **kwargs)
     process.start()
     return 0
@@ -305,9 +311,14 @@ def _drained(client: redis.Redis, prefix: str, min_workers: int) -> bool:
     return workers >= min_workers and bool(busy) and busy <= idle and _queued(client, prefix) == 0
 
 
+def job_key(namespace: str) -> str:
+    return f"{namespace}:job"
+
+
 def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[str, Any], *, redis_url: str,
-                         min_workers: int = 1, timeout: float = 6 * 3600, poll: float = 1.0,
-                         count_fetches: bool = False, stats_out: dict[str, Any] | None = None) -> dict[int, Any]:
+                         namespace: str = DEFAULT_NAMESPACE, min_workers: int = 1, timeout: float = 6 * 3600,
+                         poll: float = 1.0, count_fetches: bool = False,
+                         stats_out: dict[str, Any] | None = None) -> dict[int, Any]:
     """The nightly run's crawl, done by `netwatch worker` processes: seed, wait for the drain, finish runs.
 
     Same contract as netwatch.nightly.crawl_targets_locally. `stats_out` receives the shared figures
@@ -316,10 +327,11 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     from netwatch.nightly import CrawlOutcome, spider_for
 
     client = connect(redis_url)
-    if client.exists(JOB_KEY):
-        raise DistributedError(f"Redis {redis_url} already holds a job ({client.get(JOB_KEY)[:200]}): "
-                               "another coordinator is running, or a killed one left it (delete the key netwatch:job)")
-    prefix = f"{DEFAULT_PREFIX}:{uuid.uuid4().hex[:12]}"
+    job_name = job_key(namespace)
+    if client.exists(job_name):
+        raise DistributedError(f"Redis {redis_url} already holds a job ({client.get(job_name)[:200]}): "
+                               f"another coordinator is running, or a killed one left it (delete the key {job_name})")
+    prefix = f"{namespace}:{uuid.uuid4().hex[:12]}"
     store = Store(db_url)
     try:
         spiders = []
@@ -333,7 +345,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
         code = _spawn("seed", job, redis_url)
         if code:
             raise DistributedError(f"seeding the shared queue failed (exit {code}); see the log above")
-        client.set(JOB_KEY, json.dumps(job))
+        client.set(job_name, json.dumps(job))
         log.info("job %s published: %d spiders, %d requests queued; waiting for workers", prefix, len(spiders),
                  _queued(client, prefix))
         deadline = time.monotonic() + timeout
@@ -355,15 +367,15 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
             time.sleep(poll)
         client.set(f"{prefix}:done", 1)
         worker_count = client.scard(f"{prefix}:workers")
-        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome)
+        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out)
         if stats_out is not None:
             stats_out.update({"workers": worker_count,
                               "fetched_urls": client.hlen(f"{prefix}:fetched"),
-                              "fetched_by_two_workers": int(client.get(f"{prefix}:fetched_by_two_workers") or 0)})
+                              "fetched_by_two_workers": sorted(client.smembers(f"{prefix}:fetched_by_two_workers"))})
         return outcomes
     finally:
-        if client.get(JOB_KEY) and json.loads(client.get(JOB_KEY))["prefix"] == prefix:
-            client.delete(JOB_KEY)
+        if client.get(job_name) and json.loads(client.get(job_name))["prefix"] == prefix:
+            client.delete(job_name)
         # Leave the done flag a little while so late workers close their spiders; drop everything else.
         for key in client.scan_iter(f"{prefix}:*"):
             if key != f"{prefix}:done":
@@ -373,15 +385,19 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
 
 
 def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], worker_count: int,
-            poll: float, outcome_cls: type) -> dict[int, Any]:
+            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None) -> dict[int, Any]:
     """Wait for every worker's stats per spider (up to a minute), add them up, and finish each run."""
     deadline = time.monotonic() + 60
     keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
     while time.monotonic() < deadline and any(client.hlen(key) < worker_count for key in keys.values()):
         time.sleep(poll / 2)
     outcomes = {}
+    pages_by_worker: Counter[str] = Counter()
     for entry in spiders:
-        posted = [json.loads(value) for value in client.hvals(keys[entry["id"]])]
+        by_worker = {worker: json.loads(value) for worker, value in client.hgetall(keys[entry["id"]]).items()}
+        posted = list(by_worker.values())
+        for worker, stats in by_worker.items():
+            pages_by_worker[worker] += int(stats.get("netwatch/pages", 0))
         stats = combine_stats(posted)
         stats["netwatch/run_id"] = entry["run_id"]
         stats["netwatch/workers"] = len(posted)
@@ -390,6 +406,8 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
         store.finish_run(entry["run_id"], stats, status)
         error = None if posted else "no worker reported on this target"
         outcomes[entry["id"]] = outcome_cls(entry["run_id"], stats, error)
+    if stats_out is not None:
+        stats_out["pages_by_worker"] = dict(pages_by_worker)
     return outcomes
 
 
@@ -416,8 +434,8 @@ def combine_stats(posted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 # -- the worker ------------------------------------------------------------------------------------
 
 
-def run_worker(redis_url: str, *, db_url: str | None = None, once: bool = False, poll: float = 2.0,
-               wait: float | None = None, worker_id: str | None = None) -> int:
+def run_worker(redis_url: str, *, db_url: str | None = None, namespace: str = DEFAULT_NAMESPACE, once: bool = False,
+               poll: float = 2.0, wait: float | None = None, worker_id: str | None = None) -> int:
     """Wait for jobs in Redis and crawl them (each in a child process). `once`: stop after one job;
     `wait`: give up after that many seconds without a job (returns 1)."""
     client = connect(redis_url)
@@ -425,7 +443,7 @@ def run_worker(redis_url: str, *, db_url: str | None = None, once: bool = False,
     done_jobs: set[str] = set()
     idle_since = time.monotonic()
     while True:
-        raw = client.get(JOB_KEY)
+        raw = client.get(job_key(namespace))
         job = json.loads(raw) if raw else None
         if job is None or job["prefix"] in done_jobs or client.exists(f"{job['prefix']}:done"):
             if wait is not None and time.monotonic() - idle_since > wait:

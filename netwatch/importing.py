@@ -10,15 +10,19 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from price_parser import Price
 
 from netwatch.items import Listing, Review
+
+if TYPE_CHECKING:
+    from netwatch.reviews import ReviewSignalScorer
 
 KINDS = ("listings", "reviews")
 
@@ -53,7 +57,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 REQUIRED = {"listings": ("canonical_id",), "reviews": ("canonical_id", "text")}
 
 
-class ImportError_(ValueError):
+class ImportFileError(ValueError):
     """The file as a whole cannot be imported (unreadable, unknown format, no usable columns)."""
 
 
@@ -98,19 +102,19 @@ def decode_bytes(data: bytes, source: str) -> str:
 
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
-        raise ImportError_(f"{source}: cannot tell the text encoding (not UTF-8, GBK or another known one)")
+        raise ImportFileError(f"{source}: cannot tell the text encoding (not UTF-8, GBK or another known one)")
     encoding = best.encoding
     if encoding.replace("_", "").lower() in ("gbk", "gb2312", "cp936", "gb18030", "hz"):
         encoding = "gb18030"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ImportError_(f"{source}: not valid {encoding} at byte {exc.start}") from exc
+        raise ImportFileError(f"{source}: not valid {encoding} at byte {exc.start}") from exc
 
 
 def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+        return value.isoformat()  # naive stays naive: the import's time zone applies
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -122,13 +126,13 @@ def read_rows(path: str | Path, *, sheet: str | None = None) -> Iterator[tuple[i
     source = str(path)
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise ImportError_(f"{source}: no such file")
+        raise ImportFileError(f"{source}: no such file")
     if suffix in (".csv", ".tsv", ".txt"):
         text = decode_bytes(path.read_bytes(), source)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
         header = next(reader, None)
         if not header:
-            raise ImportError_(f"{source}: empty file (no header row)")
+            raise ImportFileError(f"{source}: empty file (no header row)")
         header = [h.strip() for h in header]
         start = reader.line_num + 1
         for values in reader:
@@ -139,14 +143,14 @@ def read_rows(path: str | Path, *, sheet: str | None = None) -> Iterator[tuple[i
                 yield row, RowError(source, row, f"{len(values)} cells where the header has {len(header)}")
                 continue
             yield row, dict(zip(header, values))
-    elif suffix in (".jsonl", ".ndjson", ".json"):
+    elif suffix in (".jsonl", ".ndjson"):
         with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 if not raw.strip():
                     continue
                 try:
                     value = json.loads(decode_bytes(raw, source))
-                except (json.JSONDecodeError, ImportError_) as exc:
+                except (json.JSONDecodeError, ImportFileError) as exc:
                     yield number, RowError(source, number, f"not valid JSON: {exc}")
                     continue
                 if not isinstance(value, dict):
@@ -159,14 +163,14 @@ def read_rows(path: str | Path, *, sheet: str | None = None) -> Iterator[tuple[i
         try:
             book = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
-            raise ImportError_(f"{source}: not a readable Excel workbook: {exc}") from exc
+            raise ImportFileError(f"{source}: not a readable Excel workbook: {exc}") from exc
         try:
             if sheet is not None and sheet not in book.sheetnames:
-                raise ImportError_(f"{source}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+                raise ImportFileError(f"{source}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
             rows = (book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True)
             header = next(rows, None)
             if not header or not any(h is not None for h in header):
-                raise ImportError_(f"{source}: empty sheet (no header row)")
+                raise ImportFileError(f"{source}: empty sheet (no header row)")
             names = [str(h).strip() if h is not None else f"column{i + 1}" for i, h in enumerate(header)]
             for number, values in enumerate(rows, start=2):
                 if values is None or all(v is None or str(v).strip() == "" for v in values):
@@ -175,7 +179,7 @@ def read_rows(path: str | Path, *, sheet: str | None = None) -> Iterator[tuple[i
         finally:
             book.close()
     else:
-        raise ImportError_(f"{source}: unknown file type {suffix!r} (use .csv, .tsv, .jsonl or .xlsx)")
+        raise ImportFileError(f"{source}: unknown file type {suffix!r} (use .csv, .tsv, .jsonl, .ndjson or .xlsx)")
 
 
 def load_frame(path: str | Path, *, sheet: str | None = None):
@@ -221,14 +225,14 @@ def resolve_columns(kind: str, columns: Sequence[str], mapping: Mapping[str, str
     fields = ALIASES[kind]
     unknown = set(mapping) - set(fields)
     if unknown:
-        raise ImportError_(f"{source}: --map names unknown {kind} field(s) {sorted(unknown)} (known: {', '.join(fields)})")
+        raise ImportFileError(f"{source}: --map names unknown {kind} field(s) {sorted(unknown)} (known: {', '.join(fields)})")
     present = {c.strip(): c for c in columns}
     lower = {c.strip().lower(): c for c in columns}
     resolved: dict[str, str] = {}
     for name, aliases in fields.items():
         if name in mapping:
             if mapping[name] not in present:
-                raise ImportError_(f"{source}: --map {name}={mapping[name]}: no such column (columns: {', '.join(columns)})")
+                raise ImportFileError(f"{source}: --map {name}={mapping[name]}: no such column (columns: {', '.join(columns)})")
             resolved[name] = present[mapping[name]]
             continue
         for alias in aliases:
@@ -238,7 +242,7 @@ def resolve_columns(kind: str, columns: Sequence[str], mapping: Mapping[str, str
                 break
     missing = [f for f in REQUIRED[kind] if f not in resolved]
     if missing:
-        raise ImportError_(f"{source}: no column for {', '.join(missing)} (columns: {', '.join(columns)}); "
+        raise ImportFileError(f"{source}: no column for {', '.join(missing)} (columns: {', '.join(columns)}); "
                            f"name it with --map {missing[0]}=COLUMN")
     return resolved
 
@@ -284,7 +288,8 @@ def _rating(value: Any) -> float | None:
     return rating
 
 
-def _time(value: Any) -> str | None:
+def _time(value: Any, zone: tzinfo = timezone.utc) -> str | None:
+    """A time as ISO 8601 in UTC; times without an offset are read in `zone` (the platform's clock)."""
     if _blank(value):
         return None
     text = str(value).strip()
@@ -293,12 +298,12 @@ def _time(value: Any) -> str | None:
     except ValueError:
         import dateparser
 
-        moment = dateparser.parse(text, settings={"TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True})
+        moment = dateparser.parse(text)
         if moment is None:
             raise ValueError(f"time {value!r} is not a date and time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat()
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 @dataclass
@@ -309,6 +314,7 @@ class ItemBuilder:
     platform: str
     columns: dict[str, str]
     source: str
+    zone: tzinfo = timezone.utc
     listings: dict[str, Listing] = field(default_factory=dict)
     shop_ids: set[str] = field(default_factory=set)
 
@@ -347,13 +353,13 @@ class ItemBuilder:
             if text is None:
                 raise ValueError(f"missing {self.columns['text']!r} (the review text)")
             review = Review(text=text, reviewer=_str(self.value(row, "reviewer")),
-                            rating=_rating(self.value(row, "rating")), time=_time(self.value(row, "time")),
+                            rating=_rating(self.value(row, "rating")), time=_time(self.value(row, "time"), self.zone),
                             review_id=_str(self.value(row, "review_id")))
             self._listing(row).reviews.append(review)
             return
         price = _price(self.value(row, "price"), "price")
         original = _price(self.value(row, "original_price"), "original price")
-        fetched = _time(self.value(row, "fetched_at"))
+        fetched = _time(self.value(row, "fetched_at"), self.zone)
         ident = _str(self.value(row, "canonical_id"))
         if ident in self.listings:
             raise ValueError(f"listing {ident!r} appears again (first row kept)")
@@ -368,10 +374,14 @@ class ItemBuilder:
 
 def build_items(
     path: str | Path, *, kind: str | None = None, platform: str = "import", mapping: Mapping[str, str] | None = None,
-    sheet: str | None = None,
+    sheet: str | None = None, timezone_name: str = "UTC",
 ) -> tuple[list[Listing], ImportReport]:
     """Read the file into items; bad rows go to the report's errors and are skipped."""
     source = str(path)
+    try:
+        zone = ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImportFileError(f"unknown time zone {timezone_name!r} (e.g. Asia/Shanghai or UTC)") from exc
     rows = read_rows(path, sheet=sheet)
     report = ImportReport(file=source, kind=kind or "?", platform=platform)
     builder: ItemBuilder | None = None
@@ -384,14 +394,14 @@ def build_items(
             columns = list(row)
             chosen = kind or guess_kind(columns)
             if chosen not in KINDS:
-                raise ImportError_(f"{source}: --kind must be one of {', '.join(KINDS)}")
+                raise ImportFileError(f"{source}: --kind must be one of {', '.join(KINDS)}")
             report.kind = chosen
-            builder = ItemBuilder(chosen, platform, resolve_columns(chosen, columns, mapping or {}, source), source)
+            builder = ItemBuilder(chosen, platform, resolve_columns(chosen, columns, mapping or {}, source), source, zone)
         error = builder.add(number, row)
         if error is not None:
             report.errors.append(error)
     if builder is None:
-        raise ImportError_(f"{source}: no data rows")
+        raise ImportFileError(f"{source}: no data rows")
     now = datetime.now(timezone.utc).isoformat()
     for listing in builder.listings.values():
         listing.fetched_at = listing.fetched_at or now
@@ -433,14 +443,16 @@ def import_file(
     mapping: Mapping[str, str] | None = None,
     db_url: str | None = None,
     sheet: str | None = None,
+    timezone_name: str = "UTC",
     batch_size: int = 500,
-    scorer=None,
+    scorer: ReviewSignalScorer | None = None,
 ) -> ImportReport:
     """Import a platform dump into the store; returns what was read, skipped and found."""
     from netwatch.pipelines.review_signals import ReviewSignalsPipeline
     from netwatch.store import Store
 
-    items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet)
+    items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
+                                timezone_name=timezone_name)
     steps, stats = crawl_steps()
     signal_step = next((n for n, step in enumerate(steps) if isinstance(step, ReviewSignalsPipeline)), len(steps))
     if scorer is not None and signal_step < len(steps):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from netwatch.cli import cli
-from netwatch.importing import ImportError_, build_items, import_file, parse_mapping
+from netwatch.importing import ImportFileError, build_items, import_file, parse_mapping
 from netwatch.store import Store
 
 TEMPLATE = "宝贝收到了，质量非常好，和描述的一样，物流也很快，五星推荐！"
@@ -68,9 +69,14 @@ def write_reviews(path, encoding="utf-8"):
     return expected
 
 
-def leads_by_listing(db_url):
+def unique(platform: str) -> str:
+    """PostgreSQL's test schema lives for the whole session: each test imports as its own platform."""
+    return f"{platform}-{uuid.uuid4().hex[:8]}"
+
+
+def leads_by_listing(db_url, platform):
     with Store(db_url) as store:
-        leads = store.leads(limit=None)
+        leads = store.leads(limit=None, site=platform)
     out: dict[str, set[tuple[str, str]]] = {}
     for lead in leads:
         key = lead["listing_url"].rsplit("/", 1)[-1] if lead.get("listing_url") else None
@@ -82,19 +88,20 @@ def leads_by_listing(db_url):
 def test_import_reviews_with_bad_rows(tmp_path, db_url, suffix, encoding):
     path = tmp_path / f"reviews.{suffix}"
     expected = write_reviews(path, encoding or "utf-8")
-    report = import_file(path, platform="netmall", db_url=db_url)
+    platform = unique("netmall")
+    report = import_file(path, platform=platform, db_url=db_url)
     assert report.kind == "reviews"
     assert {e.row: e for e in report.errors}.keys() == expected.keys()
     for error in report.errors:
         assert str(path) in str(error) and expected[error.row] in error.message
     assert report.listings == 2 and report.reviews == len(review_rows())
-    by_listing, leads = leads_by_listing(db_url)
+    by_listing, leads = leads_by_listing(db_url, platform)
     assert by_listing.get("B1") and all(cat == "fake_reviews" for cat, _ in by_listing["B1"])
     assert {rule for _, rule in by_listing["B1"]} <= {"review_signals/duplicate", "review_signals/burst"}
     assert "G1" not in by_listing
     lead = next(lead for lead in leads if lead["listing_url"].endswith("B1"))
     assert "duplicate" in lead["matched_text"] and "「宝贝收到了" in lead["context"]
-    assert lead["platform"] == "netmall"
+    assert lead["platform"] == platform
 
 
 def test_import_gbk_listings_runs_the_rule_engine(tmp_path, db_url):
@@ -107,10 +114,11 @@ def test_import_gbk_listings_runs_the_rule_engine(tmp_path, db_url):
     path = tmp_path / "listings.csv"
     pd.DataFrame(rows).to_csv(path, index=False, encoding="gbk")
     assert path.read_bytes().decode("gbk")  # really GBK, not UTF-8
-    report = import_file(path, platform="taobao", db_url=db_url)
+    platform = unique("taobao")
+    report = import_file(path, platform=platform, db_url=db_url)
     assert report.kind == "listings" and report.listings == 2 and report.shops == 1
     assert [(e.row, "price" in e.message or "again" in e.message) for e in report.errors] == [(4, True), (5, True)]
-    by_listing, leads = leads_by_listing(db_url)
+    by_listing, leads = leads_by_listing(db_url, platform)
     assert {cat for cat, _ in by_listing["L1"]} == {"banned_goods"}
     assert "L2" not in by_listing  # 象牙白 is a colour
     lead = next(lead for lead in leads if lead["listing_url"].endswith("L1"))
@@ -121,10 +129,11 @@ def test_import_xlsx_with_column_map(tmp_path, db_url):
     rows = [{"编码": 1001, "名称": "五星好评返现5元 保温杯", "售卖价": 59}, {"编码": 1002, "名称": "保温杯 500ml", "售卖价": 39}]
     path = tmp_path / "dump.xlsx"
     pd.DataFrame(rows).to_excel(path, index=False)
-    report = import_file(path, kind="listings", platform="jd", db_url=db_url,
+    platform = unique("jd")
+    report = import_file(path, kind="listings", platform=platform, db_url=db_url,
                          mapping=parse_mapping("canonical_id=编码,title=名称,price=售卖价"))
     assert report.errors == [] and report.listings == 2
-    by_listing, _ = leads_by_listing(db_url)
+    by_listing, _ = leads_by_listing(db_url, platform)
     assert {cat for cat, _ in by_listing["1001"]} == {"fake_reviews"}  # Excel's 1001.0 is read as id 1001
     assert "1002" not in by_listing
 
@@ -132,29 +141,30 @@ def test_import_xlsx_with_column_map(tmp_path, db_url):
 def test_reimport_keeps_what_is_stored(tmp_path, db_url):
     path = tmp_path / "reviews.csv"
     write_reviews(path)
-    first = import_file(path, platform="netmall", db_url=db_url)
-    _, leads_before = leads_by_listing(db_url)
-    second = import_file(path, platform="netmall", db_url=db_url)
-    _, leads_after = leads_by_listing(db_url)
+    platform = unique("netmall")
+    first = import_file(path, platform=platform, db_url=db_url)
+    _, leads_before = leads_by_listing(db_url, platform)
+    second = import_file(path, platform=platform, db_url=db_url)
+    _, leads_after = leads_by_listing(db_url, platform)
     assert first.run_id != second.run_id
     assert [lead["lead_id"] for lead in leads_after] == [lead["lead_id"] for lead in leads_before]
-    assert all(lead["times_seen"] == 2 for lead in leads_after)
+    assert [lead["times_seen"] for lead in leads_after] == [2] * len(leads_after), leads_after
 
 
 def test_unusable_files_fail_with_the_file_named(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
-    with pytest.raises(ImportError_, match="empty.csv: empty file"):
+    with pytest.raises(ImportFileError, match="empty.csv: empty file"):
         build_items(empty)
     no_id = tmp_path / "noid.csv"
     no_id.write_text("foo,bar\n1,2\n", encoding="utf-8")
-    with pytest.raises(ImportError_, match=r"noid.csv: no column for canonical_id .*--map canonical_id=COLUMN"):
+    with pytest.raises(ImportFileError, match=r"noid.csv: no column for canonical_id .*--map canonical_id=COLUMN"):
         build_items(no_id)
-    with pytest.raises(ImportError_, match="no such column"):
+    with pytest.raises(ImportFileError, match="no such column"):
         build_items(no_id, mapping={"canonical_id": "nope"})
     weird = tmp_path / "data.parquet"
     weird.write_bytes(b"PAR1")
-    with pytest.raises(ImportError_, match="unknown file type"):
+    with pytest.raises(ImportFileError, match="unknown file type"):
         build_items(weird)
     with pytest.raises(ValueError, match="not field=column"):
         parse_mapping("title")
@@ -163,7 +173,8 @@ def test_unusable_files_fail_with_the_file_named(tmp_path):
 def test_import_command_end_to_end(tmp_path, db_url):
     path = tmp_path / "reviews.csv"
     write_reviews(path, encoding="gbk")
-    result = CliRunner().invoke(cli, ["import", str(path), "--kind", "reviews", "--platform", "netmall",
+    platform = unique("netmall")
+    result = CliRunner().invoke(cli, ["import", str(path), "--kind", "reviews", "--platform", platform,
                                       "--map", "text=评价内容,reviewer=用户", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert "skipped" in result.output and f"{path}:7:" in result.output
@@ -172,7 +183,19 @@ def test_import_command_end_to_end(tmp_path, db_url):
     from netwatch.export import export_leads
 
     with Store(db_url) as store:
-        assert export_leads(store, out) >= 1
+        assert export_leads(store, out, site=platform) >= 1
     exported = pd.read_csv(out, encoding="utf-8-sig")
     brushed = exported[exported["category"] == "fake_reviews"]
     assert len(brushed) >= 1 and brushed["context"].str.contains("宝贝收到了").all()
+
+
+def test_times_without_offset_are_read_in_the_platforms_time_zone(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("商品ID,评价内容,评价时间\nX1,还行,2024/05/01 08:00\nX1,不错,2024-05-01T08:00:00+00:00\nX1,好,2024年5月2日 10:30\n",
+                    encoding="utf-8")
+    items, report = build_items(path, timezone_name="Asia/Shanghai")
+    assert report.errors == []
+    assert [r.time for r in items[0].reviews] == ["2024-05-01T00:00:00+00:00", "2024-05-01T08:00:00+00:00",
+                                                  "2024-05-02T02:30:00+00:00"]
+    with pytest.raises(ImportFileError, match="unknown time zone"):
+        build_items(path, timezone_name="Mars/Olympus")

@@ -196,14 +196,16 @@ def test_normalisation_steps_and_offset_map():
     assert len(norm.origin) == len(norm.text)
 
 
-def test_interference_is_kept_between_latin_letters_and_digits():
+def test_interference_is_kept_only_beside_latin_letters_and_digits():
     assert normalize("1:1 no.1 nike air").text == "1:1 no.1 nike air"
     assert normalize("2011年").text == "2011年"
+    assert normalize("100% 纯棉！").text == "100%纯棉"
+    assert normalize("g\u200bucci").text == "gucci"  # zero-width goes everywhere
 
 
 def test_collapse_repeats_maps_runs_back():
-    collapsed = collapse_repeats(normalize("好好评评返返现现!"))
-    assert collapsed.text == "好评返现!"
+    collapsed = collapse_repeats(normalize("好好评评返返现现 1000"))
+    assert collapsed.text == "好评返现 1000"  # digits are not padding
     assert collapsed.original_span(0, 4) == (0, 8)
 
 

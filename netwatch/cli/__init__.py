@@ -18,6 +18,10 @@ COMMANDS = {
     "runs": "netwatch.cli.leads:runs",
     "reviews": "netwatch.cli.reviews:reviews",
     "import": "netwatch.cli.imports:import_",
+    "watch": "netwatch.cli.nightly:watch",
+    "nightly": "netwatch.cli.nightly:nightly",
+    "worker": "netwatch.cli.nightly:worker",
+    "schedule": "netwatch.cli.nightly:schedule",
 }
 
 

@@ -16,18 +16,20 @@ import click
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN,…",
               help="Which column holds which field, e.g. --map canonical_id=商品编码,text=评语.")
 @click.option("--sheet", help="Excel sheet to read (default: the first).")
+@click.option("--timezone", "timezone_name", default="UTC", show_default=True,
+              help="Clock of times written without an offset (platform dumps often use Asia/Shanghai).")
 @click.option("--db", "db_url", help="Store URL (default: NETWATCH_DB_URL or ./netwatch.db).")
 @click.option("--max-errors", default=20, show_default=True, help="Bad rows to list (all are counted).")
 def import_(file: Path, kind: str | None, platform: str, mapping: tuple[str, ...], sheet: str | None,
-            db_url: str | None, max_errors: int) -> None:
+            timezone_name: str, db_url: str | None, max_errors: int) -> None:
     """Import FILE (CSV in UTF-8 or GBK, JSONL, XLSX): rows become listings or reviews and yield leads."""
-    from netwatch.importing import ImportError_, import_file, parse_mapping
+    from netwatch.importing import ImportFileError, import_file, parse_mapping
     from netwatch.store import StoreError
 
     try:
         report = import_file(file, kind=kind, platform=platform, mapping=parse_mapping(mapping), db_url=db_url,
-                             sheet=sheet)
-    except (ImportError_, StoreError, ValueError) as exc:
+                             sheet=sheet, timezone_name=timezone_name)
+    except (ImportFileError, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     for problem in report.errors[:max_errors]:
         click.echo(f"skipped {problem}", err=True)

@@ -174,7 +174,8 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
         redis_url = redis_url_from_env()
         if not redis_url:
             raise click.UsageError("--distributed needs NETWATCH_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-        crawl = functools.partial(crawl_targets_shared, redis_url=redis_url, min_workers=min_workers)
+        crawl = functools.partial(crawl_targets_shared, redis_url=redis_url, min_workers=min_workers,
+                                  namespace=os.environ.get("NETWATCH_REDIS_NAMESPACE") or "netwatch")
     try:
         result = run_nightly(db_url, tag=tag, outbox=outbox, report_format=report_format, crawl=crawl,
                              settings=_overrides(settings), stale_after=timedelta(minutes=stale_after),
@@ -203,14 +204,17 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
 @click.option("--once", is_flag=True, help="Stop after one job.")
 @click.option("--wait", type=float, default=None, help="Give up after this many seconds without a job.")
 @click.option("--id", "worker_id", default=None, help="Worker name in Redis (default host:pid).")
+@click.option("--namespace", envvar="NETWATCH_REDIS_NAMESPACE", default="netwatch", show_default=True,
+              help="Redis key namespace shared with the coordinator (one per bureau sharing a Redis).")
 @db_option
-def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None, db_url: str | None) -> None:
+def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None, namespace: str,
+           db_url: str | None) -> None:
     """Crawl the shared queue of `netwatch nightly --distributed` (run one per machine or core)."""
     from netwatch.distributed import DistributedError, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        sys.exit(run_worker(redis_url, db_url=db_url, once=once, wait=wait, worker_id=worker_id))
+        sys.exit(run_worker(redis_url, db_url=db_url, namespace=namespace, once=once, wait=wait, worker_id=worker_id))
     except DistributedError as exc:
         raise click.ClickException(str(exc)) from None
 

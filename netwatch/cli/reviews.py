@@ -33,7 +33,7 @@ def check(file: Path, text_column: str, time_column: str | None, rating_column: 
     from rich.console import Console
     from rich.table import Table
 
-    from netwatch.importing import ImportError_, load_frame
+    from netwatch.importing import ImportFileError, load_frame
     from netwatch.reviews import ReviewSignalScorer, SignalConfigError, load_signal_config
     from netwatch.reviews.table import check_table
 
@@ -44,7 +44,7 @@ def check(file: Path, text_column: str, time_column: str | None, rating_column: 
         scored, summaries = check_table(frame, text_column, time_column=time_column, rating_column=rating_column,
                                         reviewer_column=reviewer_column, group_column=group_column,
                                         shop_column=shop_column, scorer=scorer)
-    except (ImportError_, SignalConfigError) as exc:
+    except (ImportFileError, SignalConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyError as exc:
         raise click.ClickException(f"{file}: {exc.args[0]}") from exc

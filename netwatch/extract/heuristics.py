@@ -61,9 +61,9 @@ def _buy_buttons(selector: Selector) -> list[Selector]:
     return buttons
 
 
-def price_near_buy_button(selector: Selector) -> tuple[float | None, str | None]:
+def price_near_buy_button(buttons: list[Selector]) -> tuple[float | None, str | None]:
     """The first price shown in the nearest enclosing block of a buy button (up to four levels up)."""
-    for button in _buy_buttons(selector)[:3]:
+    for button in buttons[:3]:
         for level in range(1, 5):
             block = button.xpath("/".join([".."] * level))
             if not block:
@@ -83,14 +83,14 @@ def heuristic_title(selector: Selector) -> str | None:
     return clean_text(selector.css("title::text").get())
 
 
-def heuristic_price(selector: Selector) -> tuple[float | None, str | None]:
+def heuristic_price(selector: Selector, buttons: list[Selector]) -> tuple[float | None, str | None]:
     itemprop = selector.css("[itemprop=price]")
     for node in itemprop[:3]:
         amount, currency = parse_price(node.attrib.get("content") or visible_text(node))
         if amount is not None:
             hint = selector.css("[itemprop=priceCurrency]::attr(content)").get()
             return amount, currency or currency_code(hint)
-    amount, currency = price_near_buy_button(selector)
+    amount, currency = price_near_buy_button(buttons)
     if amount is not None:
         return amount, currency
     for node in selector.xpath(_PRICE_NAMED)[:40]:
@@ -128,12 +128,13 @@ def heuristic_description(selector: Selector) -> str | None:
 
 
 def heuristic_fields(selector: Selector, with_price: bool = True) -> dict[str, Any]:
-    price, currency = heuristic_price(selector) if with_price else (None, None)
+    buttons = _buy_buttons(selector)
+    price, currency = heuristic_price(selector, buttons) if with_price else (None, None)
     return {
         "title": heuristic_title(selector),
         "price": price,
         "currency": currency,
         "original_price": heuristic_original_price(selector),
-        "has_buy_button": bool(_buy_buttons(selector)),
+        "has_buy_button": bool(buttons),
         "description": heuristic_description(selector),
     }

@@ -115,6 +115,8 @@ def listing_fields(page: Page, selectors: Mapping[str, FieldSpec] | None = None)
     """(merged fields, is this a product page) — profile selectors win, then markup, then heuristics."""
     sources = [fields for _, fields in structured_sources(page)]
     chosen = [_coerce_selected(extract_fields(page.selector, selectors))] if selectors else []
+    if chosen and chosen[0].get("title") and chosen[0].get("price") is not None:
+        return _merge(chosen + sources), True  # the profile read the page: guessing would add nothing but cost
     declared_offer = any(s.get("has_offer") or s.get("price") is not None for s in sources)
     need_price = not declared_offer and not any(s.get("price") is not None for s in chosen)
     heuristics = heuristic_fields(page.selector, with_price=need_price)

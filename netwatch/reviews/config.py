@@ -27,7 +27,7 @@ class DuplicateConfig:
     cross_listing_min_chars: int = 12
     shingle_chars: int = 2
     similarity: float = 0.7
-    num_perm: int = 64
+    num_perm: int = 32
 
 
 @dataclass(frozen=True)

@@ -74,45 +74,61 @@ class ListingScore:
 
 class ShopContext(DuplicateLookup):
     """One shop's review texts: who wrote each normalised text on which listing, and an LSH index
-    (MinHash bands) over the distinct texts to find near-duplicates without comparing all pairs."""
+    (MinHash bands) over the distinct texts to find near-duplicates without comparing all pairs.
+
+    Kept lean, as a crawl holds many shops: per distinct text its signature bytes and one bucket
+    entry per band; shingles are recomputed to verify candidates."""
 
     def __init__(self, bands: int, rows: int, shingle_chars: int, similarity: float, max_texts: int):
         self.bands, self.rows = bands, rows
         self.shingle_chars, self.similarity, self.max_texts = shingle_chars, similarity, max_texts
         self.occurrences_by_key: dict[str, list[tuple[str, str]]] = {}
-        self.shingle_sets: dict[str, set[str]] = {}
-        self.band_keys: dict[str, list[bytes]] = {}
-        self.buckets: dict[bytes, list[str]] = {}
+        self.signatures: dict[str, bytes] = {}
+        self.buckets: dict[int, str | list[str]] = {}  # band hash -> one text, or several
         self.listings: set[str] = set()
         self.dropped = 0  # texts not indexed because the shop reached max_texts
 
     def new_keys(self, keys: Iterable[str]) -> list[str]:
-        return [k for k in dict.fromkeys(keys) if k not in self.shingle_sets]
+        return [k for k in dict.fromkeys(keys) if k not in self.signatures]
+
+    def _bands(self, signature: bytes) -> list[int]:
+        width = self.rows * 4  # uint32 values
+        return [hash((i, signature[i * width : (i + 1) * width])) for i in range(self.bands)]
 
     def add(self, listing_key: str, entries: Sequence[tuple[str, str]], signatures: dict[str, np.ndarray]) -> None:
         self.listings.add(listing_key)
         for key, who in entries:
-            if key not in self.shingle_sets:
-                if len(self.shingle_sets) >= self.max_texts:
+            if key not in self.signatures:
+                if len(self.signatures) >= self.max_texts:
                     self.dropped += 1
                     continue
-                self.shingle_sets[key] = shingles(key, self.shingle_chars)
-                row = signatures[key]
-                bands = [i.to_bytes(2, "little") + row[i * self.rows : (i + 1) * self.rows].tobytes() for i in range(self.bands)]
-                self.band_keys[key] = bands
-                for band in bands:
-                    self.buckets.setdefault(band, []).append(key)
+                signature = self.signatures[key] = signatures[key].tobytes()
+                for band in self._bands(signature):
+                    held = self.buckets.get(band)
+                    if held is None:
+                        self.buckets[band] = key
+                    elif isinstance(held, str):
+                        self.buckets[band] = [held, key]
+                    elif len(held) < 500:  # a huge bucket is one common text, not many
+                        held.append(key)
             self.occurrences_by_key.setdefault(key, []).append((listing_key, who))
 
     def near_keys(self, key: str) -> set[str]:
-        mine = self.shingle_sets.get(key)
-        if mine is None:
+        signature = self.signatures.get(key)
+        if signature is None:
             return set()
         candidates: set[str] = set()
-        for band in self.band_keys[key]:
-            candidates.update(self.buckets.get(band, ())[:500])  # a huge bucket is one common text, not many
+        for band in self._bands(signature):
+            held = self.buckets.get(band)
+            if isinstance(held, str):
+                candidates.add(held)
+            elif held:
+                candidates.update(held)
         candidates.discard(key)
-        return {c for c in candidates if jaccard(mine, self.shingle_sets[c]) >= self.similarity}
+        if not candidates:
+            return candidates
+        mine = shingles(key, self.shingle_chars)
+        return {c for c in candidates if jaccard(mine, shingles(c, self.shingle_chars)) >= self.similarity}
 
     def occurrences(self, key: str) -> list[tuple[str, str]]:
         return self.occurrences_by_key.get(key, [])
@@ -137,8 +153,9 @@ class ReviewSignalScorer:
                                      cfg.short_praise_run.min_generic_share)
         from datasketch import MinHashLSH
 
-        # datasketch picks the band layout that balances missed and false candidates at this similarity.
-        lsh = MinHashLSH(threshold=cfg.duplicate.similarity, num_perm=cfg.duplicate.num_perm)
+        # datasketch picks the band layout; weighted towards few missed pairs (0.9) over few false
+        # candidates (0.1), because every candidate is then verified on its exact shingles.
+        lsh = MinHashLSH(threshold=cfg.duplicate.similarity, num_perm=cfg.duplicate.num_perm, weights=(0.1, 0.9))
         self._bands, self._rows = lsh.b, lsh.r
         self.weights = {
             "phrase": cfg.phrase.weight,

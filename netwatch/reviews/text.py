@@ -18,11 +18,12 @@ import numpy as np
 
 from netwatch.rules.normalize import normalize
 
-# datasketch's "legacy" MinHash scheme: the signatures below are bit-for-bit those of
-# datasketch.MinHash(scheme="legacy") (tests check it), computed for many texts at once with numpy
-# instead of one Python object per text (about 270 µs per review; see bench/bench_reviews.py).
-_MERSENNE_PRIME = np.uint64((1 << 61) - 1)
-_MAX_HASH = np.uint64((1 << 32) - 1)
+# datasketch's default MinHash scheme ("affine32"): the signatures below are bit-for-bit those of
+# datasketch.MinHash (tests check it), computed for many texts at once with numpy instead of one
+# Python object per text (about 270 µs per review; see bench/bench_reviews.py). Each shingle's 32-bit
+# SHA-1 hash is pre-mixed with MurmurHash3's finalizer, then permuted as a*h + b mod 2^32.
+_MAX_HASH = np.uint32((1 << 32) - 1)
+_FMIX32 = (16, np.uint32(0x85EBCA6B), 13, np.uint32(0xC2B2AE35), 16)
 
 
 def normalize_text(text: str | None) -> str:
@@ -53,36 +54,45 @@ def _sha1_hash32(data: bytes) -> int:
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     from datasketch import MinHash
 
-    a, b = MinHash(num_perm=num_perm, scheme="legacy").permutations
-    return a, b
+    a, b = MinHash(num_perm=num_perm, scheme="affine32").permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
+
+
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv = hv ^ (hv >> np.uint32(s1))
+    hv = hv * m1
+    hv = hv ^ (hv >> np.uint32(s2))
+    hv = hv * m2
+    return hv ^ (hv >> np.uint32(s3))
 
 
 def minhash_signatures(shingle_sets: Sequence[Iterable[str]], num_perm: int, chunk: int = 20_000) -> np.ndarray:
-    """MinHash signatures (one row per text, `num_perm` uint64 columns), identical to datasketch's legacy scheme.
+    """MinHash signatures (one row per text, `num_perm` uint32 columns), identical to datasketch.MinHash's.
 
     Empty sets get the all-max signature, as datasketch gives an empty MinHash."""
     a, b = _permutations(num_perm)
-    out = np.full((len(shingle_sets), num_perm), _MAX_HASH, dtype=np.uint64)
+    out = np.full((len(shingle_sets), num_perm), _MAX_HASH, dtype=np.uint32)
     hashes: list[int] = []
     owners: list[int] = []
-    flushed = 0
 
     def flush() -> None:
         if not hashes:
             return
-        hv = np.asarray(hashes, dtype=np.uint64)[:, None]
-        phv = (hv * a + b) % _MERSENNE_PRIME & _MAX_HASH
+        hv = _fmix32(np.asarray(hashes, dtype=np.uint32))[:, None]
+        phv = hv * a + b  # uint32 arithmetic wraps: this is the mod 2^32
         rows = np.asarray(owners, dtype=np.int64)
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        np.minimum.at(out, rows[starts], np.minimum.reduceat(phv, starts, axis=0))
+        targets = rows[starts]  # each text's shingles are contiguous, so every target row appears once
+        out[targets] = np.minimum(out[targets], np.minimum.reduceat(phv, starts, axis=0))
         hashes.clear()
         owners.clear()
 
     for row, items in enumerate(shingle_sets):
-        for item in items:
-            hashes.append(_sha1_hash32(item.encode("utf-8")))
-            owners.append(row)
-        if len(hashes) - flushed >= chunk:
+        before = len(hashes)
+        hashes.extend(_sha1_hash32(item.encode("utf-8")) for item in items)
+        owners.extend([row] * (len(hashes) - before))
+        if len(hashes) >= chunk:
             flush()
     flush()
     return out

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from netwatch import config
 from netwatch.rules.matcher import REGEX_FLAGS, build_matcher
 from netwatch.rules.normalize import Normalized, collapse_repeats, normalize, normalize_term
@@ -87,9 +89,28 @@ class RuleEngine:
         for pack_index, pack in enumerate(packs):
             for rule in pack.rules:
                 self._rules.append(self._compile(pack_index, pack, rule, boundary_words))
-        self._has_collapse = any(c.rule.collapse_repeats for c in self._rules)
         self._boundaries = BoundaryChecker(boundary_words)
         self._matcher = build_matcher(list(self._literal_ids), [r.pattern for r in self._regexes], backend)
+        # Collapsed repeats are read only by the rules that ask: a small automaton of just their terms.
+        collapse_ids = sorted({
+            literal_id
+            for literal_id, uses in enumerate(self._keyword_uses) for _, collapsed_form in uses if collapsed_form
+        } | {
+            literal_id
+            for c in self._rules if c.rule.collapse_repeats
+            for literal_id in (*c.exclusion_ids, *(c.near[0] if c.near else ()), *(i for ids, _ in c.cancels for i in ids))
+        })
+        literals = list(self._literal_ids)
+        self._collapse_ids = collapse_ids
+        self._collapse_packs = frozenset(c.pack_index for c in self._rules if c.rule.collapse_repeats)
+        self._collapse_matcher = (
+            build_matcher([literals[i] for i in collapse_ids], [], self._matcher.name) if collapse_ids else None
+        )
+        # Characters of those keywords: a text whose repeats involve none of them needs no collapsed pass.
+        self._collapse_chars = np.zeros(0x110000, dtype=bool)
+        for literal_id, uses in enumerate(self._keyword_uses):
+            if any(collapsed_form for _, collapsed_form in uses):
+                self._collapse_chars[[ord(ch) for ch in literals[literal_id]]] = True
         self._active_cache: dict[tuple[str, frozenset[str]], frozenset[int]] = {}
 
     @classmethod
@@ -159,12 +180,22 @@ class RuleEngine:
             return []
         norm = normalize(text)
         candidates: dict[tuple[int, int, int], Hit] = {}
-        self._match(norm, active, field, collapsed=False, out=candidates)
-        if self._has_collapse:
+        self._match(norm, self._matcher.scan(norm.text), active, field, False, candidates)
+        if self._collapse_matcher is not None and active & self._collapse_packs and self._repeats_keyword_chars(norm):
             collapsed = collapse_repeats(norm)
             if collapsed is not norm:
-                self._match(collapsed, active, field, collapsed=True, out=candidates)
+                local_hits, _ = self._collapse_matcher.scan(collapsed.text)
+                ids = self._collapse_ids
+                hits = [(ids[local], start, end) for local, start, end in local_hits]
+                self._match(collapsed, (hits, set()), active, field, True, candidates)
         return self._finish(candidates.values())
+
+    def _repeats_keyword_chars(self, norm: Normalized) -> bool:
+        codes = norm.codes
+        if len(codes) < 2:
+            return False
+        repeated = codes[1:] == codes[:-1]
+        return bool(repeated.any() and self._collapse_chars.take(codes[1:][repeated]).any())
 
     def check_fields(self, fields: Mapping[str, str | None], product_categories: Iterable[str] = ()) -> list[Hit]:
         """Hits in several fields of one item (field order kept, then text order)."""
@@ -174,8 +205,9 @@ class RuleEngine:
             hits.extend(self.check(text, field, categories))
         return hits
 
-    def _match(self, norm: Normalized, active: frozenset[int], field: str, collapsed: bool, out: dict) -> None:
-        literal_hits, regex_ids = self._matcher.scan(norm.text)
+    def _match(self, norm: Normalized, scanned: tuple[list[tuple[int, int, int]], set[int]], active: frozenset[int],
+               field: str, collapsed: bool, out: dict) -> None:
+        literal_hits, regex_ids = scanned
         if not literal_hits and not regex_ids:
             return
         found: dict[int, list[tuple[int, int]]] = {}

@@ -194,20 +194,26 @@ class HyperscanMatcher:
         self.literal_bytes = [len(lit.encode("utf-8")) for lit in literals]
         self.always: set[int] = set()
         expressions: list[bytes] = [_hs_escape(lit) for lit in literals]
-        flags: list[int] = [hyperscan.HS_FLAG_UTF8] * len(literals)
+        flags: list[int] = [0] * len(literals)  # byte literals: UTF-8 is self-synchronising, and UTF8 mode is slower
         ids: list[int] = list(range(len(literals)))
-        regex_flags = (
+        regex_flags = (  # PREFILTER: hyperscan only says "may match"; `re` confirms and gives the span
             hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP | hyperscan.HS_FLAG_CASELESS
             | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
         )
-        for regex_id, pattern in enumerate(regexes):
-            if _hs_compiles(pattern, regex_flags):
-                expressions.append(pattern.encode("utf-8"))
-                flags.append(regex_flags)
-                ids.append(len(literals) + regex_id)
-            else:  # a construct hyperscan refuses: `re` runs it on every text
-                self.always.add(regex_id)
-        self.database = _hs_database(expressions, flags, ids) if expressions else None
+        regex_expressions = [pattern.encode("utf-8") for pattern in regexes]
+        regex_ids = [len(literals) + regex_id for regex_id in range(len(regexes))]
+        try:
+            self.database = _hs_database(
+                expressions + regex_expressions, flags + [regex_flags] * len(regexes), ids + regex_ids
+            ) if expressions or regexes else None
+        except hyperscan.error:
+            # Some regex uses a construct hyperscan refuses even as a prefilter: `re` runs those on every text.
+            accepted = [i for i, pattern in enumerate(regexes) if _hs_compiles(pattern, regex_flags)]
+            self.always = set(range(len(regexes))) - set(accepted)
+            self.database = _hs_database(
+                expressions + [regex_expressions[i] for i in accepted], flags + [regex_flags] * len(accepted),
+                ids + [regex_ids[i] for i in accepted],
+            ) if expressions or accepted else None
 
     def scan(self, text: str) -> tuple[list[tuple[int, int, int]], set[int]]:
         if self.database is None:
@@ -228,8 +234,8 @@ class HyperscanMatcher:
 
 
 def _hs_escape(literal: str) -> bytes:
-    # Escape every ASCII non-alphanumeric; UTF-8 multibyte characters are literal in UTF8 mode.
-    return "".join(ch if ch.isalnum() or ord(ch) > 127 else "\\x%02x" % ord(ch) for ch in literal).encode("utf-8")
+    """The literal's UTF-8 bytes as a pattern: ASCII letters and digits as themselves, every other byte escaped."""
+    return "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else "\\x%02x" % b for b in literal.encode("utf-8")).encode()
 
 
 def _hs_compiles(pattern: str, flags: int) -> bool:

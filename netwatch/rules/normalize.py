@@ -8,9 +8,8 @@ OpenCC and re.sub):
 2. Case folding (lower-case).
 3. Traditional -> Simplified, character by character with OpenCC's t2s dictionary (電子煙 -> 电子烟).
 4. Zero-width and format characters, combining marks and variation selectors are dropped everywhere.
-5. Interference between CJK characters - spaces, symbols, punctuation, emoji - is dropped
-   (象@牙, 象 牙, 象🐘牙 -> 象牙); between Latin letters or digits it is kept, so "no.1" and "1:1"
-   survive and "gucci bag" stays two words.
+5. Interference - spaces, symbols, punctuation, emoji - is dropped unless it touches a Latin letter or
+   digit (象@牙, 象 牙, 象🐘牙 -> 象牙), so "no.1" and "1:1" survive and "gucci bag" stays two words.
 
 Scraped pages sometimes gloss characters with pinyin (網(wǎng), 象(xiàng)牙(yá)): a bracketed pinyin
 syllable right after a CJK character is dropped too.
@@ -148,7 +147,7 @@ class Normalized:
     original: str
     text: str
     origin: np.ndarray  # int64 indexes into `original`, one per character of `text`
-    classes: np.ndarray  # character class of each character of `text`
+    codes: np.ndarray  # the code points of `text` (uint32)
     # Where a character stands for a run of originals (collapsed repeats): the index after its last one.
     origin_end: np.ndarray | None = None
 
@@ -181,16 +180,15 @@ PINYIN_GLOSS = re.compile(
     r"(?<=[\u3400-\u9fff])[(（](?=[^)）]{0,8}[aeiouüAEIOU\u00e0-\u00fc\u0101-\u01dc])\s*[a-zA-Z\u00e0-\u00fc\u0101-\u01dc\u0300-\u036f]{1,7}[1-5]?\s*[)）]"
 )
 
-_IS_LETTER = np.array([False, True, True, False, False])
-_IS_CJK = np.array([False, True, False, False, False])
+_IS_ALNUM = np.array([False, False, True, False, False])
 _IS_INTERFERENCE = np.array([False, False, False, True, True])
+_EMPTY_INDEX = np.zeros(0, dtype=np.int64)
 
 
 def normalize(text: str) -> Normalized:
     """Normalise `text` for matching (see the module docstring for the steps)."""
     if not text:
-        empty = np.zeros(0, dtype=np.int64)
-        return Normalized(text, "", empty, empty.astype(np.uint32))
+        return Normalized(text, "", _EMPTY_INDEX, _EMPTY_INDEX.astype(np.uint32))
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     combined = lookup_table().take(codes)
     classes = combined >> _CLASS_SHIFT
@@ -200,25 +198,15 @@ def normalize(text: str) -> Normalized:
             classes = classes.copy()
             for start, end in glosses:
                 classes[start:end] = DROP
-    keep = (classes != DROP) & ~_interference_between_cjk(classes)
-    origin = np.flatnonzero(keep)
+    # Interference survives only next to a Latin letter or digit ("no.1", "1:1", "nike air").
+    alnum = _IS_ALNUM.take(classes)
+    beside_alnum = np.zeros(len(alnum), dtype=bool)
+    beside_alnum[1:] = alnum[:-1]
+    beside_alnum[:-1] |= alnum[1:]
+    dropped = (_IS_INTERFERENCE.take(classes) & ~beside_alnum) | (classes == DROP)
+    origin = np.flatnonzero(~dropped)
     kept = (combined.take(origin) & _CODE_MASK).astype("<u4")
-    return Normalized(text, kept.tobytes().decode("utf-32-le", "surrogatepass"), origin, classes.take(origin))
-
-
-def _interference_between_cjk(classes: np.ndarray) -> np.ndarray:
-    """Mask of interference characters whose nearest letters on both sides are CJK.
-
-    Counting letters (cumsum) gives each position the index of the letter after it; a padded
-    per-letter "is CJK" array then answers for the letters before and after in two lookups.
-    """
-    letter = _IS_LETTER.take(classes)
-    letters_before = np.cumsum(letter)
-    cjk_letter = np.zeros(int(letters_before[-1]) + 2, dtype=bool)
-    cjk_letter[1:-1] = _IS_CJK.take(classes[letter])
-    return (
-        _IS_INTERFERENCE.take(classes) & cjk_letter.take(letters_before) & cjk_letter.take(letters_before + 1)
-    )
+    return Normalized(text, kept.tobytes().decode("utf-32-le", "surrogatepass"), origin, kept)
 
 
 def normalize_term(term: str) -> str:
@@ -226,16 +214,24 @@ def normalize_term(term: str) -> str:
     return normalize(term).text
 
 
+_CJK_START = 0x2E80  # CJK radicals onwards: the scripts whose doubled characters sellers use as padding
+
+
 def collapse_repeats(norm: Normalized) -> Normalized:
-    """Collapse runs of the same character (好好评评 -> 好评), keeping the map to the original."""
-    if len(norm.text) < 2:
+    """Collapse runs of the same CJK character (好好评评 -> 好评), keeping the map to the original.
+
+    Returns `norm` itself when nothing repeats. Latin letters and digits are left alone (100, 2011).
+    """
+    codes = norm.codes
+    if len(codes) < 2:
         return norm
-    codes = np.frombuffer(norm.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    repeated = (codes[1:] == codes[:-1]) & (codes[1:] >= _CJK_START)
+    if not repeated.any():
+        return norm
     keep = np.ones(len(codes), dtype=bool)
-    keep[1:] = codes[1:] != codes[:-1]
-    if keep.all():
-        return norm
-    text = codes[keep].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    keep[1:] = ~repeated
+    kept = codes[keep]
     # A collapsed character stands for its whole run: its span ends after the run's last copy.
     run_last = np.append(np.flatnonzero(keep)[1:] - 1, len(codes) - 1)
-    return Normalized(norm.original, text, norm.origin[keep], norm.classes[keep], norm.origin[run_last] + 1)
+    return Normalized(norm.original, kept.tobytes().decode("utf-32-le", "surrogatepass"), norm.origin[keep], kept,
+                      norm.origin[run_last] + 1)

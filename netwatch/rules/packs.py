@@ -8,7 +8,7 @@ in a pack fails at load with the file, the line and the rule id (see PackError).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -101,15 +101,17 @@ class NetwatchSpider(scrapy.Spider):
                 yield scrapy.Request(loc, callback=self.parse, errback=self.on_error)
 
     # --- JavaScript pages ---------------------------------------------------------------------
-    def render_request(self, response: Response, wait_for: str | None) -> scrapy.Request:
-        """The same URL again, through the browser; contexts rotate so each serves a bounded number of pages."""
+    def render_request(self, request: scrapy.Request, wait_for: str | None, dont_filter: bool = True) -> scrapy.Request:
+        """The request through the browser; contexts rotate so each serves a bounded number of pages.
+
+        dont_filter: True when re-rendering a page already fetched plainly (its URL is already seen)."""
         context = f"render-{self._rendered // PAGES_PER_CONTEXT}"
         self._rendered += 1
         self.crawler.stats.inc_value("netwatch/rendered_pages")
-        carried = {k: v for k, v in response.request.meta.items() if k.startswith("netwatch_")}
+        carried = {k: v for k, v in request.meta.items() if k.startswith("netwatch_")}
         return scrapy.Request(
-            response.url, meta={**carried, **render_meta(context, wait_for), "netwatch_rendered": True},
-            dont_filter=True, callback=self.parse_rendered, errback=self.on_error,
+            request.url, meta={**carried, **render_meta(context, wait_for), "netwatch_rendered": True},
+            dont_filter=dont_filter, callback=self.parse_rendered, errback=self.on_error,
         )
 
     async def parse_rendered(self, response: Response) -> AsyncIterator[Any]:

@@ -48,8 +48,15 @@ class ProfileSpider(NetwatchSpider):
         for url in self.profile.sitemaps:
             yield self.sitemap_request(url)
         for url in self.profile.start_urls:
-            yield scrapy.Request(url, callback=self.parse, errback=self.on_error, meta={"netwatch_start": True},
-                                 dont_filter=True)
+            yield self.routed(scrapy.Request(url, callback=self.parse, errback=self.on_error,
+                                             meta={"netwatch_start": True}, dont_filter=True))
+
+    def routed(self, request: scrapy.Request) -> scrapy.Request:
+        """Pages whose rule always needs the browser go straight to it, without a plain fetch first."""
+        matched = self.profile.rule_for(request.url)
+        if matched and matched[0].render_always:
+            return self.render_request(request, matched[0].wait_for, dont_filter=request.dont_filter)
+        return request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         matched = self.profile.rule_for(response.url)
@@ -60,7 +67,7 @@ class ProfileSpider(NetwatchSpider):
         if not response.meta.get("netwatch_rendered") and (
             rule.render_always or (rule.render_when and response.css(rule.render_when))
         ):
-            yield self.render_request(response, rule.wait_for)
+            yield self.render_request(response.request, rule.wait_for)
             return
         page = page_from_response(response)
         item = read_page(page, self.profile, matched) if rule.item != "none" else None
@@ -75,7 +82,8 @@ class ProfileSpider(NetwatchSpider):
             record_error(self.crawler.stats, "no_title")
             self.logger.warning("no listing title on %s (page rule %r)", response.url, rule.name)
         for css in rule.follow:
-            yield from response.follow_all(css=css, callback=self.parse, errback=self.on_error)
+            for request in response.follow_all(css=css, callback=self.parse, errback=self.on_error):
+                yield self.routed(request)
 
     def reviews_request(self, url: str, listing: Listing, rule: PageRule) -> scrapy.Request:
         return scrapy.Request(

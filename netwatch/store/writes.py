@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from netwatch.items import Listing, Shop
+from netwatch.store.bulk import Upsert, upsert
 from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, ShopRow, Snapshot
 
 HIT_FIELDS = ("pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis")
@@ -45,11 +45,6 @@ def hit_dict(hit: Any) -> Mapping[str, Any]:
     if isinstance(hit, Mapping):
         return hit
     return {name: getattr(hit, name, None) for name in HIT_FIELDS}
-
-
-def _insert(conn: sa.Connection, table: type) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
 
 
 @dataclass
@@ -132,9 +127,65 @@ def _draft(drafts: dict, subject: str, subject_id: int, listing_id: int | None, 
     draft.hits.append(hit)
 
 
+# A shop page seen now says what the shop displays now, so its fields replace the stored ones.
+SHOPS = Upsert(ShopRow.__table__, (
+    "platform", "shop_id", "url", "name", "licence_text", "credit_code", "food_licence", "contact", "is_food",
+    "first_seen", "last_seen", "last_run_id"), ("platform", "shop_id"), lambda new: {name: new[name] for name in (
+        "url", "name", "licence_text", "credit_code", "food_licence", "contact", "is_food", "last_seen",
+        "last_run_id")})
+# Shops known only from their listings: create them, fill a missing name, change nothing else.
+MENTIONED_SHOPS = Upsert(ShopRow.__table__, (
+    "platform", "shop_id", "name", "is_food", "first_seen", "last_seen", "last_run_id"), ("platform", "shop_id"),
+    lambda new: {"name": sa.func.coalesce(ShopRow.name, new.name)})
+LISTINGS = Upsert(ListingRow.__table__, (
+    "platform", "canonical_id", "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash",
+    "first_seen", "last_seen", "last_run_id", "active", "delisted_at"), ("platform", "canonical_id"),
+    lambda new: {
+        **{name: new[name] for name in ("shop_ref", "url", "title", "price", "original_price", "currency",
+                                        "content_hash", "last_run_id", "active", "delisted_at")},
+        "last_seen": sa.case((new.last_seen > ListingRow.last_seen, new.last_seen), else_=ListingRow.last_seen),
+    })
+SNAPSHOTS = Upsert(Snapshot.__table__, (
+    "listing_id", "run_id", "fetched_at", "price", "original_price", "content_hash"), ("listing_id", "run_id"),
+    lambda new: {name: new[name] for name in ("fetched_at", "price", "original_price", "content_hash")})
+REVIEWS = Upsert(ReviewRow.__table__, (
+    "listing_id", "review_key", "reviewer", "rating", "time", "text", "first_run_id"), ("listing_id", "review_key"))
+
+
+def _lead_updates(new: Any) -> dict[str, Any]:
+    return {
+        # one more sighting per run, however many batches of the run flag it
+        "times_seen": Lead.times_seen + sa.case((Lead.last_run_id == new.last_run_id, 0), else_=1),
+        "last_seen": sa.case((new.last_seen > Lead.last_seen, new.last_seen), else_=Lead.last_seen),
+        "last_run_id": new.last_run_id,
+        "severity": sa.case((new.severity_rank > Lead.severity_rank, new.severity), else_=Lead.severity),
+        "severity_rank": sa.case((new.severity_rank > Lead.severity_rank, new.severity_rank),
+                                 else_=Lead.severity_rank),
+        "category": new.category,
+        "legal_basis": sa.func.coalesce(new.legal_basis, Lead.legal_basis),
+        "matched_text": new.matched_text,
+        "context": new.context,
+        "listing_id": sa.func.coalesce(new.listing_id, Lead.listing_id),
+        "shop_id": sa.func.coalesce(new.shop_id, Lead.shop_id),
+        # dismissed stays dismissed unless the text changed; a resolved listing flagged again is new again
+        "status": sa.case(
+            ((Lead.status == "dismissed")
+             & (sa.func.coalesce(Lead.dismissed_text, "") != sa.func.coalesce(new.matched_text, "")), "new"),
+            ((Lead.status == "resolved") & (Lead.last_run_id != new.last_run_id), "new"),
+            else_=Lead.status),
+        "updated_at": new.updated_at,
+    }
+
+
+LEADS = Upsert(Lead.__table__, (
+    "subject", "subject_id", "listing_id", "shop_id", "pack", "rule", "category", "severity", "severity_rank",
+    "legal_basis", "matched_text", "context", "first_seen", "last_seen", "times_seen", "first_run_id", "last_run_id",
+    "status", "updated_at"), ("subject", "subject_id", "pack", "rule"), _lead_updates)
+LEAD_HITS = Upsert(LeadHit.__table__, (
+    "lead_id", "run_id", "field", "start", "end", "match", "context"), ("lead_id", "run_id", "field", "start", "end"))
+
+
 def _upsert_shops(conn: sa.Connection, run_id: int, now: datetime, shops: dict[tuple[str, str], Shop]) -> dict:
-    if not shops:
-        return {}
     rows = []
     for key in sorted(shops):
         shop = shops[key]
@@ -145,31 +196,16 @@ def _upsert_shops(conn: sa.Connection, run_id: int, now: datetime, shops: dict[t
             "contact": shop.contact, "is_food": bool(shop.is_food), "first_seen": seen_at, "last_seen": seen_at,
             "last_run_id": run_id,
         })
-    stmt = _insert(conn, ShopRow)
-    # A shop page seen now says what the shop displays now, so its fields replace the stored ones.
-    updated = {name: stmt.excluded[name] for name in (
-        "url", "name", "licence_text", "credit_code", "food_licence", "contact", "is_food", "last_seen", "last_run_id")}
-    stmt = stmt.on_conflict_do_update(index_elements=["platform", "shop_id"], set_=updated)
-    result = conn.execute(stmt.returning(ShopRow.id, ShopRow.platform, ShopRow.shop_id), rows)
-    return {(platform, shop_id): row_id for row_id, platform, shop_id in result}
+    return upsert(conn, SHOPS, rows, ids=True)
 
 
 def _ensure_shops(conn: sa.Connection, run_id: int, now: datetime, names: dict[tuple[str, str], str | None]) -> dict:
-    """Shops known only from their listings: create them, fill a missing name, change nothing else."""
-    if not names:
-        return {}
     rows = [{"platform": platform, "shop_id": shop_id, "name": names[(platform, shop_id)], "is_food": False,
              "first_seen": now, "last_seen": now, "last_run_id": run_id} for platform, shop_id in sorted(names)]
-    stmt = _insert(conn, ShopRow)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "shop_id"], set_={"name": sa.func.coalesce(ShopRow.name, stmt.excluded.name)})
-    result = conn.execute(stmt.returning(ShopRow.id, ShopRow.platform, ShopRow.shop_id), rows)
-    return {(platform, shop_id): row_id for row_id, platform, shop_id in result}
+    return upsert(conn, MENTIONED_SHOPS, rows, ids=True)
 
 
 def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: dict, shop_ids: dict) -> dict:
-    if not listings:
-        return {}
     rows = []
     for key in sorted(listings):
         item = listings[key]
@@ -181,28 +217,14 @@ def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: 
             "currency": item.currency, "content_hash": item.content_hash, "first_seen": seen_at, "last_seen": seen_at,
             "last_run_id": run_id, "active": True, "delisted_at": None,
         })
-    stmt = _insert(conn, ListingRow)
-    updated = {name: stmt.excluded[name] for name in (
-        "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash", "last_run_id",
-        "active", "delisted_at")}
-    updated["last_seen"] = sa.case((stmt.excluded.last_seen > ListingRow.last_seen, stmt.excluded.last_seen),
-                                   else_=ListingRow.last_seen)
-    stmt = stmt.on_conflict_do_update(index_elements=["platform", "canonical_id"], set_=updated)
-    result = conn.execute(stmt.returning(ListingRow.id, ListingRow.platform, ListingRow.canonical_id), rows)
-    return {(platform, canonical_id): row_id for row_id, platform, canonical_id in result}
+    return upsert(conn, LISTINGS, rows, ids=True)
 
 
 def _upsert_snapshots(conn: sa.Connection, run_id: int, now: datetime, listings: dict, listing_ids: dict) -> None:
-    if not listings:
-        return
     rows = [{"listing_id": listing_ids[key], "run_id": run_id, "fetched_at": parse_time(item.fetched_at, now),
              "price": item.price, "original_price": item.original_price, "content_hash": item.content_hash}
             for key, item in sorted(listings.items())]
-    stmt = _insert(conn, Snapshot)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["listing_id", "run_id"],
-        set_={name: stmt.excluded[name] for name in ("fetched_at", "price", "original_price", "content_hash")})
-    conn.execute(stmt, rows)
+    upsert(conn, SNAPSHOTS, rows)
 
 
 def review_key(review: Any) -> str:
@@ -220,9 +242,7 @@ def _insert_reviews(conn: sa.Connection, run_id: int, listings: dict, listing_id
             rows[row_key] = {"listing_id": row_key[0], "review_key": row_key[1], "reviewer": review.reviewer,
                              "rating": review.rating, "time": review.time, "text": review.text or "",
                              "first_run_id": run_id}
-    if rows:
-        stmt = _insert(conn, ReviewRow).on_conflict_do_nothing(index_elements=["listing_id", "review_key"])
-        conn.execute(stmt, [rows[key] for key in sorted(rows)])
+    upsert(conn, REVIEWS, [rows[key] for key in sorted(rows)])
 
 
 def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, drafts: Iterable[LeadDraft]) -> dict:
@@ -233,36 +253,7 @@ def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, drafts: Iterab
     drafts = sorted(drafts, key=lambda draft: (draft.subject, draft.subject_id, draft.pack, draft.rule))
     if not drafts:
         return {}
-    stmt = _insert(conn, Lead)
-    new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["subject", "subject_id", "pack", "rule"],
-        set_={
-            # one more sighting per run, however many batches of the run flag it
-            "times_seen": Lead.times_seen + sa.case((Lead.last_run_id == new.last_run_id, 0), else_=1),
-            "last_seen": sa.case((new.last_seen > Lead.last_seen, new.last_seen), else_=Lead.last_seen),
-            "last_run_id": new.last_run_id,
-            "severity": sa.case((new.severity_rank > Lead.severity_rank, new.severity), else_=Lead.severity),
-            "severity_rank": sa.case((new.severity_rank > Lead.severity_rank, new.severity_rank),
-                                     else_=Lead.severity_rank),
-            "category": new.category,
-            "legal_basis": sa.func.coalesce(new.legal_basis, Lead.legal_basis),
-            "matched_text": new.matched_text,
-            "context": new.context,
-            "listing_id": sa.func.coalesce(new.listing_id, Lead.listing_id),
-            "shop_id": sa.func.coalesce(new.shop_id, Lead.shop_id),
-            # dismissed stays dismissed unless the text changed; a resolved listing flagged again is new again
-            "status": sa.case(
-                ((Lead.status == "dismissed")
-                 & (sa.func.coalesce(Lead.dismissed_text, "") != sa.func.coalesce(new.matched_text, "")), "new"),
-                ((Lead.status == "resolved") & (Lead.last_run_id != new.last_run_id), "new"),
-                else_=Lead.status),
-            "updated_at": new.updated_at,
-        },
-    )
-    stmt = stmt.returning(Lead.id, Lead.subject, Lead.subject_id, Lead.pack, Lead.rule)
-    result = conn.execute(stmt, [draft.row(run_id, now) for draft in drafts])
-    lead_ids = {(subject, subject_id, pack, rule): lead_id for lead_id, subject, subject_id, pack, rule in result}
+    lead_ids = upsert(conn, LEADS, [draft.row(run_id, now) for draft in drafts], ids=True)
 
     hits = {}
     for draft in drafts:
@@ -273,7 +264,5 @@ def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, drafts: Iterab
             hits[(lead_id, where, start, end)] = {
                 "lead_id": lead_id, "run_id": run_id, "field": where, "start": start, "end": end,
                 "match": str(hit.get("match") or ""), "context": hit.get("context")}
-    hit_insert = _insert(conn, LeadHit).on_conflict_do_nothing(
-        index_elements=["lead_id", "run_id", "field", "start", "end"])
-    conn.execute(hit_insert, [hits[key] for key in sorted(hits)])
+    upsert(conn, LEAD_HITS, [hits[key] for key in sorted(hits)])
     return lead_ids

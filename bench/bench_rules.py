@@ -1,0 +1,147 @@
+"""Rule-engine throughput: normalise + match + context on 2 KB listing texts, one core, per matcher backend,
+with every shipped pack plus a synthetic load of keywords and regexes; against the engine on a plain-`re`
+alternation (the baseline) measured in the same run.
+
+    python -m bench.bench_rules [--items 1500] [--keywords 20000 1000] [--regexes 300] [--baseline-items 60]
+
+Target (issue #3): the whole engine ≥ 50 MB/s per core at 20k keywords + 300 regexes, and less than 1.5x
+slower at 20k than at 1k keywords. CPU time (time.process_time), so other load on the machine matters less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+
+from netwatch import config
+from netwatch.rules import Pack, Rule, RuleEngine, load_packs
+from netwatch.rules.matcher import BACKENDS, best_backend
+from netwatch.rules.normalize import normalize
+
+ITEM_BYTES = 2048
+# Common characters of listing text; synthetic keywords are drawn from the same set, so they are as
+# likely to start a candidate as real terms.
+COMMON = (
+    "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发当"
+    "没成只如事把还用第样道想作种开美总从无情己面最女但现前些所同日手又行意动方期它头经长儿回位分爱老因很给名法间斯知世什两次使身者被"
+    "高已亲其进此话常与活正感见明问力理尔点文几定本公特做外孩相西果走将月十实向声车全信重三机工物气每并别真打太新比才便夫再书部水像眼"
+    "等体却加电主界门利海受听表德少克代员许稜先口由死安写性马光白或住难望教命花结乐色更拉东神记处让母父应直字场平报友关放至张认接告入"
+    "笑内英军候民岁往何度山觉路带万男边风解叫任金快原吃妈变通师立象数四失满战远格士音轻目条呢病始达深完今提求清王化空业思切怎非找片罗"
+    "钱紧吗语元喜曾离飞科言干流欢约各即指合反题必该论交终林请医晚制球决传画保读运及则房早院量苦火布品近坐产答星精视五连司巴奇管类未朋"
+)
+PHRASES = [
+    "这款商品采用优质材料制作，做工精细，", "支持七天无理由退货，", "下单后四十八小时内发货，", "颜色以实物为准，",
+    "尺码请参考详情页的尺码表，", "本店所有商品均为正品，", "包装完好无破损，", "适合送礼或自用，", "Size: M / L / XL, ",
+    "Material: cotton blend, ", "¥129.00 限时包邮 ", "客服在线时间九点到二十一点。", "收到货后请及时确认收货。",
+    "如有质量问题请联系客服处理。", "产品规格：长30cm 宽20cm 高10cm。", "新款上市，欢迎选购！",
+]
+PLANTS = ["象@牙手镯", "全网第一", "好评返现", "一经售出概不退换", "高仿LV", "根治失眠", "電子煙", "ＮＯ．１", "最近上新", "象牙白"]
+
+
+def synthetic_texts(count: int, rng: random.Random) -> list[str]:
+    """2 KB (UTF-8) listing descriptions; one in ten carries a planted term or trap."""
+    texts = []
+    for n in range(count):
+        parts: list[str] = []
+        size = 0
+        while size < ITEM_BYTES:
+            part = rng.choice(PHRASES) if rng.random() < 0.7 else "".join(rng.choices(COMMON, k=rng.randint(4, 12))) + "，"
+            if n % 10 == 0 and rng.random() < 0.05:
+                part = rng.choice(PLANTS) + part
+            parts.append(part)
+            size += len(part.encode("utf-8"))
+        texts.append("".join(parts).encode("utf-8")[:ITEM_BYTES].decode("utf-8", "ignore"))
+    return texts
+
+
+def synthetic_pack(keywords: int, regexes: int, rng: random.Random) -> Pack:
+    """A pack of random 3-4 character keywords and regexes of the shape "XX.{0,6}YY\\d+元"."""
+    words = {"".join(rng.choices(COMMON, k=rng.randint(3, 4))) for _ in range(keywords * 2)}
+    words = sorted(words)[:keywords]
+    rules = [Rule(id=f"kw{i}", keywords=tuple(words[i : i + 100])) for i in range(0, len(words), 100)]
+    patterns = tuple(
+        f"{''.join(rng.choices(COMMON, k=2))}.{{0,6}}{''.join(rng.choices(COMMON, k=2))}\\d+元" for _ in range(regexes)
+    )
+    rules.append(Rule(id="rx", regexes=patterns))
+    return Pack(id="synthetic", title="synthetic load", category="banned_goods", legal_basis="电子商务法 第十三条",
+                severity="low", fields=("title", "description"), rules=rules)
+
+
+def measure(engine: RuleEngine, texts: list[str], repeat: int = 1) -> tuple[float, float, int]:
+    """(MB/s, items/s, hits) of engine.check over the texts, CPU time of one core."""
+    engine.check(texts[0], "description")  # warm-up: lazy jieba, caches
+    best = float("inf")
+    hits = 0
+    for _ in range(repeat):
+        hits = 0
+        started = time.process_time()
+        for text in texts:
+            hits += len(engine.check(text, "description"))
+        best = min(best, time.process_time() - started)
+    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    return megabytes / best, len(texts) / best, hits
+
+
+def normalise_only(texts: list[str]) -> float:
+    normalize(texts[0])  # warm-up: the lookup table is built or loaded on first use
+    started = time.process_time()
+    for text in texts:
+        normalize(text)
+    return sum(len(t.encode("utf-8")) for t in texts) / 1e6 / (time.process_time() - started)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1500, help="2 KB texts per measurement")
+    parser.add_argument("--keywords", type=int, nargs="+", default=[20000, 1000])
+    parser.add_argument("--regexes", type=int, default=300)
+    parser.add_argument("--baseline-items", type=int, default=60, help="texts for the slow plain-re baseline")
+    parser.add_argument("--backends", nargs="+", default=[b for b in BACKENDS if b != "re"])
+    args = parser.parse_args(argv)
+    os.environ.setdefault("NETWATCH_CACHE_DIR", tempfile.mkdtemp(prefix="nw-bench-"))
+
+    rng = random.Random(3)
+    texts = synthetic_texts(args.items, rng)
+    real = load_packs(config.rules_dir())
+    real_terms = sum(len(r.keywords) for p in real for r in p.rules)
+    print(f"{len(texts)} texts of {ITEM_BYTES} bytes; {len(real)} shipped packs ({real_terms} keywords); "
+          f"synthetic load up to {max(args.keywords)} keywords + {args.regexes} regexes; best backend: {best_backend()}")
+    print(f"normalisation alone: {normalise_only(texts):.1f} MB/s")
+
+    results: dict = {}
+    header = f"{'backend':<16}{'keywords':>9}{'build s':>9}{'MB/s':>9}{'items/s':>10}{'hits':>7}{'vs re':>8}"
+    for keywords in args.keywords:
+        synthetic = synthetic_pack(keywords - real_terms, args.regexes, random.Random(keywords))
+        packs = real + [synthetic]
+        baseline_engine = RuleEngine(packs, backend="re")
+        base_mbs, base_items, _ = measure(baseline_engine, texts[: args.baseline_items])
+        results[("re", keywords)] = base_mbs
+        print(header)
+        print(f"{'re (baseline)':<16}{keywords:>9}{'':>9}{base_mbs:>9.2f}{base_items:>10.0f}{'':>7}{1.0:>8.1f}")
+        for backend in args.backends:
+            try:
+                started = time.perf_counter()
+                engine = RuleEngine(packs, backend=backend)
+                build = time.perf_counter() - started
+            except ImportError as exc:
+                print(f"{backend:<16}{keywords:>9}  not installed ({exc})")
+                continue
+            mbs, items, hits = measure(engine, texts, repeat=2)
+            results[(backend, keywords)] = mbs
+            print(f"{backend:<16}{keywords:>9}{build:>9.2f}{mbs:>9.1f}{items:>10.0f}{hits:>7}{mbs / base_mbs:>8.0f}")
+    chosen = best_backend()
+    big, small = max(args.keywords), min(args.keywords)
+    if (chosen, big) in results and (chosen, small) in results:
+        slowdown = results[(chosen, small)] / results[(chosen, big)]
+        mbs = results[(chosen, big)]
+        print(f"\n{chosen}: {mbs:.1f} MB/s at {big} keywords (target >= 50: {'met' if mbs >= 50 else 'NOT met'}); "
+              f"{slowdown:.2f}x slower at {big} than at {small} keywords (target < 1.5: {'met' if slowdown < 1.5 else 'NOT met'}); "
+              f"{mbs / results[('re', big)]:.0f}x the plain-re baseline")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""End to end: what `make demo` runs (netwatch demo), checked against the demo marketplace's ground truth.
+
+Every planted violation must come out as a lead of exactly its categories, and no trap may be
+flagged: exact sets per category, not "more than zero".
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+import sqlalchemy as sa
+
+from netwatch.rules import CATEGORIES
+from netwatch_fixtures.mall import manifest
+from netwatch_fixtures.mall.market import MallConfig
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    db = f"sqlite:///{work / 'netwatch.db'}"
+    out = work / "leads.csv"
+    done = subprocess.run([sys.executable, "-m", "netwatch.cli", "demo", "--db", db, "--out", str(out), "--lang", "zh"],
+                          cwd=work, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return db, out, done.stdout
+
+
+def flagged(db_url: str) -> dict[tuple[str, str, str], set[str]]:
+    """(site, kind, id) -> categories of its leads, read straight from the store's tables."""
+    engine = sa.create_engine(db_url)
+    result: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    with engine.connect() as conn:
+        for site, ident, category in conn.execute(sa.text(
+                "SELECT l.platform, l.canonical_id, d.category FROM leads d JOIN listings l ON l.id = d.listing_id "
+                "WHERE d.subject = 'listing'")):
+            result[(site, "listing", ident)].add(category)
+        for site, ident, category in conn.execute(sa.text(
+                "SELECT s.platform, s.shop_id, d.category FROM leads d JOIN shops s ON s.id = d.shop_id "
+                "WHERE d.subject = 'shop'")):
+            result[(site, "shop", ident)].add(category)
+    engine.dispose()
+    return result
+
+
+def expected(day: int = 0) -> tuple[dict[tuple[str, str, str], set[str]], set[tuple[str, str, str]]]:
+    truth = manifest(MallConfig(day=day))
+    wanted = {(e["site"], e["kind"], e["id"]): {c for c in e["categories"]}
+              for e in truth["entries"] if e["from_day"] <= day and e["categories"]}
+    traps = {(e["site"], e["kind"], e["id"]) for e in truth["entries"] if e["trap"]}
+    return wanted, traps
+
+
+def test_manifest_covers_every_category():
+    truth = manifest(MallConfig())
+    assert {c for e in truth["entries"] for c in e["categories"]} == set(CATEGORIES)
+    assert any(e["trap"] for e in truth["entries"])
+
+
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_each_category_flags_exactly_the_planted_entities(demo_run, category):
+    db, _, _ = demo_run
+    got = {key for key, cats in flagged(db).items() if category in cats}
+    wanted, _ = expected()
+    want = {key for key, cats in wanted.items() if category in cats}
+    assert sorted(got - want) == [], f"false {category} leads"
+    assert sorted(want - got) == [], f"missed {category} plants"
+
+
+def test_no_trap_is_flagged(demo_run):
+    db, _, _ = demo_run
+    _, traps = expected()
+    leads = flagged(db)
+    assert {trap: leads[trap] for trap in traps if trap in leads} == {}
+
+
+def test_csv_export_and_summary(demo_run):
+    db, out, stdout = demo_run
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        assert len(rows) == conn.scalar(sa.text("SELECT count(*) FROM leads"))
+    engine.dispose()
+    for column in ("线索编号", "商品链接", "违法类型", "命中规则", "法律依据", "命中内容", "首次发现"):
+        assert column in rows[0]
+    assert str(out) in stdout.replace("\n", "") or out.name in stdout
+    assert "pages fetched" in stdout and "listings" in stdout

@@ -1,0 +1,99 @@
+"""Distributed mode: two `netwatch worker` processes share one nightly crawl through scrapy-redis on
+Redis, with results in PostgreSQL: no URL fetched by both, one store run per target, every lead once."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from netwatch.distributed import SharedScheduler, combine_stats, crawl_targets_shared, shared_settings, spider_key
+from netwatch.nightly import EXIT_OK, run_nightly
+from netwatch.store.models import Lead, LeadHit, Run
+from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
+from netwatch.watchlist import add_target, make_spec, open_engine
+
+QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
+
+
+@pytest.fixture
+def namespace(redis_url):
+    """A key namespace of our own in the test Redis, deleted afterwards."""
+    name = f"nwtest-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    yield name
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+    client.close()
+
+
+def test_shared_settings_keep_the_queue_when_a_worker_finishes():
+    settings = shared_settings("redis://127.0.0.1:6379/15", "ns:job1")
+    assert settings["SCHEDULER_PERSIST"] is True
+    assert settings["SCHEDULER"] == f"{SharedScheduler.__module__}.SharedScheduler"
+    assert settings["DUPEFILTER_CLASS"] == "scrapy_redis.dupefilter.RFPDupeFilter"
+    # two targets crawled by the same spider class get different queues
+    assert spider_key("profile", "profile:netmall@http://a") != spider_key("profile", "profile:lvyuan@http://b")
+
+
+def test_worker_stats_are_added_up():
+    combined = combine_stats([
+        {"netwatch/pages": 10, "netwatch/items": 4, "finish_reason": "finished", "start_time": "x"},
+        {"netwatch/pages": 5, "netwatch/items": 1, "finish_reason": "finished"},
+    ])
+    assert combined == {"netwatch/pages": 15, "netwatch/items": 5, "finish_reason": "finished", "start_time": "x"}
+    assert combine_stats([{"finish_reason": "finished"}, {"finish_reason": "shutdown"}])["finish_reason"] == "shutdown"
+
+
+def start_worker(redis_url: str, namespace: str, name: str) -> subprocess.Popen:
+    code = "import sys; from netwatch.cli.nightly import worker; worker(sys.argv[1:])"
+    return subprocess.Popen([sys.executable, "-c", code, "--redis-url", redis_url, "--namespace", namespace,
+                             "--once", "--wait", "300", "--id", name])
+
+
+def test_two_workers_share_one_nightly_crawl(pg_url, redis_url, namespace, tmp_path):
+    from netwatch_fixtures.mall.launch import start_mall
+
+    engine = open_engine(pg_url)
+    with engine.begin() as conn:
+        for table in (NightlyTargetRun, RunLock, WatchTarget, LeadHit, Lead):
+            conn.execute(sa.delete(table))
+        runs_before = conn.scalar(sa.select(sa.func.count()).select_from(Run))
+    shared: dict = {}
+    with start_mall() as mall:
+        for key in ("netmall", "lvyuan", "zhenpin"):
+            add_target(engine, make_spec(key, profile=key, url=mall.urls[key], region=key, tags="nightly"))
+        workers = [start_worker(redis_url, namespace, f"w{n}") for n in (1, 2)]
+        try:
+            crawl = functools.partial(crawl_targets_shared, redis_url=redis_url, namespace=namespace, min_workers=2,
+                                      timeout=400, count_fetches=True, stats_out=shared)
+            result = run_nightly(pg_url, outbox=tmp_path, settings=QUIET, crawl=crawl)
+            assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+
+    assert result.exit_code == EXIT_OK, result.alarms
+    assert shared["workers"] == 2
+    assert set(shared["pages_by_worker"]) == {"w1", "w2"} and min(shared["pages_by_worker"].values()) > 20
+    assert shared["fetched_urls"] > 150
+    assert shared["fetched_by_two_workers"] == []
+    with engine.begin() as conn:
+        crawl_runs = conn.execute(sa.select(Run.target, Run.status).where(Run.spider == "profile")).all()
+        # one store run per target, shared by both workers and finished once by the coordinator
+        assert len(crawl_runs) == 3 and {status for _, status in crawl_runs} == {"finished"}
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Run)) == runs_before + 4  # + the nightly run
+        leads = conn.scalar(sa.select(sa.func.count()).select_from(Lead))
+        hit_leads = conn.scalar(sa.select(sa.func.count(sa.distinct(LeadHit.lead_id))))
+    assert leads == hit_leads == result.new > 20
+    outboxed = sum(len(path.read_text(encoding="utf-8-sig").splitlines()) - 1 for path in result.outbox_files.values())
+    assert outboxed == leads
+    client = redis.Redis.from_url(redis_url)
+    assert [key for key in client.scan_iter(f"{namespace}:*") if not key.endswith(b":done")] == []
+    engine.dispose()
