@@ -3,6 +3,7 @@ against exact + pairwise shingle comparison; precision and recall per signal on 
 
     python bench/bench_reviews.py                      # 10k, 100k, 1M reviews (1,000 listings per 100k)
     python bench/bench_reviews.py --sizes 10000 100000 --mall-shops 200
+    python -m bench reviews -- --quick                 # 10k and 100k, small mall
 
 Each size runs in its own child process, so the peak memory printed is that size's alone. Times are
 CPU seconds of one core (time.process_time), the figure the goal is stated in.
@@ -224,8 +225,11 @@ def main(argv=None) -> None:
     parser.add_argument("--dedup-sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--mall-shops", type=int, default=100)
     parser.add_argument("--mall-items", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="10k and 100k only, small mall (about a minute)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.dedup_sizes, args.mall_shops, args.mall_items = [10_000, 100_000], [10_000], 12, 10
     if args.child:
         print(json.dumps(child(args.child)))
         return

@@ -68,7 +68,9 @@ class CrawlResult:
             "leads": int(self.stats.get("netwatch/leads", 0)), "errors": self.errors,
             "errors_by_kind": self.errors_by_kind, "duration_s": self.stats.get("netwatch/duration_s"),
             "dead_sites": self.stats.get("netwatch/dead_sites", []),
-            "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)), "finish_reason": self.stats.get("finish_reason"),
+            "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)),
+            "retries": int(self.stats.get("retry/count", 0)),
+            "retry_backoff_s": round(float(self.stats.get("netwatch/retry_backoff_s", 0.0)), 3), "finish_reason": self.stats.get("finish_reason"),
             "problem": self.problem,
         }
 

@@ -74,7 +74,7 @@ def spider_key(name: str, target: str | None) -> str:
     return f"{name}:{digest}"
 
 
-def shared_settings(redis_url: str, prefix: str, *, idle_poll: float = 1.0) -> dict[str, Any]:
+def shared_settings(redis_url: str, prefix: str, *, idle_poll: float = 0.5) -> dict[str, Any]:
     """Scrapy settings that make a crawl one worker of the shared crawl under `prefix`."""
     return {
         "SCHEDULER": "netwatch.distributed.SharedScheduler",
@@ -158,6 +158,16 @@ class SeedOnlyScheduler(SharedScheduler):
         return False
 
 
+class SeededByCoordinator:
+    """Spider middleware of the workers: drop the spider's own start requests. The coordinator already
+    put them in the shared queue, and netwatch's start requests are dont_filter (a start page is
+    fetched even when a sitemap listed it), so every worker would fetch them again."""
+
+    async def process_start(self, start):  # type: ignore[no-untyped-def]
+        return
+        yield  # an async generator that yields nothing
+
+
 class WorkerPresence:
     """Extension in each worker: keeps the spider open while the job is not done, tells the coordinator
     whether this worker is idle, and posts the spider's stats when it closes."""
@@ -168,7 +178,6 @@ class WorkerPresence:
         self.server = redis.Redis.from_url(settings["REDIS_URL"], decode_responses=True)
         self.prefix = settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
         self.worker_id = settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
-        self.poll = settings.getfloat("NETWATCH_IDLE_POLL", 1.0)
 
     @classmethod
     def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
@@ -183,8 +192,9 @@ class WorkerPresence:
 
     def response_received(self, response, request, spider) -> None:  # type: ignore[no-untyped-def]
         """Which worker fetched each URL: a URL fetched by two workers is the duplicate the shared
-        filter must prevent (robots.txt excepted: every worker checks it)."""
-        if response.url.endswith("/robots.txt"):
+        filter must prevent. Exempt: robots.txt (every worker checks it) and dont_filter requests, which
+        are meant to be fetched again (a page re-fetched through the browser to render it)."""
+        if request.dont_filter or response.url.endswith("/robots.txt"):
             return
         first = self.server.hsetnx(f"{self.prefix}:fetched", response.url, self.worker_id)
         if not first and self.server.hget(f"{self.prefix}:fetched", response.url) != self.worker_id:
@@ -274,6 +284,17 @@ def _run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = 
             extensions.update((spidercls.custom_settings or {}).get("EXTENSIONS", {}))
         extensions["netwatch.distributed.WorkerPresence"] = 600
         settings.set("EXTENSIONS", extensions, priority="cmdline")
+        middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
+        for spidercls, _ in resolved:
+            middlewares.update((spidercls.custom_settings or {}).get("SPIDER_MIDDLEWARES", {}))
+        middlewares["netwatch.distributed.SeededByCoordinator"] = 10
+        settings.set("SPIDER_MIDDLEWARES", middlewares, priority="cmdline")
+        # An idle worker looks at the shared queue on the engine's heartbeat, every 5 s by default: work
+        # another worker just queued would wait that long. Scrapy has no setting for it; the class
+        # attribute is its only knob (checked by tests/test_distributed.py through the throughput).
+        from scrapy.core.engine import ExecutionEngine
+
+        ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("NETWATCH_IDLE_POLL", 0.5)
     process = CrawlerProcess(settings)
     for spidercls, kwargs in resolved:
         process.crawl(process.create_crawler(spidercls), **kwargs)

@@ -4,27 +4,31 @@ Rows stream from the database in chunks (a server-side cursor on PostgreSQL), so
 with the number of leads. Text cells that Excel would read as a formula are neutralised with a leading
 apostrophe (OWASP's advice for CSV injection).
 
-CSV, the format of big exports, skips pandas: the database neutralises the cells and sends timestamps as
-text, and csv.writer writes the rows, several times faster than DataFrames. XLSX and JSON lines go
-through pandas frames (neutralise_formulas, _localise), as other modules' CSVs do.
+CSV, the format of big exports, skips pandas: rows come from the cursor with timestamps as text, are
+localised and neutralised in place and written by csv.writer, several times faster than DataFrames.
+XLSX and JSON lines go through pandas frames (neutralise_formulas, _localise), as other modules' CSVs do.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 
 from netwatch.store import Store, StoreError
 from netwatch.store.queries import LEAD_COLUMNS, lead_query
 
+if TYPE_CHECKING:  # pandas is imported where frames are made: a CSV export does without its 60 MB
+    import pandas as pd
+
 FORMATS = ("csv", "xlsx", "jsonl")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_STARTS)
 
 HEADERS_ZH = {
     "lead_id": "线索编号", "platform": "平台", "shop_name": "店铺名称", "shop_url": "店铺链接",
@@ -38,8 +42,7 @@ VALUES_ZH = {
     "category": {
         "banned_goods": "禁限售商品", "prohibited_goods": "禁限售商品", "false_advertising": "虚假宣传/违法广告",
         "fake_reviews": "刷单炒信", "price_fraud": "价格欺诈", "unfair_terms": "霸王条款",
-        "licence": "证照公示缺失", "counterfeit": "侵权假冒",
-        "counterfeits": "侵权假冒",
+        "licence": "证照公示缺失", "counterfeit": "侵权假冒", "counterfeits": "侵权假冒",
     },
     "status": {"new": "新线索", "confirmed": "已确认", "dismissed": "已排除", "handed_off": "已交办",
                "resolved": "已办结"},
@@ -49,6 +52,8 @@ VALUES_ZH = {
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells starting with = + - @ tab or CR with an apostrophe so spreadsheets show them as text."""
+    import pandas as pd
+
     for column in frame.columns:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
             values = frame[column]
@@ -59,6 +64,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    import pandas as pd
+
     for column in ("first_seen", "last_seen"):
         frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M:%S")
     if lang == "zh":
@@ -68,43 +75,46 @@ def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     return frame
 
 
-def _neutralised_in_sql(column: Any) -> sa.ColumnElement:
-    """neutralise_formulas done by the database, for one text column."""
-    return sa.case((sa.func.substr(column, 1, 1).in_(FORMULA_STARTS), "'" + column), else_=column)
-
-
-def _csv_query(filters: dict) -> sa.Select:
-    """lead_query with text cells neutralised and timestamps as text (no datetime objects to build)."""
+def _csv_query(filters: dict) -> tuple[sa.Select, list[int]]:
+    """lead_query with timestamps as text (no datetime objects to build and format again), and the
+    positions of its text columns."""
     query = lead_query(**filters)
-    columns = []
-    for column in query.selected_columns:
+    columns, text = [], []
+    for position, column in enumerate(query.selected_columns):
         if isinstance(column.type, sa.DateTime):
             column = sa.cast(column, sa.String).label(column.name)
         elif isinstance(column.type, sa.String):
-            column = _neutralised_in_sql(column).label(column.name)
+            text.append(position)
         columns.append(column)
-    return query.with_only_columns(*columns)
+    return query.with_only_columns(*columns), text
 
 
 def _csv_chunks(store: Store, chunk_size: int, filters: dict, lang: str) -> Iterator[list[list]]:
-    """Lists of CSV rows; the first chunk starts with the header row."""
-    query = _csv_query(filters)
+    """Lists of CSV rows, localised and neutralised as neutralise_formulas(_localise(frame)) does frames;
+    the first chunk is the header row."""
+    query, text = _csv_query(filters)
     timestamps = [LEAD_COLUMNS.index(name) for name in ("first_seen", "last_seen")]
     translated = [(LEAD_COLUMNS.index(name), names) for name, names in VALUES_ZH.items()] if lang == "zh" else []
     yield [[HEADERS_ZH[name] for name in LEAD_COLUMNS] if lang == "zh" else list(LEAD_COLUMNS)]
     with store.reading() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
         for partition in result.partitions():
-            rows = [list(row) for row in partition]
+            rows = list(map(list, partition))
             for row in rows:
-                for position in timestamps:  # "2024-05-01 00:00:00[.000000]" on both databases
+                for position in timestamps:  # "2024-05-01 00:00:00[.000000]" from both databases
                     row[position] = row[position] and row[position][:19]
                 for position, names in translated:
                     row[position] = names.get(row[position], row[position])
+                for position in text:
+                    value = row[position]
+                    if value and value[0] in FORMULA_FIRST_CHARACTERS:
+                        row[position] = "'" + value
             yield rows
 
 
 def _chunks(store: Store, chunk_size: int, filters: dict) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
     query = lead_query(**filters)
     with store.reading() as conn:
         streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
@@ -160,9 +170,13 @@ def _write_csv_rows(chunks: Iterator[list[list]], path: Path) -> int:
     """Like _write_csv, from lists of rows whose first is the header; returns the rows after the header."""
     rows = -1
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
+        buffer = io.StringIO()  # one write per chunk: per-row writes to the encoding file cost more than csv
+        writer = csv.writer(buffer, lineterminator="\r\n")
         for chunk in chunks:
             writer.writerows(chunk)
+            handle.write(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
             rows += len(chunk)
     return rows
 

@@ -171,3 +171,12 @@ def test_struck_price_is_the_comparison_price_never_the_price():
         <p>售价：<del>原价 ¥80.00</del> <b>¥35.00</b> <input type="button" value="立即购买"></p></body></html>""".encode())
     listing = extract_listing(page)
     assert (listing.price, listing.original_price, listing.currency) == (35.0, 80.0, "CNY")
+
+
+def test_json_api_pages_are_read_with_json_specs():
+    body = '{"item": {"name": "明前龙井", "price": "¥168.00", "tags": ["food"]}}'.encode()
+    page = Page(url="http://127.0.0.9:8000/api/item/7", body=body, headers={"Content-Type": "application/json"})
+    selectors = {"title": "json:item.name", "price": "json:item.price", "category_hints": {"json": "item.tags", "all": True}}
+    listing = extract_listing(page, "site", selectors, require_product=False)
+    assert (listing.title, listing.price, listing.currency, listing.category_hints) == ("明前龙井", 168.0, "CNY", ["food"])
+    assert listing.canonical_id == "7" and listing.platform == "site"

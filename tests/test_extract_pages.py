@@ -136,3 +136,43 @@ def test_real_page_reviews_from_markup(shared_dir):
     listing = extract_listing(Page.from_file(shared_dir / "realpages" / "metascraper_shopping" / "wayfair.html"))
     assert len(listing.reviews) == 10
     assert all(r.text and r.rating is not None for r in listing.reviews)
+
+
+def _scan(*args: str) -> dict:
+    from click.testing import CliRunner
+
+    from netwatch.cli.scan import scan
+
+    result = CliRunner().invoke(scan, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_scan_saved_page_prints_listing_and_hits():
+    found = _scan(str(PAGES / "laopu_product.html"), "--url", "http://127.0.0.4:8000/products/2.html")
+    (listing,) = found["listings"]
+    assert (listing["title"], listing["price"], listing["currency"]) == ("熊胆粉 1g装", 360.0, "CNY")
+    assert {"url", "title", "price", "currency", "original_price", "shop"} <= listing.keys()
+    assert any(hit["match"] == "熊胆粉" for hit in found["hits"])
+
+
+def test_scan_with_profile_uses_its_selectors():
+    found = _scan(str(PAGES / "netmall_item.html"), "--url", "http://127.0.0.1:8000/item/100001", "--profile", "netmall")
+    (listing,) = found["listings"]
+    assert listing["shop"] == "绿野生鲜旗舰店" and listing["category_hints"] == ["food"]
+    assert {hit["match"] for hit in found["hits"]} >= {"根治", "药到病除"}
+
+
+def test_scan_live_url(mall):
+    found = _scan(f"{mall.urls['globalgoods']}/products/1.html")
+    (listing,) = found["listings"]
+    assert listing["title"] == "Rolex Submariner 1:1 复刻 watch" and listing["price"] == 1680.0
+
+
+def test_scan_missing_file_is_named():
+    from click.testing import CliRunner
+
+    from netwatch.cli.scan import scan
+
+    result = CliRunner().invoke(scan, ["/no/such/page.html"])
+    assert result.exit_code != 0 and "/no/such/page.html" in result.output

@@ -235,6 +235,18 @@ def test_redirect_loop_is_cut(mall, tmp_path):
 
 # --- politeness and exit codes --------------------------------------------------------------------
 
+def test_retries_back_off(mall, market, tmp_path):
+    always_500 = market.fault_ids(mall.config)["error_always"]
+    code, items, stats, log = crawl(tmp_path, "profile", "-a", "profile=netmall", "-a", f"base_url={mall.urls['netmall']}",
+                                    "-a", f"start_url={mall.urls['netmall']}/item/{always_500}",
+                                    "-s", "NETWATCH_RETRY_BACKOFF_BASE=0.25")
+    (summary,) = stats
+    assert summary["retries"] >= 2  # RETRY_TIMES retries of the always-failing item
+    # each retry waits twice as long as the one before: 0.25 s, then 0.5 s for the item (and more for others)
+    assert summary["retry_backoff_s"] >= 0.75
+    assert summary["errors_by_kind"].get("http_500") == 1
+
+
 def test_robots_override_needs_and_uses_a_reason(mall, tmp_path):
     profile = tmp_path / "lvyuan_admin.yaml"
     profile.write_text(

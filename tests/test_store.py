@@ -259,3 +259,60 @@ def test_hit_objects_work_like_dicts(store_url):
         store.save_batch(store.start_run("netmall"), [listing(1, hits=[Hit(**hit("象牙", severity="critical"))])])
         (row,) = lead_rows(store)
         assert (row["matched_text"], row["severity"]) == ("象牙", "critical")
+
+
+def test_a_listing_twice_in_one_batch_is_stored_once_as_last_seen(store_url):
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, hits=[hit("最佳")], title="旧标题"), listing(2),
+                               listing(1, hits=[hit("第一")], title="新标题", price=80.0)])
+        assert count(store, "listings") == 2 and count(store, "listing_snapshots") == 2
+        (row,) = lead_rows(store)
+        assert (row["title"], row["price"], row["matched_text"]) == ("新标题", 80.0, "第一")
+        assert count(store, "lead_hits") == 1
+
+
+def test_a_batch_mixing_new_and_known_leads_links_each_hit_to_its_own_lead(store_url):
+    with Store(store_url) as store:
+        first = store.start_run("netmall")
+        store.save_batch(first, [listing(n, hits=[hit(f"词{n}")]) for n in range(1, 21)])
+        known = {row["title"]: row["lead_id"] for row in lead_rows(store)}
+        second = store.start_run("netmall")
+        # the known leads of listings 11-20, a new rule on listing 15 and new listings 21-40, in one batch
+        store.save_batch(second, [listing(n, hits=[hit(f"词{n}")] + ([hit("国家级", rule="national", start=5)]
+                                                                   if n == 15 else []))
+                                  for n in range(11, 41)])
+        rows = lead_rows(store)
+        assert len(rows) == 41 and count(store, "lead_hits") == 20 + 31
+        for row in rows:
+            number = int(row["title"].removeprefix("商品"))
+            assert row["times_seen"] == (2 if 11 <= number <= 20 and row["rule"] == "ads/absolute_terms" else 1)
+            if row["rule"] == "ads/absolute_terms" and number <= 20:
+                assert row["lead_id"] == known[row["title"]]  # the same lead, updated in place
+            hits = store.lead(row["lead_id"])["hits"]
+            assert {h["match"] for h in hits} == {row["matched_text"]}  # each hit went to its own lead
+            assert [h["run_id"] for h in hits] == ([first, second] if row["times_seen"] == 2 else
+                                                   [first] if number <= 10 else [second])
+
+
+def test_a_dismissed_lead_in_a_mixed_batch_comes_back_only_when_its_text_changes(store_url):
+    with Store(store_url) as store:
+        store.save_batch(store.start_run("netmall"), [listing(n, hits=[hit("最佳")]) for n in (1, 2, 3)])
+        one, two, three = (row["lead_id"] for row in lead_rows(store))
+        store.set_status([one, two], "dismissed")
+        store.save_batch(store.start_run("netmall"), [
+            listing(1, hits=[hit("最佳")]),                        # same text: stays dismissed
+            listing(2, hits=[hit("最佳"), hit("顶级", start=4)]),  # text changed: new again
+            listing(3, hits=[hit("最佳")]), listing(4, hits=[hit("最佳")])])
+        status = {row["lead_id"]: row["status"] for row in lead_rows(store)}
+        assert (status[one], status[two], status[three]) == ("dismissed", "new", "new") and len(status) == 4
+        assert store.lead(two)["matched_text"] == "最佳 | 顶级"
+
+
+def test_a_batch_for_an_unknown_run_is_refused_and_the_next_batch_still_saved(store_url):
+    with Store(store_url) as store:
+        with pytest.raises(StoreError, match="saving 1 items of run 999"):
+            store.save_batch(999, [listing(1, hits=[hit()])])
+        assert count(store, "listings") == 0
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()]), shop("s1")])
+        assert count(store, "leads") == 1 and count(store, "shops") == 1

@@ -49,6 +49,11 @@ def normalize_time(value: str | None) -> str | None:
     """Any shown date or time → ISO 8601 (UTC when the page gives no zone)."""
     if not value:
         return None
+    try:  # most APIs send ISO 8601 already; dateparser is for the rest, and slow
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    except ValueError:
+        pass
     parsed = dateparser.parse(value, settings={"TO_TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True})
     return parsed.isoformat() if parsed else value
 
@@ -113,8 +118,10 @@ def _coerce_selected(selected: dict[str, Any]) -> dict[str, Any]:
 
 def listing_fields(page: Page, selectors: Mapping[str, FieldSpec] | None = None) -> tuple[dict[str, Any], bool]:
     """(merged fields, is this a product page) — profile selectors win, then markup, then heuristics."""
-    sources = [fields for _, fields in structured_sources(page)]
     chosen = [_coerce_selected(extract_fields(page.selector, selectors))] if selectors else []
+    if page.is_json:  # an API answer: only the profile's json: specs can read it
+        return _merge(chosen), bool(chosen and chosen[0].get("title"))
+    sources = [fields for _, fields in structured_sources(page)]
     if chosen and chosen[0].get("title") and chosen[0].get("price") is not None:
         return _merge(chosen + sources), True  # the profile read the page: guessing would add nothing but cost
     declared_offer = any(s.get("has_offer") or s.get("price") is not None for s in sources)

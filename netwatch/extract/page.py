@@ -57,8 +57,15 @@ class Page:
     def encoding(self) -> str:
         return self._decoded[1]
 
+    @property
+    def is_json(self) -> bool:
+        return "json" in (self.header("Content-Type") or "").lower()
+
     @cached_property
     def selector(self) -> Selector:
+        """HTML, or a JSON document for API answers (profiles read those with json: field specs)."""
+        if self.is_json:
+            return Selector(text=self.text, type="json")
         return Selector(text=repair_html(self.text), base_url=self.url)
 
     @cached_property

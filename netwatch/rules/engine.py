@@ -14,11 +14,9 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
-
 from netwatch import config
 from netwatch.rules.matcher import REGEX_FLAGS, build_matcher
-from netwatch.rules.normalize import Normalized, collapse_repeats, normalize, normalize_term
+from netwatch.rules.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.rules.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
 from netwatch.rules.segment import BoundaryChecker
 
@@ -90,6 +88,7 @@ class RuleEngine:
             for rule in pack.rules:
                 self._rules.append(self._compile(pack_index, pack, rule, boundary_words))
         self._boundaries = BoundaryChecker(boundary_words)
+        self._collapse_triggers = self._add_collapse_triggers()
         self._matcher = build_matcher(list(self._literal_ids), [r.pattern for r in self._regexes], backend)
         # Collapsed repeats are read only by the rules that ask: a small automaton of just their terms.
         collapse_ids = sorted({
@@ -106,12 +105,35 @@ class RuleEngine:
         self._collapse_matcher = (
             build_matcher([literals[i] for i in collapse_ids], [], self._matcher.name) if collapse_ids else None
         )
-        # Characters of those keywords: a text whose repeats involve none of them needs no collapsed pass.
-        self._collapse_chars = np.zeros(0x110000, dtype=bool)
-        for literal_id, uses in enumerate(self._keyword_uses):
-            if any(collapsed_form for _, collapsed_form in uses):
-                self._collapse_chars[[ord(ch) for ch in literals[literal_id]]] = True
-        self._active_cache: dict[tuple[str, frozenset[str]], frozenset[int]] = {}
+        # (field, product categories) -> (active pack indexes, whether a collapse_repeats rule is among them)
+        self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
+
+    def _add_collapse_triggers(self) -> frozenset[int]:
+        """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
+
+        A collapsed pass can only add a hit that spans a run of repeats (the uncollapsed pass judged the
+        rest), so the run's character sits beside its neighbour in a keyword: for each pair ab of a
+        collapse_repeats keyword, aab and abb (好好评, 好评评) - and aa for a one-character keyword.
+        Latin letters and digits are never collapsed (cotton, 1000), so they give no trigger.
+        """
+        terms = [term for term, literal_id in self._literal_ids.items()
+                 if any(collapsed_form for _, collapsed_form in self._keyword_uses[literal_id])]
+        triggers: set[str] = set()
+        for term in terms:
+            if len(term) == 1 and ord(term) >= CJK_START:
+                triggers.add(term * 2)
+            for a, b in zip(term, term[1:]):
+                if ord(a) >= CJK_START:
+                    triggers.add(a + a + b)
+                if ord(b) >= CJK_START:
+                    triggers.add(a + b + b)
+        ids = set()
+        for trigger in sorted(triggers):
+            if trigger not in self._literal_ids:
+                self._literal_ids[trigger] = len(self._literal_ids)
+                self._keyword_uses.append([])  # used by no rule: it only tells check() to collapse
+            ids.add(self._literal_ids[trigger])
+        return frozenset(ids)
 
     @classmethod
     def from_dir(cls, path: str | Path, backend: str | None = None) -> RuleEngine:
@@ -162,40 +184,36 @@ class RuleEngine:
             regexes=tuple(self._regexes[-len(rule.regexes):]) if rule.regexes else (),
         )
 
-    def _active_packs(self, field: str, categories: frozenset[str]) -> frozenset[int]:
+    def _plan(self, field: str, categories: frozenset[str]) -> tuple[frozenset[int], bool]:
         key = (field, categories)
-        if key not in self._active_cache:
-            self._active_cache[key] = frozenset(
-                i for i, pack in enumerate(self.packs) if pack.applies_to(field, categories)
-            )
-        return self._active_cache[key]
+        plan = self._plans.get(key)
+        if plan is None:
+            active = frozenset(i for i, pack in enumerate(self.packs) if pack.applies_to(field, categories))
+            plan = self._plans[key] = (active, self._collapse_matcher is not None and bool(active & self._collapse_packs))
+        return plan
 
     # -- matching --------------------------------------------------------------------------
     def check(self, text: str | None, field: str = "title", product_categories: Iterable[str] = ()) -> list[Hit]:
         """Hits in one text read as `field` of an item of these product categories, in text order."""
         if not text:
             return []
-        active = self._active_packs(field, frozenset(product_categories))
+        active, may_collapse = self._plan(field, frozenset(product_categories))
         if not active:
             return []
         norm = normalize(text)
+        literal_hits, regex_ids = self._matcher.scan(norm.text)
+        if not literal_hits and not regex_ids:
+            return []
         candidates: dict[tuple[int, int, int], Hit] = {}
-        self._match(norm, self._matcher.scan(norm.text), active, field, False, candidates)
-        if self._collapse_matcher is not None and active & self._collapse_packs and self._repeats_keyword_chars(norm):
+        self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
+        if may_collapse and not self._collapse_triggers.isdisjoint([h[0] for h in literal_hits]):
             collapsed = collapse_repeats(norm)
             if collapsed is not norm:
                 local_hits, _ = self._collapse_matcher.scan(collapsed.text)
                 ids = self._collapse_ids
                 hits = [(ids[local], start, end) for local, start, end in local_hits]
-                self._match(collapsed, (hits, set()), active, field, True, candidates)
-        return self._finish(candidates.values())
-
-    def _repeats_keyword_chars(self, norm: Normalized) -> bool:
-        codes = norm.codes
-        if len(codes) < 2:
-            return False
-        repeated = codes[1:] == codes[:-1]
-        return bool(repeated.any() and self._collapse_chars.take(codes[1:][repeated]).any())
+                self._match(collapsed, hits, (), active, field, True, candidates)
+        return self._finish(candidates.values()) if candidates else []
 
     def check_fields(self, fields: Mapping[str, str | None], product_categories: Iterable[str] = ()) -> list[Hit]:
         """Hits in several fields of one item (field order kept, then text order)."""
@@ -205,11 +223,8 @@ class RuleEngine:
             hits.extend(self.check(text, field, categories))
         return hits
 
-    def _match(self, norm: Normalized, scanned: tuple[list[tuple[int, int, int]], set[int]], active: frozenset[int],
-               field: str, collapsed: bool, out: dict) -> None:
-        literal_hits, regex_ids = scanned
-        if not literal_hits and not regex_ids:
-            return
+    def _match(self, norm: Normalized, literal_hits: list[tuple[int, int, int]], regex_ids: Iterable[int],
+               active: frozenset[int], field: str, collapsed: bool, out: dict) -> None:
         found: dict[int, list[tuple[int, int]]] = {}
         for literal_id, start, end in literal_hits:
             found.setdefault(literal_id, []).append((start, end))
@@ -219,6 +234,8 @@ class RuleEngine:
                 compiled = rules[rule_index]
                 if compiled.pack_index not in active or collapsed_form != collapsed:
                     continue
+                if collapsed and not norm.spans_collapsed_run(start, end):
+                    continue  # the same characters without a repeat: the uncollapsed pass judged them
                 if self._accept(compiled, norm, start, end, found, literal=True):
                     self._add(out, rule_index, compiled, norm, start, end, field)
         if collapsed:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -140,21 +139,42 @@ def _opencc_version() -> str:
         return "none"
 
 
-@dataclass
 class Normalized:
-    """A normalised text and, for each of its characters, the index of the original character."""
+    """A normalised text and, for each of its characters, the index of the original character.
 
-    original: str
-    text: str
-    origin: np.ndarray  # int64 indexes into `original`, one per character of `text`
-    codes: np.ndarray  # the code points of `text` (uint32)
-    # Where a character stands for a run of originals (collapsed repeats): the index after its last one.
-    origin_end: np.ndarray | None = None
+    The index map (`origin`) is built on first use: most texts have no hit and never need it.
+    """
+
+    __slots__ = ("original", "text", "codes", "origin_end", "_origin", "_kept")
+
+    def __init__(self, original: str, text: str, origin: np.ndarray | None, codes: np.ndarray,
+                 origin_end: np.ndarray | None = None, kept: np.ndarray | None = None):
+        self.original = original
+        self.text = text
+        self.codes = codes  # the code points of `text` (uint32)
+        # Where a character stands for a run of originals (collapsed repeats): the index after its last one.
+        self.origin_end = origin_end
+        self._origin = origin
+        self._kept = kept  # boolean mask over `original`: the characters kept, when origin is not built yet
+
+    @property
+    def origin(self) -> np.ndarray:
+        """int64 indexes into `original`, one per character of `text`."""
+        if self._origin is None:
+            self._origin = np.flatnonzero(self._kept)
+        return self._origin
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span [start, end) of the normalised text to a span of the original text."""
-        last = int(self.origin_end[end - 1]) if self.origin_end is not None else int(self.origin[end - 1]) + 1
-        return int(self.origin[start]), last
+        origin = self.origin
+        last = int(self.origin_end[end - 1]) if self.origin_end is not None else int(origin[end - 1]) + 1
+        return int(origin[start]), last
+
+    def spans_collapsed_run(self, start: int, end: int) -> bool:
+        """Whether a character of [start, end) stands for a run of repeats (see collapse_repeats)."""
+        if self.origin_end is None:
+            return False
+        return bool((self.origin_end[start:end] > self.origin[start:end] + 1).any())
 
     def split_by_sentence(self, start: int, end: int) -> bool:
         """Whether stripping joined the span's characters across a sentence break (使用。收到 -> 用收).
@@ -165,6 +185,8 @@ class Normalized:
         """
         starts = self.origin[start:end].tolist()
         ends = self.origin_end[start:end].tolist() if self.origin_end is not None else [i + 1 for i in starts]
+        if ends[:-1] == starts[1:]:  # nothing was stripped inside the span (the usual case)
+            return False
         gaps = [self.original[a:b] for a, b in zip(ends, starts[1:])]
         if not any(_has_sentence_break(gap) for gap in gaps):
             return False
@@ -180,33 +202,45 @@ PINYIN_GLOSS = re.compile(
     r"(?<=[\u3400-\u9fff])[(（](?=[^)）]{0,8}[aeiouüAEIOU\u00e0-\u00fc\u0101-\u01dc])\s*[a-zA-Z\u00e0-\u00fc\u0101-\u01dc\u0300-\u036f]{1,7}[1-5]?\s*[)）]"
 )
 
-_IS_ALNUM = np.array([False, False, True, False, False])
-_IS_INTERFERENCE = np.array([False, False, False, True, True])
+# Per-character kinds used by normalize(): the classes above, with the Latin letters' and digits'
+# kind carrying a bit of its own so that one OR of the two neighbours says "beside a letter or digit".
+_BESIDE_ALNUM = 8
+_KIND_OF_CLASS = np.array([0, 1, 2 | _BESIDE_ALNUM, 3, 3], dtype=np.uint8)  # DROP, CJK, ALNUM, INTERFERENCE, SENTENCE_BREAK
+# Whether a character is kept, by its kind | (_BESIDE_ALNUM if a neighbour is a Latin letter or digit):
+# interference survives only next to one ("no.1", "1:1", "nike air").
+_KEEP = np.array([(key & 7) in (1, 2) or key == (3 | _BESIDE_ALNUM) for key in range(16)])
 _EMPTY_INDEX = np.zeros(0, dtype=np.int64)
 
 
+@cache
+def _split_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The lookup table split into normalised code points (uint32) and kinds (uint8), so that a text
+    costs two gathers instead of a gather, a shift and a mask."""
+    table = lookup_table()
+    return (table & _CODE_MASK).astype("<u4"), _KIND_OF_CLASS.take(table >> _CLASS_SHIFT)
+
+
 def normalize(text: str) -> Normalized:
-    """Normalise `text` for matching (see the module docstring for the steps)."""
+    """Normalise `text` for matching (see the module docstring for the steps).
+
+    Written for few numpy calls per text: on 2 KB texts their fixed cost weighs as much as the work.
+    """
     if not text:
         return Normalized(text, "", _EMPTY_INDEX, _EMPTY_INDEX.astype(np.uint32))
+    code_table, kind_table = _split_tables()
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    combined = lookup_table().take(codes)
-    classes = combined >> _CLASS_SHIFT
+    padded = np.zeros(len(codes) + 2, dtype=np.uint8)  # kinds with an empty neighbour at each end
+    kinds = padded[1:-1]
+    kind_table.take(codes, out=kinds)
     if "(" in text or "（" in text:  # rare: pay for the regex only then
-        glosses = [m.span() for m in PINYIN_GLOSS.finditer(text)]
-        if glosses:
-            classes = classes.copy()
-            for start, end in glosses:
-                classes[start:end] = DROP
-    # Interference survives only next to a Latin letter or digit ("no.1", "1:1", "nike air").
-    alnum = _IS_ALNUM.take(classes)
-    beside_alnum = np.zeros(len(alnum), dtype=bool)
-    beside_alnum[1:] = alnum[:-1]
-    beside_alnum[:-1] |= alnum[1:]
-    dropped = (_IS_INTERFERENCE.take(classes) & ~beside_alnum) | (classes == DROP)
-    origin = np.flatnonzero(~dropped)
-    kept = (combined.take(origin) & _CODE_MASK).astype("<u4")
-    return Normalized(text, kept.tobytes().decode("utf-32-le", "surrogatepass"), origin, kept)
+        for match in PINYIN_GLOSS.finditer(text):
+            kinds[match.start() : match.end()] = 0
+    key = padded[:-2] | padded[2:]
+    key &= _BESIDE_ALNUM
+    key |= kinds
+    kept = _KEEP.take(key)
+    normalised = code_table.take(codes)[kept]
+    return Normalized(text, normalised.tobytes().decode("utf-32-le", "surrogatepass"), None, normalised, kept=kept)
 
 
 def normalize_term(term: str) -> str:
@@ -214,7 +248,7 @@ def normalize_term(term: str) -> str:
     return normalize(term).text
 
 
-_CJK_START = 0x2E80  # CJK radicals onwards: the scripts whose doubled characters sellers use as padding
+CJK_START = 0x2E80  # CJK radicals onwards: the scripts whose doubled characters sellers use as padding
 
 
 def collapse_repeats(norm: Normalized) -> Normalized:
@@ -225,7 +259,7 @@ def collapse_repeats(norm: Normalized) -> Normalized:
     codes = norm.codes
     if len(codes) < 2:
         return norm
-    repeated = (codes[1:] == codes[:-1]) & (codes[1:] >= _CJK_START)
+    repeated = (codes[1:] == codes[:-1]) & (codes[1:] >= CJK_START)
     if not repeated.any():
         return norm
     keep = np.ones(len(codes), dtype=bool)

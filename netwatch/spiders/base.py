@@ -29,6 +29,7 @@ class NetwatchSpider(scrapy.Spider):
     custom_settings: ClassVar[dict[str, Any]] = {
         **playwright_settings(),
         "EXTENSIONS": {"netwatch.spiders.stats.CrawlStats": 500},
+        "DOWNLOADER_MIDDLEWARES": {"netwatch.spiders.backoff.RetryBackoffMiddleware": 100},
     }
     platform: str = ""
 
@@ -55,18 +56,18 @@ class NetwatchSpider(scrapy.Spider):
         """Count the failure by kind; an unreachable start page marks the whole site dead (reported, not fatal)."""
         request = failure.request
         kind = error_kind(failure)
-        if kind == "robots":  # the site asked us not to: obeyed, not an error
-            self.crawler.stats.inc_value("netwatch/robots_forbidden")
-            return
-        record_error(self.crawler.stats, kind)
         page = request.meta.get("playwright_page")
         if page is not None:
             self._close_render_page_later(page, request)
-        if request.meta.get("netwatch_start") and kind in UNREACHABLE_KINDS:
+        if kind == "robots":  # the site asked us not to: obeyed, not an error
+            self.crawler.stats.inc_value("netwatch/robots_forbidden")
+        elif request.meta.get("netwatch_start") and kind in UNREACHABLE_KINDS:
+            record_error(self.crawler.stats, kind)
             dead = self.crawler.stats.get_value("netwatch/dead_sites") or []
             self.crawler.stats.set_value("netwatch/dead_sites", [*dead, request.url])
             logger.error("site unreachable: %s (%s): %s", request.url, kind, failure.getErrorMessage())
         else:
+            record_error(self.crawler.stats, kind)
             logger.warning("failed %s: %s", request.url, kind)
         pending = request.meta.get("netwatch_pending_item")
         if pending is not None:  # a listing waiting for its reviews still goes out
@@ -141,6 +142,11 @@ class NetwatchSpider(scrapy.Spider):
 
 def is_html(response: Response) -> bool:
     return isinstance(response, TextResponse) and b"html" in response.headers.get("Content-Type", b"text/html").lower()
+
+
+def is_readable(response: Response) -> bool:
+    """HTML or JSON: what a profile's page rules can read."""
+    return is_html(response) or b"json" in response.headers.get("Content-Type", b"").lower()
 
 
 def host_of(url: str) -> str:

@@ -25,7 +25,7 @@ _NEXT_PAGE_CSS = "a[rel=next], a.next, link[rel=next]"
 
 class GenericSpider(NetwatchSpider):
     name = "generic"
-    custom_settings = {**NetwatchSpider.custom_settings, "DEPTH_LIMIT": 10, "DEPTH_PRIORITY": 0}
+    custom_settings = {**NetwatchSpider.custom_settings, "DEPTH_LIMIT": 10}
 
     def __init__(self, start_url: str | None = None, platform: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -18,18 +18,21 @@ from w3lib.url import add_or_replace_parameter
 from netwatch.extract import extract_field, make_review
 from netwatch.items import Listing
 from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
-from netwatch.spiders.base import NetwatchSpider, is_html, page_from_response
+from netwatch.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
 from netwatch.spiders.stats import record_error
 
 
 class ProfileSpider(NetwatchSpider):
     name = "profile"
 
-    def __init__(self, profile: str | SiteProfile | None = None, base_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, profile: str | SiteProfile | None = None, base_url: str | None = None,
+                 start_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if profile is None:
             raise ValueError("the profile spider needs -a profile=NAME (one of netwatch/sites/*.yaml) or a path")
         self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile, base_url)
+        # -a start_url=URL[,URL…]: read these pages (and what they link to) instead of the whole site
+        self.start_urls = [u.strip() for u in (start_url or "").split(",") if u.strip()]
         self.platform = self.profile.key
         self.allowed_domains = list(self.profile.allowed_domains)
 
@@ -45,9 +48,10 @@ class ProfileSpider(NetwatchSpider):
             settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
 
     async def start(self) -> Any:
-        for url in self.profile.sitemaps:
-            yield self.sitemap_request(url)
-        for url in self.profile.start_urls:
+        if not self.start_urls:
+            for url in self.profile.sitemaps:
+                yield self.sitemap_request(url)
+        for url in self.start_urls or self.profile.start_urls:
             yield self.routed(scrapy.Request(url, callback=self.parse, errback=self.on_error,
                                              meta={"netwatch_start": True}, dont_filter=True))
 
@@ -60,16 +64,16 @@ class ProfileSpider(NetwatchSpider):
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         matched = self.profile.rule_for(response.url)
-        if matched is None or not is_html(response):
+        if matched is None or not is_readable(response):
             self.crawler.stats.inc_value("netwatch/pages_unmatched")
             return
         rule, ids = matched
-        if not response.meta.get("netwatch_rendered") and (
-            rule.render_always or (rule.render_when and response.css(rule.render_when))
+        page = page_from_response(response)
+        if is_html(response) and not response.meta.get("netwatch_rendered") and (
+            rule.render_always or (rule.render_when and page.selector.css(rule.render_when))
         ):
             yield self.render_request(response.request, rule.wait_for)
             return
-        page = page_from_response(response)
         item = read_page(page, self.profile, matched) if rule.item != "none" else None
         if isinstance(item, Listing) and rule.reviews:
             api = extract_field(page.selector, rule.reviews.api)
@@ -81,6 +85,8 @@ class ProfileSpider(NetwatchSpider):
         elif rule.item == "listing":
             record_error(self.crawler.stats, "no_title")
             self.logger.warning("no listing title on %s (page rule %r)", response.url, rule.name)
+        if not is_html(response):
+            return
         for css in rule.follow:
             for request in response.follow_all(css=css, callback=self.parse, errback=self.on_error):
                 yield self.routed(request)

@@ -125,7 +125,7 @@ def _sqlite_ids(conn: sa.Connection, spec: Upsert, keys: list[tuple]) -> dict[tu
         chunk = keys[first:first + SQLITE_KEYS_PER_SELECT]
         sql = (f"SELECT stored.id, {columns} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS wanted "
                f"JOIN {quote(spec.table.name)} AS stored ON {matches}")
-        for row_id, *key in conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk))):
+        for row_id, *key in conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk))).all():
             found[tuple(key)] = row_id
     return found
 
