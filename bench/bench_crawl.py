@@ -246,11 +246,12 @@ def main(argv: list[str] | None = None) -> int:
             with start_mall(shops=12, items_per_shop=20 * pages) as mall:
                 profile = js_profile(tmp, pages, max(1, args.js_renders // pages))
                 run = netwatch_crawl(mall.urls["netmall"], tmp, {}, target=str(profile))
-            rendered = run["summary"]["pages"]
+            rendered = run["summary"]["rendered_pages"]
             print(f"\n[javascript] {rendered} pages rendered by chromium-headless-shell in {run['seconds']:.1f} s "
                   f"(browser launch included; process {run['wall']:.1f} s): {rendered / run['seconds']:.1f} pages/s "
                   f"(anchor 4.5-7); browser peak memory (PSS, all its processes) {run['browser_mib']:.0f} MiB, "
-                  f"crawler RSS {run['rss_mib']:.0f} MiB")
+                  f"crawler RSS {run['rss_mib']:.0f} MiB; {run['summary']['browser_contexts']} browser contexts opened "
+                  f"and closed in turn")
         if args.only in (None, "rss"):
             print("\n[memory] peak RSS of the crawl process by crawl length")
             for size in (int(s) for s in args.rss_sizes.split(",")):

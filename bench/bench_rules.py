@@ -2,7 +2,7 @@
 with every shipped pack plus a synthetic load of keywords and regexes; against the engine on a plain-`re`
 alternation (the baseline) measured in the same run.
 
-    python -m bench.bench_rules [--items 1500] [--keywords 20000 1000] [--regexes 300] [--baseline-items 60]
+    python -m bench.bench_rules [--items 1500] [--keywords 20000 1000] [--regexes 300] [--baseline-items 60] [--rounds 3]
 
 Target (issue #3): the whole engine ≥ 50 MB/s per core at 20k keywords + 300 regexes, and less than 1.5x
 slower at 20k than at 1k keywords. CPU time (time.process_time), so other load on the machine matters less.
@@ -42,7 +42,11 @@ PLANTS = ["象@牙手镯", "全网第一", "好评返现", "一经售出概不�
 
 
 def synthetic_texts(count: int, rng: random.Random) -> list[str]:
-    """2 KB (UTF-8) listing descriptions; one in ten carries a planted term or trap."""
+    """2 KB (UTF-8) listing descriptions; one in ten carries a planted term or trap.
+
+    About a third of the texts hold a doubled Chinese character, mostly where dropped punctuation
+    joins two parts (…产，产品 -> 产产品): as common as reduplication in real listings (宝宝, 亲亲).
+    """
     texts = []
     for n in range(count):
         parts: list[str] = []
@@ -70,19 +74,23 @@ def synthetic_pack(keywords: int, regexes: int, rng: random.Random) -> Pack:
                 severity="low", fields=("title", "description"), rules=rules)
 
 
-def measure(engine: RuleEngine, texts: list[str], repeat: int = 1) -> tuple[float, float, int]:
-    """(MB/s, items/s, hits) of engine.check over the texts, CPU time of one core."""
-    engine.check(texts[0], "description")  # warm-up: lazy jieba, caches
-    best = float("inf")
+def warm_up(engine: RuleEngine) -> None:
+    """Build the lazy parts (jieba's dictionary for word-boundary rules) outside the timed passes."""
+    engine.check("出售象牙手镯 " + " ".join(PLANTS), "description")
+
+
+def one_pass(engine: RuleEngine, texts: list[str]) -> tuple[float, int]:
+    """(CPU seconds of one core, hits) of engine.check over the texts."""
     hits = 0
-    for _ in range(repeat):
-        hits = 0
-        started = time.process_time()
-        for text in texts:
-            hits += len(engine.check(text, "description"))
-        best = min(best, time.process_time() - started)
-    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-    return megabytes / best, len(texts) / best, hits
+    started = time.process_time()
+    for text in texts:
+        hits += len(engine.check(text, "description"))
+    return time.process_time() - started, hits
+
+
+def rates(texts: list[str], seconds: float) -> tuple[float, float]:
+    """(MB/s, items/s)."""
+    return sum(len(t.encode("utf-8")) for t in texts) / 1e6 / seconds, len(texts) / seconds
 
 
 def normalise_only(texts: list[str]) -> float:
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--regexes", type=int, default=300)
     parser.add_argument("--baseline-items", type=int, default=60, help="texts for the slow plain-re baseline")
     parser.add_argument("--backends", nargs="+", default=[b for b in BACKENDS if b != "re"])
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the texts per engine; the best counts")
     args = parser.parse_args(argv)
     os.environ.setdefault("NETWATCH_CACHE_DIR", tempfile.mkdtemp(prefix="nw-bench-"))
 
@@ -108,30 +117,53 @@ def main(argv: list[str] | None = None) -> dict:
     real = load_packs(config.rules_dir())
     real_terms = sum(len(r.keywords) for p in real for r in p.rules)
     print(f"{len(texts)} texts of {ITEM_BYTES} bytes; {len(real)} shipped packs ({real_terms} keywords); "
-          f"synthetic load up to {max(args.keywords)} keywords + {args.regexes} regexes; best backend: {best_backend()}")
+          f"synthetic load up to {max(args.keywords)} keywords + {args.regexes} regexes; best backend: {best_backend()}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (CPU time is measured, but a busy machine "
+          f"still slows it through shared caches)")
     print(f"normalisation alone: {normalise_only(texts):.1f} MB/s")
 
     results: dict = {}
     header = f"{'backend':<16}{'keywords':>9}{'build s':>9}{'MB/s':>9}{'items/s':>10}{'hits':>7}{'vs re':>8}"
-    for keywords in args.keywords:
-        synthetic = synthetic_pack(keywords - real_terms, args.regexes, random.Random(keywords))
-        packs = real + [synthetic]
-        baseline_engine = RuleEngine(packs, backend="re")
-        base_mbs, base_items, _ = measure(baseline_engine, texts[: args.baseline_items])
-        results[("re", keywords)] = base_mbs
-        print(header)
-        print(f"{'re (baseline)':<16}{keywords:>9}{'':>9}{base_mbs:>9.2f}{base_items:>10.0f}{'':>7}{1.0:>8.1f}")
-        for backend in args.backends:
+    sizes = sorted(args.keywords, reverse=True)
+    packs = {}
+    rows: list[str] = []
+    for keywords in sizes:
+        packs[keywords] = real + [synthetic_pack(keywords - real_terms, args.regexes, random.Random(keywords))]
+        baseline_engine = RuleEngine(packs[keywords], backend="re")
+        warm_up(baseline_engine)
+        seconds, _ = one_pass(baseline_engine, texts[: args.baseline_items])
+        mbs, items = rates(texts[: args.baseline_items], seconds)
+        results[("re", keywords)] = mbs
+        rows.append(f"{'re (baseline)':<16}{keywords:>9}{'':>9}{mbs:>9.2f}{items:>10.0f}{'':>7}{1.0:>8.1f}")
+        del baseline_engine
+    for backend in args.backends:
+        # Both keyword counts of one backend are measured in alternating rounds, so that a machine
+        # whose speed drifts (other jobs, shared caches) skews their ratio as little as possible.
+        engines: dict[int, RuleEngine] = {}
+        builds: dict[int, float] = {}
+        for keywords in sizes:
             try:
                 started = time.perf_counter()
-                engine = RuleEngine(packs, backend=backend)
-                build = time.perf_counter() - started
+                engines[keywords] = RuleEngine(packs[keywords], backend=backend)
+                builds[keywords] = time.perf_counter() - started
             except ImportError as exc:
-                print(f"{backend:<16}{keywords:>9}  not installed ({exc})")
+                rows.append(f"{backend:<16}{keywords:>9}  not installed ({exc})")
                 continue
-            mbs, items, hits = measure(engine, texts, repeat=2)
+            warm_up(engines[keywords])
+        best: dict[int, tuple[float, int]] = {}
+        for _ in range(args.rounds):
+            for keywords, engine in engines.items():
+                seconds, hits = one_pass(engine, texts)
+                if keywords not in best or seconds < best[keywords][0]:
+                    best[keywords] = (seconds, hits)
+        for keywords, (seconds, hits) in best.items():
+            mbs, items = rates(texts, seconds)
             results[(backend, keywords)] = mbs
-            print(f"{backend:<16}{keywords:>9}{build:>9.2f}{mbs:>9.1f}{items:>10.0f}{hits:>7}{mbs / base_mbs:>8.0f}")
+            rows.append(f"{backend:<16}{keywords:>9}{builds[keywords]:>9.2f}{mbs:>9.1f}{items:>10.0f}"
+                        f"{hits:>7}{mbs / results[('re', keywords)]:>8.0f}")
+        del engines
+    print(header)
+    print("\n".join(rows))
     chosen = best_backend()
     big, small = max(args.keywords), min(args.keywords)
     if (chosen, big) in results and (chosen, small) in results:
@@ -139,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         mbs = results[(chosen, big)]
         print(f"\n{chosen}: {mbs:.1f} MB/s at {big} keywords (target >= 50: {'met' if mbs >= 50 else 'NOT met'}); "
               f"{slowdown:.2f}x slower at {big} than at {small} keywords (target < 1.5: {'met' if slowdown < 1.5 else 'NOT met'}); "
-              f"{mbs / results[('re', big)]:.0f}x the plain-re baseline")
+              f"{mbs / results[('re', big)]:.0f}x the plain-re baseline; load average {os.getloadavg()[0]:.1f}")
     return results
 
 

@@ -70,6 +70,8 @@ class CrawlResult:
             "dead_sites": self.stats.get("netwatch/dead_sites", []),
             "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)),
             "retries": int(self.stats.get("retry/count", 0)),
+            "rendered_pages": int(self.stats.get("netwatch/rendered_pages", 0)),
+            "browser_contexts": int(self.stats.get("playwright/context_count", 0)),
             "retry_backoff_s": round(float(self.stats.get("netwatch/retry_backoff_s", 0.0)), 3), "finish_reason": self.stats.get("finish_reason"),
             "problem": self.problem,
         }

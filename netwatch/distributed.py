@@ -26,10 +26,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.scheduler import Scheduler as _RedisScheduler
+
+from netwatch.pipelines.store import StorePipeline
+from netwatch.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +62,6 @@ class DistributedError(RuntimeError):
     """The shared crawl cannot go on; the message says why."""
 
 
-@dataclass(frozen=True)
-class SpiderSpec:
-    """One spider of a shared crawl, as every process must build it: its name and arguments."""
-
-    spider: str
-    args: dict[str, Any]
-
-    @property
-    def target(self) -> str:
-        return str(self.args.get("target") or self.args.get("start_url") or self.args.get("profile") or "")
-
-
 def spider_key(name: str, target: str | None) -> str:
     """The part of a Redis key naming one target's spider: `profile:1a2b…` (targets are long URLs)."""
     digest = hashlib.sha1((target or "").encode()).hexdigest()[:16]
@@ -90,23 +84,10 @@ def shared_settings(redis_url: str, prefix: str, *, idle_poll: float = 0.5) -> d
     }
 
 
-# -- Scrapy side (imported only inside crawls) ------------------------------------------------------
-
-try:
-    from scrapy import signals
-    from scrapy.exceptions import DontCloseSpider
-    from scrapy.utils.misc import load_object
-    from scrapy_redis.dupefilter import RFPDupeFilter
-    from scrapy_redis.scheduler import Scheduler as _RedisScheduler
-
-    from netwatch.pipelines.store import StorePipeline as StorePipelineBase
-except ImportError:  # pragma: no cover - Scrapy is a dependency; this keeps the coordinator importable alone
-    _RedisScheduler = StorePipelineBase = object  # type: ignore[assignment,misc]
-
-from netwatch.store import Store
+# -- Scrapy side: the workers' scheduler, extension, middleware and store pipeline ------------------
 
 
-class SharedScheduler(_RedisScheduler):  # type: ignore[misc,valid-type]
+class SharedScheduler(_RedisScheduler):
     """scrapy-redis's scheduler with per-target keys under the job's prefix.
 
     It also counts with `stats.inc_value(key)`: scrapy-redis 0.9.1 passes `spider=`, which Scrapy 2.19
@@ -223,7 +204,7 @@ class WorkerPresence:
         self.server.hset(key, self.worker_id, json.dumps(stats))
 
 
-class SharedRunStorePipeline(StorePipelineBase):  # type: ignore[misc,valid-type]
+class SharedRunStorePipeline(StorePipeline):
     """The store pipeline for a shared crawl: every worker writes into the run the coordinator created
     for the target (spider argument `netwatch_run_id`); the coordinator finishes it once, after all
     workers are done (finishing marks unseen listings delisted, so no single worker may do it)."""

@@ -293,16 +293,23 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
         return result
 
 
+RESUME_WITHIN = timedelta(hours=20)  # a killed run older than this is abandoned, not resumed: it was another night
+
+
 def _start_or_resume(store: Store, tag: str) -> tuple[int, bool]:
-    """The unfinished nightly run of this tag (its process died: we hold the lock), or a new one."""
+    """The unfinished nightly run of this tag from tonight (its process died: we hold the lock), or a new one."""
     with store.reading() as conn:
-        unfinished = conn.scalar(sa.select(sa.func.max(Run.id)).where(
-            Run.spider == NIGHTLY_SPIDER, Run.target == f"tag:{tag}", Run.status.in_(("running", "killed"))))
+        unfinished = conn.execute(sa.select(Run.id, Run.started_at).where(
+            Run.spider == NIGHTLY_SPIDER, Run.target == f"tag:{tag}", Run.status.in_(("running", "killed")))
+            .order_by(Run.id.desc()).limit(1)).first()
     if unfinished is not None:
+        recent = _utcnow() - unfinished.started_at < RESUME_WITHIN
         with store.engine.begin() as conn:
-            conn.execute(sa.update(Run).where(Run.id == unfinished).values(
-                status="running", host=socket.gethostname(), pid=os.getpid()))
-        return unfinished, True
+            conn.execute(sa.update(Run).where(Run.id == unfinished.id).values(
+                **({"status": "running", "host": socket.gethostname(), "pid": os.getpid()} if recent
+                   else {"status": "abandoned", "finished_at": _utcnow()})))
+        if recent:
+            return unfinished.id, True
     return store.start_run(NIGHTLY_SPIDER, f"tag:{tag}"), False
 
 

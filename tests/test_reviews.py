@@ -148,7 +148,8 @@ def test_duplicates_across_a_shops_listings(scorer_factory):
 def test_short_common_sentences_across_a_shop_are_not_duplicates(scorer_factory):
     scorer = scorer_factory()
     for n in range(6):  # real buyers of different products write "质量不错，会回购"
-        item = listing([Review("质量不错，会回购", f"b{n}", 5, at(n)), *genuine(2, prefix=f"q{n}", offset=3 * n)], ident=str(n))
+        item = listing([Review("质量不错，会回购", f"b{n}", 5, at(n)), Review("第二次购买了，味道和以前一样", f"c{n}", 4, at(n)),
+                        *genuine(2, prefix=f"q{n}", offset=3 * n)], ident=str(n))
         assert "duplicate" not in signals_of(scorer, item)
 
 

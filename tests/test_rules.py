@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from netwatch import config
-from netwatch.rules import CATEGORIES, SEVERITIES, Hit, PackError, RuleEngine, default_engine, load_packs
-from netwatch.rules.matcher import BACKENDS, build_matcher, required_literal
+from netwatch.rules import CATEGORIES, SEVERITIES, Hit, Pack, PackError, Rule, RuleEngine, default_engine, load_packs
+from netwatch.rules.matcher import BACKENDS, build_matcher, required_literal, required_literal_sets
 from netwatch.rules.normalize import collapse_repeats, normalize
 from netwatch.rules.packs import cited_articles
 
@@ -248,6 +248,16 @@ def test_regex_prefilter_literal():
     assert matcher.scan("好评返5元")[1] == {0, 1}
 
 
+def test_regex_prefilter_needs_one_literal_of_every_required_set():
+    pattern = r"(好评|五星)(?:[^。]{0,12}?)(返|送)(现|[0-9]+元)"
+    assert required_literal_sets(pattern) == [["五星", "好评"], ["返", "送"]]
+    assert required_literal_sets(r"(a|b)+") == []  # a repeated group may be absent from nothing: no set
+    for backend in ("ahocorasick_rs", "pyahocorasick", "re"):
+        matcher = build_matcher(["x"], [pattern], backend)
+        assert matcher.scan("五星评价后送现金")[1] == {0}, backend
+        assert matcher.scan("酒店送早餐")[1] == set(), backend  # no 五星 or 好评: re never runs
+
+
 def test_hyperscan_database_is_cached_and_reloaded(packs):
     pytest.importorskip("hyperscan")
     RuleEngine(packs, backend="hyperscan")
@@ -255,6 +265,33 @@ def test_hyperscan_database_is_cached_and_reloaded(packs):
     assert cached
     again = RuleEngine(packs, backend="hyperscan")
     assert [h.match for h in again.check("象牙")] == ["象牙"]
+
+
+def test_hyperscan_refusal_is_cached_with_the_database(monkeypatch):
+    pytest.importorskip("hyperscan")
+    from netwatch.rules import matcher as matcher_module
+
+    regexes = [r"(?a)拒收\w+号", r"好评.{0,9}返\d+元"]  # hyperscan refuses the (?a) flag
+    first = build_matcher(["象牙"], regexes, "hyperscan")
+    assert first.always == {0}
+
+    def must_not_retest(expression: bytes, flags: int) -> bool:
+        raise AssertionError(f"{expression!r} was tested again")
+
+    monkeypatch.setattr(matcher_module, "_hs_compiles", must_not_retest)
+    again = build_matcher(["象牙"], regexes, "hyperscan")
+    assert again.always == {0}
+    assert again.scan("象牙 好评返5元") == ([(0, 0, 2)], {0, 1})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_python_only_quantifier_is_not_lost_by_a_prefilter(backend):
+    # `{,2}` is Python's {0,2}; hyperscan's parser reads it as the literal text "{,2}".
+    pack = Pack(id="demo", title="demo", category="fake_reviews", legal_basis="电子商务法 第十七条", severity="high",
+                fields=("review",), rules=[Rule(id="r", regexes=(r"好评返{,2}现",))])
+    engine = RuleEngine([pack], backend=backend)
+    assert [h.match for h in engine.check("好评返返现", "review")] == ["好评返返现"]
+    assert engine.check("好评返返返现", "review") == []
 
 
 def test_jieba_cache_goes_to_the_cache_dir():
@@ -388,3 +425,23 @@ def test_mall_plants_and_traps(item, category):
     if item.get("reviews"):
         expected.discard("fake_reviews")  # found by the review-signals engine, not by words
     assert {h.category for h in hits} == expected, json.dumps([h.to_dict() for h in hits], ensure_ascii=False)
+
+
+@pytest.mark.parametrize("text,match", [("好评返现现 5元", "好评返现现"), ("好好评返现", "好好评返现"), ("象象牙手镯", "象象牙")])
+def test_a_doubled_character_inside_a_term_triggers_the_collapsed_pass(text, match):
+    collapsing = ("cash_for_praise", "protected_wildlife")  # the rules with collapse_repeats
+    assert [h.match for h in engine().check(text, "description") if h.rule in collapsing] == [match]
+
+
+def test_doubled_characters_outside_terms_change_nothing():
+    text = "好好休息，cotton 1000 象牙"
+    assert [(h.rule, h.match) for h in engine().check(text, "description")] == [("protected_wildlife", "象牙")]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_keyword_that_is_also_a_regex_literal_keeps_both_roles(backend):
+    matcher = build_matcher(["好评", "元"], [r"好评.{0,9}返\d+元", r"元.{0,3}好评"], backend)
+    literal_hits, regex_ids = matcher.scan("好评返5元")
+    assert sorted(literal_hits) == [(0, 0, 2), (1, 4, 5)]
+    assert 0 in regex_ids
+    assert matcher.scan("返5元")[1] == set()  # 好评 missing: nothing to confirm

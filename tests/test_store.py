@@ -311,7 +311,7 @@ def test_a_dismissed_lead_in_a_mixed_batch_comes_back_only_when_its_text_changes
 
 def test_a_batch_for_an_unknown_run_is_refused_and_the_next_batch_still_saved(store_url):
     with Store(store_url) as store:
-        with pytest.raises(StoreError, match="saving 1 items of run 999"):
+        with pytest.raises(StoreError, match="no run 999"):
             store.save_batch(999, [listing(1, hits=[hit()])])
         assert count(store, "listings") == 0
         store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()]), shop("s1")])

@@ -24,7 +24,7 @@ class DuplicateConfig:
     full_at_reviewers: int = 6
     min_chars: int = 6
     cross_listing_min_reviewers: int = 5
-    cross_listing_min_chars: int = 12
+    cross_listing_min_chars: int = 16
     shingle_chars: int = 2
     similarity: float = 0.7
     num_perm: int = 32

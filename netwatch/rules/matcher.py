@@ -3,7 +3,7 @@
 Backends, fastest first (figures in bench/bench_rules.py and MEASURED.md):
 - `hyperscan`: literals and regexes in one database (regexes as PREFILTER expressions, confirmed by
   `re`), compiled once and cached in netwatch.config.cache_dir() with `dumpb`/`loadb`.
-- `ahocorasick_rs`: a DFA over the literals; regexes run only when their required literal occurs.
+- `ahocorasick_rs`: a DFA over the literals; a regex runs only when its required literals occur.
 - `pyahocorasick`: the same on UTF-8 bytes passed as latin-1 (15x faster than on str).
 - `re`: one alternation; the baseline, and the fallback when no wheel installs.
 `best_backend()` picks the first one that imports. All report literal hits as (literal id, start,
@@ -13,6 +13,7 @@ end) in characters of the scanned text, overlapping ones included, plus the rege
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from typing import Protocol
@@ -57,40 +58,89 @@ def build_matcher(literals: Sequence[str], regexes: Sequence[str], backend: str 
     raise ValueError(f"unknown matcher backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
-def required_literal(pattern: str) -> str | None:
-    """The longest run of literal characters every match of `pattern` must contain, if any.
+def _leading_literal(items) -> str:
+    run = []
+    for op, arg in items:
+        if op is not sre_constants.LITERAL:
+            break
+        run.append(chr(arg).lower())
+    return "".join(run)
 
-    Only top-level literals count (not those inside alternations or optional repeats), so the
-    prefilter never hides a match.
-    """
+
+def _alternatives(op, arg) -> list[str] | None:
+    """The literals one of which every match of a top-level group or alternation starts with, if known."""
+    if op is sre_constants.SUBPATTERN:
+        body = list(arg[-1])
+        if len(body) == 1 and body[0][0] in (sre_constants.BRANCH, sre_constants.IN):
+            op, arg = body[0]
+        else:
+            literal = _leading_literal(body)
+            return [literal] if literal else None
+    if op is sre_constants.BRANCH:
+        starts = [_leading_literal(list(branch)) for branch in arg[1]]
+        return starts if all(starts) else None
+    if op is sre_constants.IN and all(item_op is sre_constants.LITERAL for item_op, _ in arg):  # (返|送) is [返送]
+        return [chr(code).lower() for _, code in arg]
+    return None
+
+
+def required_literal_sets(pattern: str) -> list[list[str]]:
+    """Sets of literals every match of `pattern` contains one of (top level only: nothing inside an
+    optional repeat), longest literal runs first. 好评.{0,9}返 -> [[好评], [返]]; (a|bc)x -> [[x], [a, bc]]."""
     try:
         parsed = _sre_parse.parse(pattern, REGEX_FLAGS)
     except re.error:
-        return None
-    best, run = "", []
+        return []
+    runs: list[str] = []
+    groups: list[list[str]] = []
+    run: list[str] = []
     for op, arg in list(parsed) + [(None, None)]:
         if op is sre_constants.LITERAL:
             run.append(chr(arg).lower())
             continue
-        if len(run) > len(best):
-            best = "".join(run)
+        if run and "".join(run) not in runs:
+            runs.append("".join(run))
         run = []
-    return best or None
+        alternatives = _alternatives(op, arg) if op is not None else None
+        if alternatives and sorted(set(alternatives)) not in groups:
+            groups.append(sorted(set(alternatives)))
+    return [[literal] for literal in sorted(runs, key=len, reverse=True)] + groups
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of literal characters every match of `pattern` must contain, if any."""
+    runs = [group[0] for group in required_literal_sets(pattern) if len(group) == 1]
+    return max(runs, key=len) if runs else None
 
 
 class _PrefilteredRegexes:
-    """Regexes triggered by their required literal; those without one run on every text."""
+    """Regexes confirmed only when each of their required literal sets occurs; those without one run on
+    every text. All sets, not just the longest literal: a short literal alone (好评, 元) is in many texts.
+    """
 
     def __init__(self, regexes: Sequence[str], first_id: int):
-        self.trigger_literals: list[str] = []
-        self.trigger_regex: list[int] = []
+        self.trigger_literals: list[str] = []  # distinct; pattern id = first_id + index
+        self.literal_regexes: list[list[int]] = []  # trigger literal index -> regexes that need it
+        self.needs: list[tuple[frozenset[int], ...]] = []  # regex id -> sets of literal indexes, one of each
         self.always: set[int] = set()
+        index_of: dict[str, int] = {}
         for regex_id, pattern in enumerate(regexes):
-            literal = required_literal(pattern)
-            if literal:
-                self.trigger_literals.append(literal)
-                self.trigger_regex.append(regex_id)
-            else:
+            needed = []
+            groups = required_literal_sets(pattern)
+            # A one-character literal (元, 送) occurs in most texts: each occurrence would cost a hit.
+            selective = [group for group in groups if min(map(len, group)) > 1]
+            for group in selective or groups:
+                indexes = set()
+                for literal in group:
+                    if literal not in index_of:
+                        index_of[literal] = len(self.trigger_literals)
+                        self.trigger_literals.append(literal)
+                        self.literal_regexes.append([])
+                    self.literal_regexes[index_of[literal]].append(regex_id)
+                    indexes.add(index_of[literal])
+                needed.append(frozenset(indexes))
+            self.needs.append(tuple(needed))
+            if not needed:
                 self.always.add(regex_id)
         self.first_id = first_id
 
@@ -99,8 +149,12 @@ class _PrefilteredRegexes:
         literal_hits = [h for h in hits if h[0] < first]
         if len(literal_hits) == len(hits):
             return hits, set(self.always)
+        seen = {h[0] - first for h in hits if h[0] >= first}
         regex_ids = set(self.always)
-        regex_ids.update(self.trigger_regex[h[0] - first] for h in hits if h[0] >= first)
+        for literal in seen:
+            for regex_id in self.literal_regexes[literal]:
+                if regex_id not in regex_ids and all(not group.isdisjoint(seen) for group in self.needs[regex_id]):
+                    regex_ids.add(regex_id)
         return literal_hits, regex_ids
 
 
@@ -124,7 +178,7 @@ class AhoCorasickRsMatcher:
 
 def _byte_to_char(text: str, data: bytes, hits: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Turn UTF-8 byte offsets into character offsets (only the few hits pay for it)."""
-    if len(data) == len(text):
+    if not hits or len(data) == len(text):
         return hits
     cache: dict[int, int] = {}
 
@@ -144,9 +198,12 @@ class PyAhoCorasickMatcher:
 
         self.prefilter = _PrefilteredRegexes(regexes, len(literals))
         self.automaton = ahocorasick.Automaton()
+        # A key holds every pattern id spelled that way: a keyword may also be a regex's required literal.
+        ids: dict[str, list[int]] = {}
         for pattern_id, literal in enumerate(list(literals) + self.prefilter.trigger_literals):
-            key = literal.encode("utf-8").decode("latin-1")
-            self.automaton.add_word(key, (pattern_id, len(key)))
+            ids.setdefault(literal.encode("utf-8").decode("latin-1"), []).append(pattern_id)
+        for key, pattern_ids in ids.items():
+            self.automaton.add_word(key, (tuple(pattern_ids), len(key)))
         self.empty = len(self.automaton) == 0
         if not self.empty:
             self.automaton.make_automaton()
@@ -155,7 +212,10 @@ class PyAhoCorasickMatcher:
         if self.empty:
             return [], set(self.prefilter.always)
         data = text.encode("utf-8")
-        hits = [(pid, end + 1 - size, end + 1) for end, (pid, size) in self.automaton.iter(data.decode("latin-1"))]
+        hits = [
+            (pid, end + 1 - size, end + 1)
+            for end, (pids, size) in self.automaton.iter(data.decode("latin-1")) for pid in pids
+        ]
         literal_hits, regex_ids = self.prefilter.split(hits)
         return _byte_to_char(text, data, literal_hits), regex_ids
 
@@ -192,7 +252,6 @@ class HyperscanMatcher:
 
         self.literal_count = len(literals)
         self.literal_bytes = [len(lit.encode("utf-8")) for lit in literals]
-        self.always: set[int] = set()
         expressions: list[bytes] = [_hs_escape(lit) for lit in literals]
         flags: list[int] = [0] * len(literals)  # byte literals: UTF-8 is self-synchronising, and UTF8 mode is slower
         ids: list[int] = list(range(len(literals)))
@@ -200,37 +259,36 @@ class HyperscanMatcher:
             hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP | hyperscan.HS_FLAG_CASELESS
             | hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
         )
-        regex_expressions = [pattern.encode("utf-8") for pattern in regexes]
+        regex_expressions = [_hs_pattern(pattern).encode("utf-8") for pattern in regexes]
         regex_ids = [len(literals) + regex_id for regex_id in range(len(regexes))]
-        try:
-            self.database = _hs_database(
-                expressions + regex_expressions, flags + [regex_flags] * len(regexes), ids + regex_ids
-            ) if expressions or regexes else None
-        except hyperscan.error:
-            # Some regex uses a construct hyperscan refuses even as a prefilter: `re` runs those on every text.
-            accepted = [i for i, pattern in enumerate(regexes) if _hs_compiles(pattern, regex_flags)]
-            self.always = set(range(len(regexes))) - set(accepted)
-            self.database = _hs_database(
-                expressions + [regex_expressions[i] for i in accepted], flags + [regex_flags] * len(accepted),
-                ids + [regex_ids[i] for i in accepted],
-            ) if expressions or accepted else None
+        # Some regex may use a construct hyperscan refuses even as a prefilter: `re` runs those on every text.
+        self.database, refused = _hs_database(
+            expressions + regex_expressions, flags + [regex_flags] * len(regexes), ids + regex_ids,
+            first_testable=len(expressions),
+        )
+        self.always = {position - len(expressions) for position in refused}
 
     def scan(self, text: str) -> tuple[list[tuple[int, int, int]], set[int]]:
         if self.database is None:
             return [], set(self.always)
         data = text.encode("utf-8")
-        found: list[tuple[int, int, int]] = []
+        matches: list[tuple[int, int]] = []  # (pattern id, end): the callback does as little as it can
+        self.database.scan(data, match_event_handler=_collect_match, context=matches)
         regex_ids = set(self.always)
+        if not matches:
+            return [], regex_ids
         count, sizes = self.literal_count, self.literal_bytes
-
-        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+        found: list[tuple[int, int, int]] = []
+        for pattern_id, end in matches:
             if pattern_id < count:
                 found.append((pattern_id, end - sizes[pattern_id], end))
             else:
                 regex_ids.add(pattern_id - count)
-
-        self.database.scan(data, match_event_handler=on_match)
         return _byte_to_char(text, data, found), regex_ids
+
+
+def _collect_match(pattern_id: int, start: int, end: int, flags: int, matches: list[tuple[int, int]]) -> None:
+    matches.append((pattern_id, end))
 
 
 def _hs_escape(literal: str) -> bytes:
@@ -238,34 +296,70 @@ def _hs_escape(literal: str) -> bytes:
     return "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else "\\x%02x" % b for b in literal.encode("utf-8")).encode()
 
 
-def _hs_compiles(pattern: str, flags: int) -> bool:
+# Python's `{,n}` (zero to n) is a literal to hyperscan's parser; escapes are skipped whole (\\{,3}).
+_PY_ONLY_QUANTIFIER = re.compile(r"\\.|\{,(\d+)\}", re.DOTALL)
+
+
+def _hs_pattern(pattern: str) -> str:
+    """The pattern in the syntax hyperscan reads the same way (a prefilter may only ever match more)."""
+    return _PY_ONLY_QUANTIFIER.sub(lambda m: "{0,%s}" % m.group(1) if m.group(1) else m.group(0), pattern)
+
+
+def _hs_compiles(expression: bytes, flags: int) -> bool:
     import hyperscan
 
     try:
-        hyperscan.Database().compile(expressions=[pattern.encode("utf-8")], flags=[flags], ids=[0])
+        hyperscan.Database().compile(expressions=[expression], flags=[flags], ids=[0])
     except hyperscan.error:
         return False
     return True
 
 
-def _hs_database(expressions: list[bytes], flags: list[int], ids: list[int]):
-    """Compile, or load the database compiled earlier for exactly these patterns (compiling 20k takes ~1 s)."""
+def _hs_database(expressions: list[bytes], flags: list[int], ids: list[int], first_testable: int):
+    """Compile, or load what was compiled earlier for exactly these patterns (20k take seconds):
+    (database or None, positions of the expressions hyperscan refused).
+
+    When the whole set fails, each expression from `first_testable` on is tried alone and the refused
+    ones left out; that verdict is cached with the database, so it is not tried again on the next build.
+    """
     import hyperscan
 
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(b"with refusals\0")  # the file format: a header line, then dumpb's bytes
     for expression, flag, pattern_id in zip(expressions, flags, ids):
         digest.update(b"%d:%d:%s\0" % (pattern_id, flag, expression))
     path = config.cache_dir() / f"hyperscan-{hyperscan.__version__}-{digest.hexdigest()[:24]}.db"
     if path.exists():
         try:
-            database = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            database.scratch = hyperscan.Scratch(database)  # loadb gives a database without scratch space
-            return database
-        except hyperscan.error:
-            path.unlink(missing_ok=True)  # another platform's or a damaged database: rebuild
+            header, _, blob = path.read_bytes().partition(b"\n")
+            tag, *positions = header.split()  # b"refused 3 17"
+            if tag != b"refused":
+                raise ValueError(f"{path} is not a netwatch hyperscan cache")
+            refused = [int(position) for position in positions]
+            database = hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK) if blob else None
+            if database is not None:
+                database.scratch = hyperscan.Scratch(database)  # loadb gives a database without scratch space
+            return database, refused
+        except (hyperscan.error, ValueError):
+            path.unlink(missing_ok=True)  # another platform's, an older format or a damaged file: rebuild
+    refused: list[int] = []
+    try:
+        database = _hs_compile(expressions, flags, ids)
+    except hyperscan.error:
+        refused = [i for i in range(first_testable, len(expressions)) if not _hs_compiles(expressions[i], flags[i])]
+        kept = sorted(set(range(len(expressions))) - set(refused))
+        database = _hs_compile([expressions[i] for i in kept], [flags[i] for i in kept], [ids[i] for i in kept])
+    header = b" ".join([b"refused", *(b"%d" % i for i in refused)])
+    tmp = path.with_suffix(f".{os.getpid()}.{id(refused)}.tmp")
+    tmp.write_bytes(header + b"\n" + (hyperscan.dumpb(database) if database is not None else b""))
+    tmp.replace(path)  # atomic: parallel builds never read a half-written file
+    return database, refused
+
+
+def _hs_compile(expressions: list[bytes], flags: list[int], ids: list[int]):
+    import hyperscan
+
+    if not expressions:
+        return None
     database = hyperscan.Database()
     database.compile(expressions=expressions, flags=flags, ids=ids)
-    tmp = path.with_suffix(f".{id(database)}.tmp")
-    tmp.write_bytes(hyperscan.dumpb(database))
-    tmp.replace(path)
     return database

@@ -16,6 +16,7 @@ concurrent writers lock rows in the same order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -114,20 +115,25 @@ def _compiled_sqlite(spec: Upsert, dialect: sa.Dialect) -> _SQLiteStatement:
 
 
 def _sqlite_ids(conn: sa.Connection, spec: Upsert, keys: list[tuple]) -> dict[tuple, int]:
-    quote = conn.dialect.identifier_preparer.quote
-    # A join from the VALUES list, not "(key) IN (VALUES …)": SQLite scans the whole index for the latter.
-    columns = ", ".join(f"stored.{quote(name)}" for name in spec.key)
-    matches = " AND ".join(f"stored.{quote(name)} = wanted.column{number}"
-                           for number, name in enumerate(spec.key, start=1))
-    placeholder = "(" + ", ".join("?" * len(spec.key)) + ")"
     found = {}
     for first in range(0, len(keys), SQLITE_KEYS_PER_SELECT):
         chunk = keys[first:first + SQLITE_KEYS_PER_SELECT]
-        sql = (f"SELECT stored.id, {columns} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS wanted "
-               f"JOIN {quote(spec.table.name)} AS stored ON {matches}")
+        sql = _sqlite_ids_sql(spec, conn.dialect.identifier_preparer, len(chunk))
         for row_id, *key in conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk))).all():
             found[tuple(key)] = row_id
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_ids_sql(spec: Upsert, preparer: Any, count: int) -> str:
+    """SELECT the ids of `count` keys. A join from the VALUES list, not "(key) IN (VALUES …)", for which
+    SQLite scans the whole index."""
+    columns = ", ".join(f"stored.{preparer.quote(name)}" for name in spec.key)
+    matches = " AND ".join(f"stored.{preparer.quote(name)} = wanted.column{number}"
+                           for number, name in enumerate(spec.key, start=1))
+    placeholder = "(" + ", ".join("?" * len(spec.key)) + ")"
+    return (f"SELECT stored.id, {columns} FROM (VALUES {', '.join([placeholder] * count)}) AS wanted "
+            f"JOIN {preparer.quote(spec.table.name)} AS stored ON {matches}")
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from netwatch.items import Listing, Shop
 from netwatch.store import price_fraud
 from netwatch.store.models import LEAD_STATUSES, Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
-from netwatch.store.schema import StoreError, create_engine, ensure_schema, translate_errors
+from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
 from netwatch.store.writes import save_items, utcnow
 
 # Where an analyst may move a lead. resolved -> new also happens by itself when a resolved listing is
@@ -64,12 +64,17 @@ class Store:
             with self.engine.connect().execution_options(netwatch_readonly=True) as conn:
                 yield conn
 
-    def _write(self, work, doing: str):  # type: ignore[no-untyped-def]
-        """Run work(conn) in one transaction; a deadlock between concurrent crawls retries it whole."""
+    def _write(self, work, doing: str, *, references_checked_by_work: bool = False):  # type: ignore[no-untyped-def]
+        """Run work(conn) in one transaction; a deadlock between concurrent crawls retries it whole.
+
+        references_checked_by_work: work writes only references it has just read or written (or checked),
+        so SQLite may skip its per-row foreign-key checks."""
+        engine = self.engine.execution_options(**{UNCHECKED_REFERENCES: True}) if references_checked_by_work \
+            else self.engine
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with translate_errors(self.engine, doing):
-                    with self.engine.begin() as conn:
+                    with engine.begin() as conn:
                         return work(conn)
             except StoreError as exc:
                 sqlstate = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None)
@@ -102,7 +107,8 @@ class Store:
     def save_batch(self, run_id: int, items: Sequence[Shop | Listing]) -> None:
         """Upsert shops, listings (+ this run's snapshot), reviews and leads from the items' hits, in one transaction."""
         if items:
-            self._write(lambda conn: save_items(conn, run_id, items), f"saving {len(items)} items of run {run_id} to")
+            self._write(lambda conn: save_items(conn, run_id, items), f"saving {len(items)} items of run {run_id} to",
+                        references_checked_by_work=True)
 
     def finish_run(self, run_id: int, stats: dict, status: str) -> None:
         """Close the run; when it finished normally, listings it no longer saw are marked delisted."""
