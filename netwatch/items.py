@@ -47,6 +47,7 @@ class Listing:
     price: float | None = None
     currency: str | None = None
     original_price: float | None = None  # comparison price (原价 / 划线价)
+    list_price: float | None = None  # the price a list or front page shows for it (must not undercut the detail page)
     description: str | None = None
     specs: dict[str, str] = field(default_factory=dict)
     category_hints: list[str] = field(default_factory=list)  # e.g. ["food"], ["cosmetics"], ["medical_device"]

@@ -33,11 +33,12 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# The data's path: normalise -> match rules -> shop licence -> review signals -> store.
+# The data's path: normalise -> match rules -> shop licence -> price marks -> review signals -> store.
 ITEM_PIPELINES = {
     "netwatch.pipelines.normalize.NormalizePipeline": 100,
     "netwatch.pipelines.match.MatchPipeline": 200,
     "netwatch.pipelines.licence.LicencePipeline": 250,
+    "netwatch.pipelines.price_marks.PriceMarksPipeline": 260,
     "netwatch.pipelines.review_signals.ReviewSignalsPipeline": 300,
     "netwatch.pipelines.store.StorePipeline": 900,
 }

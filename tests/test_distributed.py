@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from netwatch.distributed import SharedScheduler, combine_stats, crawl_targets_shared, shared_settings, spider_key
 from netwatch.nightly import EXIT_OK, run_nightly
-from netwatch.store.models import Lead, LeadHit, Run
-from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
+from netwatch.store.models import Base, Lead, LeadHit, Run
+import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
 from netwatch.watchlist import add_target, make_spec, open_engine
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
@@ -60,10 +60,9 @@ def test_two_workers_share_one_nightly_crawl(pg_url, redis_url, namespace, tmp_p
     from netwatch_fixtures.mall.launch import start_mall
 
     engine = open_engine(pg_url)
-    with engine.begin() as conn:
-        for table in (NightlyTargetRun, RunLock, WatchTarget, LeadHit, Lead):
-            conn.execute(sa.delete(table))
-        runs_before = conn.scalar(sa.select(sa.func.count()).select_from(Run))
+    with engine.begin() as conn:  # the PostgreSQL schema is shared by the session's tests
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
     shared: dict = {}
     with start_mall() as mall:
         for key in ("netmall", "lvyuan", "zhenpin"):
@@ -88,7 +87,7 @@ def test_two_workers_share_one_nightly_crawl(pg_url, redis_url, namespace, tmp_p
         crawl_runs = conn.execute(sa.select(Run.target, Run.status).where(Run.spider == "profile")).all()
         # one store run per target, shared by both workers and finished once by the coordinator
         assert len(crawl_runs) == 3 and {status for _, status in crawl_runs} == {"finished"}
-        assert conn.scalar(sa.select(sa.func.count()).select_from(Run)) == runs_before + 4  # + the nightly run
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Run)) == 4  # + the nightly run
         leads = conn.scalar(sa.select(sa.func.count()).select_from(Lead))
         hit_leads = conn.scalar(sa.select(sa.func.count(sa.distinct(LeadHit.lead_id))))
     assert leads == hit_leads == result.new > 20

@@ -20,19 +20,24 @@ import pytest
 import sqlalchemy as sa
 
 from netwatch.nightly import EXIT_ALARMS, EXIT_OK, run_nightly
-from netwatch.store.models import Lead, LeadHit, ListingRow, Run
+from netwatch.store.models import Base, Lead, LeadHit, ListingRow, Run
 from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
 from netwatch.watchlist import add_target, make_spec, open_engine
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 
 
+def empty_store(engine) -> None:
+    """Every table emptied: the PostgreSQL schema is shared by the session's tests."""
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
 @pytest.fixture
 def engine(db_url):
     engine = open_engine(db_url)
-    with engine.begin() as conn:  # the PostgreSQL schema is shared by the session's tests
-        for table in (NightlyTargetRun, RunLock, WatchTarget, LeadHit, Lead):
-            conn.execute(sa.delete(table))
+    empty_store(engine)
     yield engine
     engine.dispose()
 

@@ -15,6 +15,8 @@
         fields: {title: "css:h1.item-title", …}  # netwatch.extract.fields specs
         follow: ["a.next[rel=next]"]             # CSS of links to follow
         render: {when: "body[data-render=js]", wait_for: "li.product"}   # or {always: true, wait_for: …}
+        carry: {each: "li.product", link: "css:a.item-link::attr(href)",     # read beside each link on a list page,
+                fields: {list_price: "css:span.list-price"}}             # handed to the listing it links to
         reviews: {api: "css:div#reviews::attr(data-api)", items: reviews, pages: pages,
                   page_param: page, fields: {text: content, rating: rating, …},
                   fallback_url: "/api/reviews?item={item_id}&page=1"}   # when the page names no API
@@ -36,6 +38,7 @@ from netwatch.extract.fields import FieldSpec
 
 ITEM_KINDS = {"listing", "shop", "none"}
 REVIEW_FIELDS = {"text", "reviewer", "rating", "time", "review_id"}
+CARRY_FIELDS = {"list_price"}
 
 
 class ProfileError(ValueError):
@@ -53,6 +56,15 @@ class ReviewApi:
 
 
 @dataclass(frozen=True)
+class Carry:
+    """Fields a list page shows beside each link, handed to the listing the link leads to."""
+
+    each: str  # CSS of one entry of the list
+    link: str  # field spec of the entry's link, relative to the entry
+    fields: Mapping[str, FieldSpec]
+
+
+@dataclass(frozen=True)
 class PageRule:
     name: str
     match: re.Pattern[str]
@@ -63,6 +75,7 @@ class PageRule:
     render_always: bool = False
     wait_for: str | None = None  # CSS the browser waits for before handing the page over
     reviews: ReviewApi | None = None
+    carry: Carry | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,17 @@ def _review_api(raw: Any, where: str) -> ReviewApi | None:
                      fallback_url=raw.get("fallback_url"))
 
 
+def _carry(raw: Any, where: str) -> Carry | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not {"each", "link", "fields"} <= raw.keys():
+        raise ProfileError(f"{where}: needs each, link and fields")
+    unknown = set(raw["fields"]) - CARRY_FIELDS
+    if unknown:
+        raise ProfileError(f"{where}.fields: only {sorted(CARRY_FIELDS)} can be carried (unknown: {sorted(unknown)})")
+    return Carry(each=str(raw["each"]), link=raw["link"], fields=dict(raw["fields"]))
+
+
 def _page_rule(raw: Any, where: str) -> PageRule:
     if not isinstance(raw, Mapping) or "match" not in raw:
         raise ProfileError(f"{where}: a page rule needs at least `match`")
@@ -168,6 +192,7 @@ def _page_rule(raw: Any, where: str) -> PageRule:
         render_always=bool(render.get("always", False)),
         wait_for=render.get("wait_for"),
         reviews=_review_api(raw.get("reviews"), f"{where}.reviews"),
+        carry=_carry(raw.get("carry"), f"{where}.carry"),
     )
 
 

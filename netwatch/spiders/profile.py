@@ -15,7 +15,7 @@ from parsel import Selector
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameter
 
-from netwatch.extract import extract_field, make_review
+from netwatch.extract import extract_field, extract_fields, make_review, parse_price
 from netwatch.items import Listing
 from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
 from netwatch.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
@@ -75,6 +75,8 @@ class ProfileSpider(NetwatchSpider):
             yield self.render_request(response.request, rule.wait_for)
             return
         item = read_page(page, self.profile, matched) if rule.item != "none" else None
+        if isinstance(item, Listing) and "netwatch_carry" in response.meta:
+            item.list_price = parse_price(response.meta["netwatch_carry"].get("list_price"))[0]
         if isinstance(item, Listing) and rule.reviews:
             api = extract_field(page.selector, rule.reviews.api)
             if not api and rule.reviews.fallback_url:
@@ -87,9 +89,24 @@ class ProfileSpider(NetwatchSpider):
             self.logger.warning("no listing title on %s (page rule %r)", response.url, rule.name)
         if not is_html(response):
             return
+        carried = self.carried(page, rule, response)
         for css in rule.follow:
             for request in response.follow_all(css=css, callback=self.parse, errback=self.on_error):
+                if request.url in carried:
+                    request.meta["netwatch_carry"] = carried[request.url]
                 yield self.routed(request)
+
+    @staticmethod
+    def carried(page: Any, rule: PageRule, response: Response) -> dict[str, dict[str, Any]]:
+        """URL -> fields the list page shows beside its link (rule.carry)."""
+        if rule.carry is None:
+            return {}
+        carried = {}
+        for entry in page.selector.css(rule.carry.each):
+            href = extract_field(entry, rule.carry.link)
+            if href:
+                carried[response.urljoin(href)] = extract_fields(entry, rule.carry.fields)
+        return carried
 
     def reviews_request(self, url: str, listing: Listing, rule: PageRule) -> scrapy.Request:
         return scrapy.Request(
