@@ -78,7 +78,7 @@ def child(size: int, batch: bool) -> dict:
     t = time.process_time()
     leads = sum(1 for item in items if scorer.to_hit(scorer.assess(item)) is not None)
     streaming = time.process_time() - t
-    batch, batch_leads = None, None
+    batch_s, batch_leads = None, None
     if batch:
         config, phrase_check = scorer.config, scorer.phrase_check
         del scorer  # the batch run below starts from nothing, as an import does
@@ -87,8 +87,8 @@ def child(size: int, batch: bool) -> dict:
         batch_scorer.observe(items)
         batch_leads = sum(1 for item in items
                           if batch_scorer.to_hit(batch_scorer.assess(item, observed=True)) is not None)
-        batch = time.process_time() - t
-    return {"size": size, "listings": len(items), "streaming_s": streaming, "batch_s": batch, "leads": leads,
+        batch_s = time.process_time() - t
+    return {"size": size, "listings": len(items), "streaming_s": streaming, "batch_s": batch_s, "leads": leads,
             "batch_leads": batch_leads, "brushed": sum(1 for n in range(len(items)) if n % 20 == 7),
             "rss_before_mb": rss_before, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

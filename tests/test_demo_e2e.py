@@ -91,3 +91,20 @@ def test_csv_export_and_summary(demo_run):
         assert column in rows[0]
     assert str(out) in stdout.replace("\n", "") or out.name in stdout
     assert "pages fetched" in stdout and "listings" in stdout
+
+
+def test_second_day_finds_the_comparison_price_raised_before_a_discount(tmp_path):
+    """Day 0 then day 1 into one store: the 原价 raised on day 1 above the week's low becomes a lead."""
+    db = f"sqlite:///{tmp_path / 'netwatch.db'}"
+    for day in (0, 1):
+        done = subprocess.run([sys.executable, "-m", "netwatch.cli", "demo", "--db", db, "--day", str(day),
+                               "--out", str(tmp_path / f"day{day}.csv")],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+    got = {key for key, cats in flagged(db).items() if "price_fraud" in cats}
+    want = set()
+    for day in (0, 1):
+        wanted, _ = expected(day)
+        want |= {key for key, cats in wanted.items() if "price_fraud" in cats}
+    assert any(e["from_day"] == 1 and "price_fraud" in e["categories"] for e in manifest(MallConfig(day=1))["entries"])
+    assert got == want

@@ -155,6 +155,21 @@ def test_price_fraud_comparison_price_above_seven_day_low(store_url):
         assert count(store, "leads") == 1
 
 
+def test_price_fraud_ignores_a_comparison_price_that_stood_all_week(store_url):
+    """A standing 划线价 is a reference price; the rule targets one set or raised before a discount."""
+    with Store(store_url) as store:
+        for number in range(1, 9):
+            run = store.start_run("netmall")
+            store.save_batch(run, [listing(1, price=100.0, original=300.0, fetched_at=f"2024-05-{number:02d}T00:00:00Z")])
+            store.finish_run(run, {}, "finished")
+        assert count(store, "leads") == 0
+        # ... but raising it again, above the week's low, is flagged.
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, price=150.0, original=399.0, fetched_at="2024-05-09T00:00:00Z")])
+        store.finish_run(run, {}, "finished")
+        assert [row["matched_text"] for row in lead_rows(store)] == ["原价 ¥399.00 > 7日最低价 ¥100.00"]
+
+
 def test_price_fraud_ignores_prices_older_than_seven_days(store_url):
     with Store(store_url) as store:
         store.save_batch(store.start_run("netmall"), [listing(1, price=100.0, fetched_at="2024-05-01T00:00:00Z")])

@@ -1,5 +1,10 @@
-"""Price fraud from price history: a comparison price (原价 / 划线价) above the lowest price of the seven
-days before it (明码标价和禁止价格欺诈规定 第十六条, a false price comparison under 第十九条(三)).
+"""Price fraud from price history: a comparison price (原价 / 划线价) set or raised within the last seven
+days and above the lowest price of those days (明码标价和禁止价格欺诈规定 第十六条 and 第十七条: raising
+the marked price just before a discount; a false price comparison under 第十九条(三)).
+
+A comparison price that has stood unchanged for the whole window is not flagged: platforms explain
+standing 划线价 as reference prices, and flagging every one would bury analysts; the pattern that
+the rules target is the one that appears or rises before a "discount".
 
 The store only knows listed prices, so a snapshot's price stands in for the "transaction price" of the
 rule; an analyst confirms the lead.
@@ -36,20 +41,23 @@ def check_price_fraud(conn: sa.Connection, run_id: int, now: datetime | None = N
         now = conn.scalar(sa.select(sa.func.max(Snapshot.fetched_at)).where(Snapshot.run_id == run_id)) or utcnow()
     rows = conn.execute(
         sa.select(current.listing_id, current.fetched_at, current.original_price, earlier.price,
-                  earlier.fetched_at, ListingRow.shop_ref)
+                  earlier.fetched_at, ListingRow.shop_ref, earlier.original_price)
         .join(earlier, (earlier.listing_id == current.listing_id) & (earlier.run_id != current.run_id))
         .join(ListingRow, ListingRow.id == current.listing_id)
         .where(current.run_id == run_id, current.original_price.is_not(None), earlier.price.is_not(None),
-               earlier.price < current.original_price, earlier.fetched_at < current.fetched_at,
-               earlier.fetched_at >= now - WINDOW)
+               earlier.fetched_at < current.fetched_at, earlier.fetched_at >= now - WINDOW)
     ).all()
 
     lowest: dict[int, tuple] = {}  # listing id -> the row with the lowest earlier price
+    raised: set[int] = set()  # listings whose comparison price was absent or lower within the window
     for row in rows:
-        if row[0] not in lowest or row[3] < lowest[row[0]][3]:
+        if row[6] is None or row[6] < row[2] - 0.005:
+            raised.add(row[0])
+        if row[3] < row[2] and (row[0] not in lowest or row[3] < lowest[row[0]][3]):
             lowest[row[0]] = row
+    lowest = {listing_id: row for listing_id, row in lowest.items() if listing_id in raised}
     drafts = []
-    for listing_id, fetched_at, original, low, low_at, shop_ref in lowest.values():
+    for listing_id, fetched_at, original, low, low_at, shop_ref, _ in lowest.values():
         match = f"原价 {_money(original)} > 7日最低价 {_money(low)}"
         context = (f"{fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
                    f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{low_at:%Y-%m-%d %H:%M}）")
