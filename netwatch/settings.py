@@ -37,8 +37,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 ITEM_PIPELINES = {
     "netwatch.pipelines.normalize.NormalizePipeline": 100,
     "netwatch.pipelines.match.MatchPipeline": 200,
-    "netwatch.pipelines.licence.LicencePipeline": 250,
-    "netwatch.pipelines.price_marks.PriceMarksPipeline": 260,
+    "netwatch.pipelines.checks.LicencePipeline": 250,
+    "netwatch.pipelines.checks.PriceMarksPipeline": 260,
     "netwatch.pipelines.review_signals.ReviewSignalsPipeline": 300,
     "netwatch.pipelines.store.StorePipeline": 900,
 }
