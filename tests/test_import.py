@@ -97,7 +97,7 @@ def test_import_reviews_with_bad_rows(tmp_path, db_url, suffix, encoding):
     assert report.listings == 2 and report.reviews == len(review_rows())
     by_listing, leads = leads_by_listing(db_url, platform)
     assert by_listing.get("B1") and all(cat == "fake_reviews" for cat, _ in by_listing["B1"])
-    assert {rule for _, rule in by_listing["B1"]} <= {"review_signals/duplicate", "review_signals/burst"}
+    assert {rule for _, rule in by_listing["B1"]} <= {"review_signals/brushing_score"}
     assert "G1" not in by_listing
     lead = next(lead for lead in leads if lead["listing_url"].endswith("B1"))
     assert "duplicate" in lead["matched_text"] and "「宝贝收到了" in lead["context"]

@@ -306,7 +306,7 @@ def test_lead_hit_names_signals_and_quotes_examples(scorer_factory):
     hits = [h for h in item.hits if h.pack == PACK]
     assert len(hits) == 1
     hit = hits[0]
-    assert hit.category == "fake_reviews" and hit.field == "review" and hit.rule in ("duplicate", "burst")
+    assert hit.category == "fake_reviews" and hit.field == "review" and hit.rule == "brushing_score"
     assert hit.severity == ("high" if result.score >= scorer.config.high_severity_from else "medium")
     assert "duplicate:" in hit.match and "burst:" in hit.match and f"{result.score:.2f}" in hit.match
     assert "「宝贝收到了" in hit.context and "b0" in hit.context

@@ -37,6 +37,7 @@ from netwatch.reviews.signals import (
 )
 from netwatch.reviews.text import GenericPraise, jaccard, minhash_signatures, normalize_text, shingles
 
+RULE = "brushing_score"
 PACK = "review_signals"
 CATEGORY = "fake_reviews"
 
@@ -67,9 +68,6 @@ class ListingScore:
     @property
     def signals(self) -> list[str]:
         return [f.signal for f in self.findings]
-
-    def strongest(self, weights: dict[str, float]) -> Finding | None:
-        return max(self.findings, key=lambda f: weights[f.signal] * f.strength, default=None)
 
 
 class ShopContext(DuplicateLookup):
@@ -335,12 +333,13 @@ class ReviewSignalScorer:
             return None  # the rule pack's own lead already names the phrase
         from netwatch.rules import Hit
 
-        strongest = result.strongest(self.weights)
         ordered = sorted(result.findings, key=lambda f: -self.weights[f.signal] * f.strength)
         match = f"score {result.score:.2f}: " + "; ".join(f"{f.signal}: {f.summary}" for f in ordered)
         return Hit(
             pack=PACK,
-            rule=strongest.signal,
+            # One rule for the combined score, whichever signal is strongest tonight: a listing keeps
+            # one lead across runs (the store keys leads on listing + rule).
+            rule=RULE,
             category=CATEGORY,
             severity="high" if result.score >= cfg.high_severity_from else "medium",
             field="review",

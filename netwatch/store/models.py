@@ -1,6 +1,9 @@
 """The lead store's tables (SQLAlchemy 2 ORM). Times are naive UTC datetimes on both databases.
 
 The Alembic migrations in `migrations/versions/` create exactly these tables; a test compares them.
+Columns holding a runs.id have no foreign key: runs are never deleted and the batch writes check the run
+first, while on PostgreSQL each key costs a trigger per written row. Leads carry only the indexes that
+queries use (unique key, first_run_id, last_seen, status): each one more costs a write per lead.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class ShopRow(Base):
     is_food: Mapped[bool] = mapped_column(default=False)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
-    last_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"))
+    last_run_id: Mapped[int | None]  # runs.id; runs are never deleted, so no foreign key (see migration 0002)
 
     __table_args__ = (sa.UniqueConstraint("platform", "shop_id", name="uq_shops_platform_shop"),)
 
@@ -71,7 +74,7 @@ class ListingRow(Base):
     content_hash: Mapped[str | None] = mapped_column(sa.String(128))
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
-    last_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    last_run_id: Mapped[int | None] = mapped_column(index=True)  # runs.id
     active: Mapped[bool] = mapped_column(default=True)
     delisted_at: Mapped[datetime | None]
 
@@ -85,7 +88,7 @@ class Snapshot(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listings.id", ondelete="CASCADE"))
-    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    run_id: Mapped[int] = mapped_column(index=True)  # runs.id
     fetched_at: Mapped[datetime]
     price: Mapped[float | None]
     original_price: Mapped[float | None]
@@ -107,7 +110,7 @@ class ReviewRow(Base):
     rating: Mapped[float | None]
     time: Mapped[str | None] = mapped_column(sa.String(40))
     text: Mapped[str] = mapped_column(sa.Text)
-    first_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"))
+    first_run_id: Mapped[int | None]  # runs.id
 
     __table_args__ = (sa.UniqueConstraint("listing_id", "review_key", name="uq_reviews_listing_key"),)
 
@@ -120,11 +123,11 @@ class Lead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(sa.String(10))  # "listing" or "shop"
     subject_id: Mapped[int]  # listings.id or shops.id, as subject says
-    listing_id: Mapped[int | None] = mapped_column(sa.ForeignKey("listings.id"), index=True)
-    shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id"), index=True)
+    listing_id: Mapped[int | None] = mapped_column(sa.ForeignKey("listings.id"))
+    shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id"))
     pack: Mapped[str] = mapped_column(sa.String(200))
     rule: Mapped[str] = mapped_column(sa.String(200))
-    category: Mapped[str] = mapped_column(sa.String(100), index=True)
+    category: Mapped[str] = mapped_column(sa.String(100))
     severity: Mapped[str] = mapped_column(sa.String(20))
     severity_rank: Mapped[int]
     legal_basis: Mapped[str | None] = mapped_column(sa.Text)
@@ -134,8 +137,8 @@ class Lead(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime] = mapped_column(index=True)
     times_seen: Mapped[int] = mapped_column(default=1)
-    first_run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
-    last_run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    first_run_id: Mapped[int] = mapped_column(index=True)  # runs.id
+    last_run_id: Mapped[int]  # runs.id
     status: Mapped[str] = mapped_column(sa.String(20), default="new", index=True)
     assignee: Mapped[str | None] = mapped_column(sa.String(200))
     note: Mapped[str | None] = mapped_column(sa.Text)
@@ -151,7 +154,7 @@ class LeadHit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"))
-    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    run_id: Mapped[int] = mapped_column(index=True)  # runs.id
     field: Mapped[str] = mapped_column(sa.String(100))
     start: Mapped[int]
     end: Mapped[int]
