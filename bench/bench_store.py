@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="nwbench-") as tmp:
+        print("load average at start: " + " ".join(f"{load:.2f}" for load in os.getloadavg()))
         print(f"lead upserts, {args.leads:,} leads ({HITS_PER_LISTING} per listing), batches of {BATCH:,}")
         targets = [("SQLite", lambda name: (f"sqlite:///{tmp}/{name}.db", None))]
         if args.pg_url:
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {written:>9,} leads: {seconds:6.1f} s ({written / seconds:9,.0f} rows/s, CPU {cpu_seconds:5.1f} s), "
                   f"peak RSS {peak_mb:6.0f} MB, file {size_mb:6.0f} MB")
             Path(url.removeprefix("sqlite:///")).unlink()
+        print("load average at end: " + " ".join(f"{load:.2f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import stat
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -17,7 +18,7 @@ from test_store_helpers import hit, listing, review, shop, store_url  # noqa: F4
 import netwatch.store
 from netwatch.store import Store, StoreError
 from netwatch.store.models import Base
-from netwatch.store.schema import alembic_config
+from netwatch.store.schema import alembic_config, create_engine
 
 
 def count(store: Store, table: str, where: str = "1=1") -> int:
@@ -220,6 +221,30 @@ def test_read_only_file_is_refused_and_left_intact(tmp_path):
         os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     with Store(f"sqlite:///{path}") as store:
         assert count(store, "leads") == 1
+
+
+def test_upgrade_from_w001_keeps_leads_and_their_hits(store_url):
+    """Migration 0002 copies leads on SQLite: with foreign keys on, dropping the old table would cascade."""
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        command.upgrade(alembic_config(conn), "w001")
+        conn.commit()
+    engine.dispose()
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO runs (id, spider, started_at, status) "
+                             "VALUES (1000, 'netmall', '2024-05-01', 'finished')"))
+        conn.execute(sa.text(
+            "INSERT INTO leads (id, subject, subject_id, pack, rule, category, severity, severity_rank, first_seen, "
+            "last_seen, times_seen, first_run_id, last_run_id, status, updated_at) VALUES (1000, 'shop', 7, 'ads', "
+            "'best', 'false_advertising', 'low', 1, '2024-05-01', '2024-05-01', 1, 1000, 1000, 'new', '2024-05-01')"))
+        conn.execute(sa.text('INSERT INTO lead_hits (lead_id, run_id, field, start, "end", match) '
+                             "VALUES (1000, 1000, 'title', 0, 2, '最佳')"))
+    engine.dispose()
+    with Store(store_url) as store:
+        assert [hit["match"] for hit in store.lead(1000)["hits"]] == ["最佳"]
+        store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()])])
+        assert count(store, "leads") == 2 and count(store, "lead_hits") == 2
 
 
 def test_schema_from_a_newer_version_is_refused_untouched(store_url):

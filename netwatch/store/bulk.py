@@ -5,7 +5,7 @@ multi-VALUES statement that psycopg re-parses every time; both cost more than th
 So each upsert is written once as a Core statement and run:
 
 - on SQLite, compiled once and handed to the driver's executemany with plain tuples; ids come from one
-  SELECT per chunk of keys afterwards (executemany cannot return rows);
+  SELECT afterwards, the keys passed as one JSON array (executemany cannot return rows);
 - on PostgreSQL, COPYed into a temporary staging table, then moved with one
   INSERT … SELECT … ON CONFLICT … RETURNING.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 # A function of the statement's `excluded` row giving the ON CONFLICT DO UPDATE SET clause; None: DO NOTHING.
 Updates = Callable[[Any], dict[str, Any]] | None
-
-SQLITE_KEYS_PER_SELECT = 500  # keeps a SELECT's parameters well below SQLite's limit of 32,766
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,13 @@ def upsert(conn: sa.Connection, spec: Upsert, rows: Sequence[Mapping[str, Any]],
     """Write `rows` (mappings with spec.columns); with ids=True return {key values: row id} for every row."""
     if not rows:
         return {}
-    values = list(map(operator.itemgetter(*spec.columns), rows))
+    return upsert_values(conn, spec, list(map(operator.itemgetter(*spec.columns), rows)), ids=ids)
+
+
+def upsert_values(conn: sa.Connection, spec: Upsert, values: list[tuple], *, ids: bool = False) -> dict[tuple, int]:
+    """Like upsert, from tuples of spec.columns in order (what hot callers build: no dict per row)."""
+    if not values:
+        return {}
     if conn.dialect.name == "postgresql":
         return _postgresql_upsert(conn, spec, values, ids)
     statement = _compiled_sqlite(spec, conn.dialect)
@@ -76,16 +81,15 @@ class _SQLiteStatement:
 
     def parameters(self, values: list[tuple]) -> list[tuple]:
         """The driver's parameters: datetimes in the format SQLAlchemy stores (converted once per distinct
-        value: a batch has few), the literals appended, all in the statement's order."""
-        rows = [[*row, *self.constants] for row in values]
+        value: a batch has few), the literals appended, all in the statement's order. Column by column,
+        so that the loops run in C rather than once per cell in Python."""
+        columns: list[Any] = list(zip(*values))
         for position, convert in self.converters:
-            converted: dict[Any, Any] = {}
-            for row in rows:
-                value = row[position]
-                if value not in converted:
-                    converted[value] = convert(value)
-                row[position] = converted[value]
-        return list(map(self.order, rows))
+            column = columns[position]
+            converted = {value: convert(value) for value in set(column)}
+            columns[position] = map(converted.__getitem__, column)
+        columns.extend(itertools.repeat(constant, len(values)) for constant in self.constants)
+        return list(zip(*self.order(columns)))
 
 
 _COMPILED: dict[tuple, _SQLiteStatement] = {}
@@ -115,25 +119,21 @@ def _compiled_sqlite(spec: Upsert, dialect: sa.Dialect) -> _SQLiteStatement:
 
 
 def _sqlite_ids(conn: sa.Connection, spec: Upsert, keys: list[tuple]) -> dict[tuple, int]:
-    found = {}
-    for first in range(0, len(keys), SQLITE_KEYS_PER_SELECT):
-        chunk = keys[first:first + SQLITE_KEYS_PER_SELECT]
-        sql = _sqlite_ids_sql(spec, conn.dialect.identifier_preparer, len(chunk))
-        for row_id, *key in conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk))).all():
-            found[tuple(key)] = row_id
-    return found
+    """The ids of `keys`, looked up in one statement whose only parameter is the keys as a JSON array: a
+    VALUES list or an IN list of bound parameters costs SQLite more to compile than to run."""
+    sql = _sqlite_ids_sql(spec, conn.dialect.identifier_preparer)
+    return _ids_by_key(conn.exec_driver_sql(sql, (json.dumps(keys, ensure_ascii=False),)).all())
 
 
-@functools.lru_cache(maxsize=256)
-def _sqlite_ids_sql(spec: Upsert, preparer: Any, count: int) -> str:
-    """SELECT the ids of `count` keys. A join from the VALUES list, not "(key) IN (VALUES …)", for which
-    SQLite scans the whole index."""
+@functools.lru_cache(maxsize=64)
+def _sqlite_ids_sql(spec: Upsert, preparer: Any) -> str:
+    """SELECT the ids of the keys given as a JSON array of arrays, joining from the keys to the table's
+    unique index."""
     columns = ", ".join(f"stored.{preparer.quote(name)}" for name in spec.key)
-    matches = " AND ".join(f"stored.{preparer.quote(name)} = wanted.column{number}"
-                           for number, name in enumerate(spec.key, start=1))
-    placeholder = "(" + ", ".join("?" * len(spec.key)) + ")"
-    return (f"SELECT stored.id, {columns} FROM (VALUES {', '.join([placeholder] * count)}) AS wanted "
-            f"JOIN {preparer.quote(spec.table.name)} AS stored ON {matches}")
+    matches = " AND ".join(f"stored.{preparer.quote(name)} = json_extract(wanted.value, '$[{number}]')"
+                           for number, name in enumerate(spec.key))
+    return (f"SELECT stored.id, {columns} FROM json_each(?) AS wanted "
+            f"CROSS JOIN {preparer.quote(spec.table.name)} AS stored ON {matches}")
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
@@ -158,6 +158,11 @@ def _postgresql_upsert(conn: sa.Connection, spec: Upsert, values: list[tuple], i
     if ids:
         stmt = stmt.returning(spec.table.c.id, *(spec.table.c[name] for name in spec.key))
     result = conn.execute(stmt)
-    found = {tuple(key): row_id for row_id, *key in result} if ids else {}
+    found = _ids_by_key(result.all()) if ids else {}
     conn.exec_driver_sql(f"TRUNCATE {stage}")
     return found
+
+
+def _ids_by_key(rows: list[tuple]) -> dict[tuple, int]:
+    """{key values: id} from rows of (id, *key values)."""
+    return dict(zip(map(operator.itemgetter(slice(1, None)), rows), map(operator.itemgetter(0), rows)))

@@ -1,9 +1,10 @@
 """The lead store's tables (SQLAlchemy 2 ORM). Times are naive UTC datetimes on both databases.
 
 The Alembic migrations in `migrations/versions/` create exactly these tables; a test compares them.
-Columns holding a runs.id have no foreign key: runs are never deleted and the batch writes check the run
-first, while on PostgreSQL each key costs a trigger per written row. Leads carry only the indexes that
-queries use (unique key, first_run_id, last_seen, status): each one more costs a write per lead.
+Columns holding a runs.id, and a lead's copies of its listing and shop ids, have no foreign key: runs,
+shops and listings are never deleted and the batch writes check the run first or write ids they have just
+written, while on PostgreSQL each key costs a trigger per written row (see migration 0002). Leads carry
+only the indexes that queries use (unique key, first_run_id, last_seen): each one more costs a write per lead.
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ class Lead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(sa.String(10))  # "listing" or "shop"
     subject_id: Mapped[int]  # listings.id or shops.id, as subject says
-    listing_id: Mapped[int | None] = mapped_column(sa.ForeignKey("listings.id"))
-    shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id"))
+    listing_id: Mapped[int | None]  # listings.id: the subject's listing, copied (no foreign key, see above)
+    shop_id: Mapped[int | None]  # shops.id: the shop itself or the listing's shop
     pack: Mapped[str] = mapped_column(sa.String(200))
     rule: Mapped[str] = mapped_column(sa.String(200))
     category: Mapped[str] = mapped_column(sa.String(100))
@@ -139,7 +140,7 @@ class Lead(Base):
     times_seen: Mapped[int] = mapped_column(default=1)
     first_run_id: Mapped[int] = mapped_column(index=True)  # runs.id
     last_run_id: Mapped[int]  # runs.id
-    status: Mapped[str] = mapped_column(sa.String(20), default="new", index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="new")
     assignee: Mapped[str | None] = mapped_column(sa.String(200))
     note: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime]

@@ -107,7 +107,9 @@ def ensure_schema(engine: Engine) -> None:
             head = scripts.get_current_head()
             if _current_revisions(conn, scripts) == {head}:
                 return
-        with engine.connect() as conn:
+        # SQLite alters a table by copying it and dropping the original: with foreign keys on, dropping leads
+        # would cascade to lead_hits or fail. So they are off while migrating, and checked afterwards.
+        with engine.connect().execution_options(**{UNCHECKED_REFERENCES: True}) as conn:
             if conn.dialect.name == "postgresql":
                 # Two crawls starting at once: one migrates, the other waits and then finds the head.
                 conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": PG_MIGRATION_LOCK})
@@ -115,6 +117,12 @@ def ensure_schema(engine: Engine) -> None:
             try:
                 if _current_revisions(conn, scripts) != {head}:
                     command.upgrade(alembic_config(conn), "head")
+                    if conn.dialect.name == "sqlite":
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            conn.rollback()
+                            raise StoreError(f"upgrading {describe(engine.url)} would break {len(broken)} references "
+                                             f"(first: {tuple(broken[0])}); nothing was changed")
                     conn.commit()
             finally:
                 if conn.dialect.name == "postgresql":

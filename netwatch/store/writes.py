@@ -8,6 +8,7 @@ Each table's upsert is declared once below and run in bulk by netwatch.store.bul
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from netwatch.items import Listing, Shop
-from netwatch.store.bulk import Upsert, upsert
+from netwatch.store.bulk import Upsert, upsert, upsert_values
 from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
 from netwatch.store.schema import StoreError
 
@@ -49,7 +50,7 @@ def hit_dict(hit: Any) -> Mapping[str, Any]:
     return {name: getattr(hit, name, None) for name in HIT_FIELDS}
 
 
-@dataclass
+@dataclass(slots=True)
 class LeadDraft:
     """The hits of one batch for one (subject, pack, rule), folded into one lead row."""
 
@@ -62,32 +63,21 @@ class LeadDraft:
     seen_at: datetime
     hits: list[Mapping[str, Any]] = field(default_factory=list)
 
-    def row(self, run_id: int, now: datetime) -> dict[str, Any]:
-        worst = max(self.hits, key=lambda hit: SEVERITY_RANK.get(str(hit.get("severity")), 0))
-        severity = str(worst.get("severity") or "low")
-        matches = sorted({str(hit.get("match") or "") for hit in self.hits})
-        first = self.hits[0]
-        return {
-            "subject": self.subject,
-            "subject_id": self.subject_id,
-            "listing_id": self.listing_id,
-            "shop_id": self.shop_id,
-            "pack": self.pack,
-            "rule": self.rule,
-            "category": str(first.get("category") or "unknown"),
-            "severity": severity,
-            "severity_rank": SEVERITY_RANK.get(severity, 0),
-            "legal_basis": first.get("legal_basis"),
-            "matched_text": MATCH_SEPARATOR.join(matches),
-            "context": first.get("context"),
-            "first_seen": self.seen_at,
-            "last_seen": self.seen_at,
-            "times_seen": 1,
-            "first_run_id": run_id,
-            "last_run_id": run_id,
-            "status": "new",
-            "updated_at": now,
-        }
+    def values(self, run_id: int, now: datetime) -> tuple:
+        """The lead row in LEADS.columns' order."""
+        hits = self.hits
+        first = hits[0]
+        if len(hits) == 1:  # most drafts: skip the folding
+            severity = str(first.get("severity") or "low")
+            matched_text = str(first.get("match") or "")
+        else:
+            worst = max(hits, key=lambda hit: SEVERITY_RANK.get(str(hit.get("severity")), 0))
+            severity = str(worst.get("severity") or "low")
+            matched_text = MATCH_SEPARATOR.join(sorted({str(hit.get("match") or "") for hit in hits}))
+        return (self.subject, self.subject_id, self.listing_id, self.shop_id, self.pack, self.rule,
+                str(first.get("category") or "unknown"), severity, SEVERITY_RANK.get(severity, 0),
+                first.get("legal_basis"), matched_text, first.get("context"), self.seen_at, self.seen_at, 1,
+                run_id, run_id, "new", now)
 
 
 def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing]) -> None:
@@ -110,26 +100,25 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing]
 
     drafts: dict[tuple[str, int, str, str], LeadDraft] = {}
     for key, shop in shops.items():
-        seen_at = parse_time(shop.fetched_at, now)
-        for hit in shop.hits:
-            _draft(drafts, "shop", shop_ids[key], None, shop_ids[key], seen_at, hit)
+        _add_drafts(drafts, "shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits)
     for key, listing in listings.items():
-        seen_at = parse_time(listing.fetched_at, now)
         shop_ref = shop_ids.get((listing.platform, listing.shop_id)) if listing.shop_id else None
-        for hit in listing.hits:
-            _draft(drafts, "listing", listing_ids[key], listing_ids[key], shop_ref, seen_at, hit)
+        _add_drafts(drafts, "listing", listing_ids[key], listing_ids[key], shop_ref,
+                    parse_time(listing.fetched_at, now), listing.hits)
     upsert_leads(conn, run_id, now, drafts.values())
 
 
-def _draft(drafts: dict, subject: str, subject_id: int, listing_id: int | None, shop_id: int | None,
-           seen_at: datetime, hit: Any) -> None:
-    hit = hit_dict(hit)
-    pack, rule = str(hit.get("pack") or ""), str(hit.get("rule") or "")
-    key = (subject, subject_id, pack, rule)
-    draft = drafts.get(key)
-    if draft is None:
-        draft = drafts[key] = LeadDraft(subject, subject_id, listing_id, shop_id, pack, rule, seen_at)
-    draft.hits.append(hit)
+def _add_drafts(drafts: dict, subject: str, subject_id: int, listing_id: int | None, shop_id: int | None,
+                seen_at: datetime, hits: Iterable[Any]) -> None:
+    for hit in hits:
+        if type(hit) is not dict:
+            hit = hit_dict(hit)
+        pack, rule = str(hit.get("pack") or ""), str(hit.get("rule") or "")
+        key = (subject, subject_id, pack, rule)
+        draft = drafts.get(key)
+        if draft is None:
+            draft = drafts[key] = LeadDraft(subject, subject_id, listing_id, shop_id, pack, rule, seen_at)
+        draft.hits.append(hit)
 
 
 # A shop page seen now says what the shop displays now, so its fields replace the stored ones.
@@ -186,6 +175,7 @@ LEADS = Upsert(Lead.__table__, (
     "subject", "subject_id", "listing_id", "shop_id", "pack", "rule", "category", "severity", "severity_rank",
     "legal_basis", "matched_text", "context", "first_seen", "last_seen", "times_seen", "first_run_id", "last_run_id",
     "status", "updated_at"), ("subject", "subject_id", "pack", "rule"), _lead_updates)
+LEAD_KEY = operator.attrgetter(*LEADS.key)  # a LeadDraft's key
 LEAD_HITS = Upsert(LeadHit.__table__, (
     "lead_id", "run_id", "field", "start", "end", "match", "context"), ("lead_id", "run_id", "field", "start", "end"))
 
@@ -211,25 +201,21 @@ def _ensure_shops(conn: sa.Connection, run_id: int, now: datetime, names: dict[t
 
 
 def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: dict, shop_ids: dict) -> dict:
-    rows = []
+    rows = []  # in LISTINGS.columns' order
     for key in sorted(listings):
         item = listings[key]
         seen_at = parse_time(item.fetched_at, now)
-        rows.append({
-            "platform": item.platform, "canonical_id": item.canonical_id,
-            "shop_ref": shop_ids.get((item.platform, item.shop_id)) if item.shop_id else None,
-            "url": item.url, "title": item.title, "price": item.price, "original_price": item.original_price,
-            "currency": item.currency, "content_hash": item.content_hash, "first_seen": seen_at, "last_seen": seen_at,
-            "last_run_id": run_id, "active": True, "delisted_at": None,
-        })
-    return upsert(conn, LISTINGS, rows, ids=True)
+        rows.append((
+            item.platform, item.canonical_id, shop_ids.get((item.platform, item.shop_id)) if item.shop_id else None,
+            item.url, item.title, item.price, item.original_price, item.currency, item.content_hash, seen_at, seen_at,
+            run_id, True, None))
+    return upsert_values(conn, LISTINGS, rows, ids=True)
 
 
 def _upsert_snapshots(conn: sa.Connection, run_id: int, now: datetime, listings: dict, listing_ids: dict) -> None:
-    rows = [{"listing_id": listing_ids[key], "run_id": run_id, "fetched_at": parse_time(item.fetched_at, now),
-             "price": item.price, "original_price": item.original_price, "content_hash": item.content_hash}
-            for key, item in sorted(listings.items())]
-    upsert(conn, SNAPSHOTS, rows)
+    rows = [(listing_ids[key], run_id, parse_time(item.fetched_at, now), item.price, item.original_price,
+             item.content_hash) for key, item in sorted(listings.items())]  # in SNAPSHOTS.columns' order
+    upsert_values(conn, SNAPSHOTS, rows)
 
 
 def review_key(review: Any) -> str:
@@ -255,19 +241,18 @@ def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, drafts: Iterab
 
     Returns {(subject, subject_id, pack, rule): lead id}.
     """
-    drafts = sorted(drafts, key=lambda draft: (draft.subject, draft.subject_id, draft.pack, draft.rule))
+    drafts = sorted(drafts, key=LEAD_KEY)
     if not drafts:
         return {}
-    lead_ids = upsert(conn, LEADS, [draft.row(run_id, now) for draft in drafts], ids=True)
+    lead_ids = upsert_values(conn, LEADS, [draft.values(run_id, now) for draft in drafts], ids=True)
 
     hits = {}
     for draft in drafts:
-        lead_id = lead_ids[(draft.subject, draft.subject_id, draft.pack, draft.rule)]
+        lead_id = lead_ids[LEAD_KEY(draft)]
         for hit in draft.hits:
             start, end = int(hit.get("start") or 0), int(hit.get("end") or 0)
             where = str(hit.get("field") or "")
-            hits[(lead_id, where, start, end)] = {
-                "lead_id": lead_id, "run_id": run_id, "field": where, "start": start, "end": end,
-                "match": str(hit.get("match") or ""), "context": hit.get("context")}
-    upsert(conn, LEAD_HITS, [hits[key] for key in sorted(hits)])
+            key = (lead_id, where, start, end)
+            hits[key] = (lead_id, run_id, where, start, end, str(hit.get("match") or ""), hit.get("context"))
+    upsert_values(conn, LEAD_HITS, [hits[key] for key in sorted(hits)])
     return lead_ids
