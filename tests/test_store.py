@@ -356,3 +356,19 @@ def test_a_batch_for_an_unknown_run_is_refused_and_the_next_batch_still_saved(st
         assert count(store, "listings") == 0
         store.save_batch(store.start_run("netmall"), [listing(1, hits=[hit()]), shop("s1")])
         assert count(store, "leads") == 1 and count(store, "shops") == 1
+
+
+def test_a_listing_known_only_by_reference_keeps_what_is_known(store_url):
+    """A reviews-only import names a listing by id: its title, price and price history stay as crawled."""
+    from netwatch.items import Listing, Review
+
+    with Store(store_url) as store:
+        store.save_batch(store.start_run("netmall"), [listing(1, price=99.0, original=199.0, title="充电宝")])
+        reference = Listing(url="import://netmall/item/1", canonical_id="1", platform="netmall",
+                            reviews=[Review(text="很好", reviewer="u1", review_id="r1")])
+        store.save_batch(store.start_run("import"), [reference])
+        with store.reading() as conn:
+            row = conn.execute(sa.text("SELECT title, price, original_price, url FROM listings")).one()
+            assert tuple(row) == ("充电宝", 99.0, 199.0, "http://127.0.0.1:8000/item/1")
+            assert conn.scalar(sa.text("SELECT count(*) FROM listing_snapshots")) == 1
+            assert conn.scalar(sa.text("SELECT count(*) FROM reviews")) == 1

@@ -135,8 +135,13 @@ LISTINGS = Upsert(ListingRow.__table__, (
     "platform", "canonical_id", "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash",
     "first_seen", "last_seen", "last_run_id", "active", "delisted_at"), ("platform", "canonical_id"),
     lambda new: {
-        **{name: new[name] for name in ("shop_ref", "url", "title", "price", "original_price", "currency",
-                                        "content_hash", "last_run_id", "active", "delisted_at")},
+        # A listing known only by reference (no title, no price: e.g. a reviews-only import) must not
+        # overwrite what a crawl saw of it.
+        **{name: sa.case((sa.and_(new.title.is_(None), new.price.is_(None)), ListingRow.__table__.c[name]),
+                         else_=new[name])
+           for name in ("url", "title", "price", "original_price", "currency", "content_hash")},
+        "shop_ref": sa.func.coalesce(new.shop_ref, ListingRow.shop_ref),
+        **{name: new[name] for name in ("last_run_id", "active", "delisted_at")},
         "last_seen": sa.case((new.last_seen > ListingRow.last_seen, new.last_seen), else_=ListingRow.last_seen),
     })
 SNAPSHOTS = Upsert(Snapshot.__table__, (
@@ -214,7 +219,8 @@ def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: 
 
 def _upsert_snapshots(conn: sa.Connection, run_id: int, now: datetime, listings: dict, listing_ids: dict) -> None:
     rows = [(listing_ids[key], run_id, parse_time(item.fetched_at, now), item.price, item.original_price,
-             item.content_hash) for key, item in sorted(listings.items())]  # in SNAPSHOTS.columns' order
+             item.content_hash) for key, item in sorted(listings.items())  # in SNAPSHOTS.columns' order
+            if item.price is not None or item.title is not None]  # a bare reference observed no page
     upsert_values(conn, SNAPSHOTS, rows)
 
 
