@@ -30,8 +30,9 @@ def main(argv: list[str]) -> int:
     for name in chosen:
         print(f"\n=== bench_{name} ===", flush=True)
         started = time.perf_counter()
+        # main() may return its figures; only an int is an exit status.
         code = (f"import sys; from bench.bench_{name} import main; "
-                f"sys.exit(main({extra!r}) or 0)")
+                f"status = main({extra!r}); sys.exit(status if isinstance(status, int) else 0)")
         result = subprocess.run([sys.executable, "-c", code], cwd=BENCH_DIR.parent)
         print(f"--- bench_{name}: exit {result.returncode}, {time.perf_counter() - started:.1f} s", flush=True)
         if result.returncode:
