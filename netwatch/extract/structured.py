@@ -179,9 +179,13 @@ def _opengraph_fields(graphs: list[dict[str, Any]]) -> dict[str, Any]:
 def structured_sources(page: Page) -> list[tuple[str, dict[str, Any]]]:
     """Listing fields per source, best first: JSON-LD, microdata, RDFa, Open Graph. Product sources only."""
     html = page.text
-    syntaxes = ["json-ld", "microdata", "opengraph"]
-    if "typeof=" in html:  # RDFa is slow to parse: only when the page has RDFa typed nodes
-        syntaxes.append("rdfa")
+    lowered = html.lower()
+    # extruct parses the whole page again for each syntax: ask only for those whose marker is there
+    # (most marketplace pages have none, and skipping extruct there is most of a page's parse time).
+    markers = {"json-ld": "application/ld+json", "microdata": "itemscope", "opengraph": "og:", "rdfa": "typeof="}
+    syntaxes = [syntax for syntax, marker in markers.items() if marker in lowered]
+    if not syntaxes:
+        return []
     try:
         data = extruct.extract(
             html.encode("utf-8"), base_url=page.url, encoding="UTF-8", syntaxes=syntaxes, uniform=True, errors="log"
