@@ -6,8 +6,9 @@ changed, then the same crawl shared by one and by two scrapy-redis workers.
 The default (1,000 listings) runs in about five minutes on two shared cores; issue #7's figure is
 `--listings 10000` (about ten times longer).
 
-Prints: night 1 duration and pages/s; night 2 requests and duration against night 1 (the baseline,
-same run); distributed throughput of two workers against one (goal on two cores: >= 1.5x) and how
+Prints: night 1 duration and pages/s; on the unchanged market, a full re-crawl (incremental off, the
+baseline, same run) and an incremental night (as `netwatch nightly` runs it): requests, listing pages
+skipped and the speed-up; distributed throughput of two workers against one (goal on two cores: >= 1.5x) and how
 many URLs both workers fetched (must be 0).
 """
 
@@ -28,11 +29,14 @@ import sqlalchemy as sa
 
 from netwatch.distributed import crawl_targets_shared
 from netwatch.nightly import NightlyResult, run_nightly
+from netwatch.spiders.incremental import SKIPPED_STAT
+from netwatch.store.models import Run
 from netwatch.watchlist import add_target, make_spec, open_engine
 
 PG_URL = os.environ.get("NETWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NETWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
+INCREMENTAL = {**QUIET, "NETWATCH_INCREMENTAL": True}
 
 
 def pages(result: NightlyResult) -> int:
@@ -55,10 +59,21 @@ def drop_schema(pg_url: str, schema: str) -> None:
     admin.dispose()
 
 
-def timed_night(db_url: str, outbox: Path, **options) -> tuple[NightlyResult, float]:
+def timed_night(db_url: str, outbox: Path, settings: dict = QUIET, **options) -> tuple[NightlyResult, float]:
     started = time.perf_counter()
-    result = run_nightly(db_url, outbox=outbox, settings=QUIET, **options)
+    result = run_nightly(db_url, outbox=outbox, settings=settings, **options)
     return result, time.perf_counter() - started
+
+
+def skipped_pages(db_url: str, result: NightlyResult) -> int:
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            stats = conn.execute(sa.select(Run.stats).where(Run.id.in_(
+                [target.crawl_run_id for target in result.targets if target.crawl_run_id]))).scalars().all()
+    finally:
+        engine.dispose()
+    return sum(int((row or {}).get(SKIPPED_STAT, 0)) for row in stats)
 
 
 def distributed_night(pg_url: str, redis_url: str, mall_url: str, workers: int, outbox: Path) -> dict:
@@ -113,12 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         engine = open_engine(db_url)
         add_target(engine, make_spec("netmall", profile="netmall", url=mall.urls["netmall"], tags="nightly"))
         engine.dispose()
-        first, first_s = timed_night(db_url, tmp_path / "outbox")
+        first, first_s = timed_night(db_url, tmp_path / "outbox", INCREMENTAL)
         print(f"night 1 (SQLite): {first_s:.1f} s, {pages(first)} pages, {pages(first) / first_s:.1f} pages/s, "
               f"{first.new} new leads, exit {first.exit_code}")
-        second, second_s = timed_night(db_url, tmp_path / "outbox")
-        print(f"night 2, nothing changed: {second_s:.1f} s, {pages(second)} pages "
-              f"({pages(first) - pages(second)} fewer requests, {first_s / second_s:.2f}x the speed of night 1); "
+        full, full_s = timed_night(db_url, tmp_path / "outbox")
+        print(f"night 2, nothing changed, full re-crawl (baseline): {full_s:.1f} s, {pages(full)} pages; "
+              f"{full.new} new, {full.recurring} recurring, {full.gone} gone")
+        second, second_s = timed_night(db_url, tmp_path / "outbox", INCREMENTAL)
+        skipped = skipped_pages(db_url, second)
+        print(f"night 3, nothing changed, incremental: {second_s:.1f} s, {pages(second)} pages, {skipped} listing "
+              f"pages skipped ({pages(full) - pages(second)} fewer requests, {full_s / second_s:.2f}x the speed of "
+              f"the full re-crawl, {first_s / second_s:.2f}x night 1); "
               f"{second.new} new, {second.recurring} recurring, {second.gone} gone")
         if args.skip_distributed:
             return 0

@@ -48,6 +48,7 @@ class Listing:
     currency: str | None = None
     original_price: float | None = None  # comparison price (原价 / 划线价)
     list_price: float | None = None  # the price a list or front page shows for it (must not undercut the detail page)
+    list_title: str | None = None  # the title the list page shows beside its link (incremental crawls compare it)
     description: str | None = None
     specs: dict[str, str] = field(default_factory=dict)
     category_hints: list[str] = field(default_factory=list)  # e.g. ["food"], ["cosmetics"], ["medical_device"]
@@ -56,3 +57,15 @@ class Listing:
     content_hash: str | None = None  # sha256 of the page body as fetched
     reviews: list[Review] = field(default_factory=list)
     hits: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ListingSeen:
+    """A known listing seen on a list page, unchanged there, whose page an incremental crawl did not fetch
+    again: the store records it as seen in this run (not delisted; its open leads recurring)."""
+
+    platform: str
+    canonical_id: str
+    url: str
+    list_price: float | None = None
+    list_title: str | None = None

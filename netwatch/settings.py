@@ -26,6 +26,10 @@ REDIRECT_MAX_TIMES = 5
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
+# Incremental crawls (netwatch.spiders.incremental): off for one-off crawls, on for `netwatch nightly`.
+NETWATCH_INCREMENTAL = False
+NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
+
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -178,7 +178,7 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
                                   namespace=os.environ.get("NETWATCH_REDIS_NAMESPACE") or "netwatch")
     try:
         result = run_nightly(db_url, tag=tag, outbox=outbox, report_format=report_format, crawl=crawl,
-                             settings=_overrides(settings), stale_after=timedelta(minutes=stale_after),
+                             settings={"NETWATCH_INCREMENTAL": True, **_overrides(settings)}, stale_after=timedelta(minutes=stale_after),
                              max_error_rate=max_error_rate, batch_size=max(1, batch_size))
     except LockHeld as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)

@@ -10,7 +10,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from netwatch import config
-from netwatch.items import Listing, Shop
+from netwatch.items import Listing, ListingSeen, Shop
 from netwatch.store import Store
 
 
@@ -21,7 +21,7 @@ class StorePipeline:
         self.db_url = crawler.settings.get("NETWATCH_DB_URL") or config.db_url()
         self.store: Store | None = None
         self.run_id: int | None = None
-        self.buffer: list[Shop | Listing] = []
+        self.buffer: list[Shop | Listing | ListingSeen] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -37,7 +37,7 @@ class StorePipeline:
         self.crawler.stats.set_value("netwatch/run_id", self.run_id)
 
     async def process_item(self, item: Any) -> Any:
-        if isinstance(item, (Shop, Listing)):
+        if isinstance(item, (Shop, Listing, ListingSeen)):
             self.buffer.append(item)
             if len(self.buffer) >= self.batch_size:
                 await self._flush()

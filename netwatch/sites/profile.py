@@ -16,7 +16,8 @@
         follow: ["a.next[rel=next]"]             # CSS of links to follow
         render: {when: "body[data-render=js]", wait_for: "li.product"}   # or {always: true, wait_for: …}
         carry: {each: "li.product", link: "css:a.item-link::attr(href)",     # read beside each link on a list page,
-                fields: {list_price: "css:span.list-price"}}             # handed to the listing it links to
+                fields: {list_price: "css:span.list-price",                # handed to the listing it links to
+                         list_title: "css:a.item-link"}}
         reviews: {api: "css:div#reviews::attr(data-api)", items: reviews, pages: pages,
                   page_param: page, fields: {text: content, rating: rating, …},
                   fallback_url: "/api/reviews?item={item_id}&page=1"}   # when the page names no API
@@ -38,7 +39,7 @@ from netwatch.extract.fields import FieldSpec
 
 ITEM_KINDS = {"listing", "shop", "none"}
 REVIEW_FIELDS = {"text", "reviewer", "rating", "time", "review_id"}
-CARRY_FIELDS = {"list_price"}
+CARRY_FIELDS = {"list_price", "list_title"}
 
 
 class ProfileError(ValueError):

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,10 +16,12 @@ from parsel import Selector
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameter
 
-from netwatch.extract import extract_field, extract_fields, make_review, parse_price
-from netwatch.items import Listing
+from netwatch import config
+from netwatch.extract import extract_field, extract_fields, item_id_from_url, make_review
+from netwatch.items import Listing, ListingSeen
 from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
 from netwatch.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
+from netwatch.spiders.incremental import KNOWN_STAT, SKIPPED_STAT, IncrementalPlan, carried_list_fields
 from netwatch.spiders.stats import record_error
 
 
@@ -35,6 +38,8 @@ class ProfileSpider(NetwatchSpider):
         self.start_urls = [u.strip() for u in (start_url or "").split(",") if u.strip()]
         self.platform = self.profile.key
         self.allowed_domains = list(self.profile.allowed_domains)
+        self.incremental: IncrementalPlan | None = None
+        self.skipped: set[str] = set()  # canonical ids whose page this incremental crawl did not fetch
 
     def adjust_settings(self, settings: Any) -> None:
         profile = self.profile
@@ -48,6 +53,12 @@ class ProfileSpider(NetwatchSpider):
             settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
 
     async def start(self) -> Any:
+        settings = self.crawler.settings
+        if settings.getbool("NETWATCH_INCREMENTAL"):
+            db_url = settings.get("NETWATCH_DB_URL") or config.db_url()
+            self.incremental = await asyncio.to_thread(IncrementalPlan.load, db_url, self.platform,
+                                                       settings.getfloat("NETWATCH_REVISIT_DAYS", 7))
+            self.crawler.stats.set_value(KNOWN_STAT, len(self.incremental.known))
         if not self.start_urls:
             for url in self.profile.sitemaps:
                 yield self.sitemap_request(url)
@@ -76,7 +87,7 @@ class ProfileSpider(NetwatchSpider):
             return
         item = read_page(page, self.profile, matched) if rule.item != "none" else None
         if isinstance(item, Listing) and "netwatch_carry" in response.meta:
-            item.list_price = parse_price(response.meta["netwatch_carry"].get("list_price"))[0]
+            item.list_price, item.list_title = carried_list_fields(response.meta["netwatch_carry"])
         if isinstance(item, Listing) and rule.reviews:
             api = extract_field(page.selector, rule.reviews.api)
             if not api and rule.reviews.fallback_url:
@@ -94,7 +105,26 @@ class ProfileSpider(NetwatchSpider):
             for request in response.follow_all(css=css, callback=self.parse, errback=self.on_error):
                 if request.url in carried:
                     request.meta["netwatch_carry"] = carried[request.url]
+                    seen = self.seen_unchanged(request.url, carried[request.url])
+                    if seen is not None:
+                        self.skipped.add(seen.canonical_id)  # a listing linked twice is skipped once
+                        self.crawler.stats.set_value(SKIPPED_STAT, len(self.skipped))
+                        yield seen
+                        continue
                 yield self.routed(request)
+
+    def seen_unchanged(self, url: str, carry: dict[str, Any]) -> ListingSeen | None:
+        """With incremental crawling, a known listing its list page shows unchanged: not fetched again."""
+        if self.incremental is None:
+            return None
+        matched = self.profile.rule_for(url)
+        if matched is None or matched[0].item != "listing":
+            return None
+        canonical_id = matched[1].get("item_id") or item_id_from_url(url)
+        list_price, list_title = carried_list_fields(carry)
+        if not self.incremental.unchanged(canonical_id, list_price, list_title):
+            return None
+        return ListingSeen(self.platform, canonical_id, url, list_price, list_title)
 
     @staticmethod
     def carried(page: Any, rule: PageRule, response: Response) -> dict[str, dict[str, Any]]:

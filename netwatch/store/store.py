@@ -9,12 +9,12 @@ import socket
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from netwatch import config
-from netwatch.items import Listing, Shop
+from netwatch.items import Listing, ListingSeen, Shop
 from netwatch.store import price_fraud
 from netwatch.store.models import LEAD_STATUSES, Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
@@ -32,6 +32,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock, serialization failure: the batch is retried whole
 WRITE_ATTEMPTS = 5
+
+
+class KnownListing(NamedTuple):
+    list_price: float | None
+    list_title: str | None
+    fetched_at: datetime | None  # when its page was last fetched (None: never, e.g. known only by reference)
+    active: bool
 
 
 class Store:
@@ -104,11 +111,21 @@ class Store:
         if dead:
             conn.execute(sa.update(Run).where(Run.id.in_(dead)).values(status="killed"))
 
-    def save_batch(self, run_id: int, items: Sequence[Shop | Listing]) -> None:
-        """Upsert shops, listings (+ this run's snapshot), reviews and leads from the items' hits, in one transaction."""
+    def save_batch(self, run_id: int, items: Sequence[Shop | Listing | ListingSeen]) -> None:
+        """Upsert shops, listings (+ this run's snapshot), reviews and leads from the items' hits, in one transaction;
+        ListingSeen items mark known listings seen in this run (see netwatch.store.writes.mark_seen)."""
         if items:
             self._write(lambda conn: save_items(conn, run_id, items), f"saving {len(items)} items of run {run_id} to",
                         references_checked_by_work=True)
+
+    def known_listings(self, platform: str) -> dict[str, KnownListing]:
+        """canonical_id -> what an incremental crawl compares, for every listing of the platform."""
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(ListingRow.canonical_id, ListingRow.list_price, ListingRow.list_title,
+                                          ListingRow.fetched_at, ListingRow.active)
+                                .where(ListingRow.platform == platform))
+            return {row.canonical_id: KnownListing(row.list_price, row.list_title, row.fetched_at, row.active)
+                    for row in rows}
 
     def finish_run(self, run_id: int, stats: dict, status: str) -> None:
         """Close the run; when it finished normally, listings it no longer saw are marked delisted."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from netwatch.items import Listing, Shop
+from netwatch.items import Listing, ListingSeen, Shop
 from netwatch.store.bulk import Upsert, upsert, upsert_values
 from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
 from netwatch.store.schema import StoreError
@@ -80,13 +80,14 @@ class LeadDraft:
                 run_id, run_id, "new", now)
 
 
-def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing]) -> None:
+def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing | ListingSeen]) -> None:
     now = utcnow()
     shops = {(item.platform, item.shop_id): item for item in items if isinstance(item, Shop)}
     listings = {(item.platform, item.canonical_id): item for item in items if isinstance(item, Listing)}
-    unknown = [type(item).__name__ for item in items if not isinstance(item, (Shop, Listing))]
+    seen = {(item.platform, item.canonical_id) for item in items if isinstance(item, ListingSeen)}
+    unknown = [type(item).__name__ for item in items if not isinstance(item, (Shop, Listing, ListingSeen))]
     if unknown:
-        raise TypeError(f"the store takes Shop and Listing items, not {', '.join(sorted(set(unknown)))}")
+        raise TypeError(f"the store takes Shop, Listing and ListingSeen items, not {', '.join(sorted(set(unknown)))}")
     # Every other reference written below is an id this transaction has just read or written.
     if conn.scalar(sa.select(Run.id).where(Run.id == run_id)) is None:
         raise StoreError(f"there is no run {run_id}: start one with Store.start_run; nothing was saved")
@@ -106,6 +107,38 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing]
         _add_drafts(drafts, "listing", listing_ids[key], listing_ids[key], shop_ref,
                     parse_time(listing.fetched_at, now), listing.hits)
     upsert_leads(conn, run_id, now, drafts.values())
+    mark_seen(conn, run_id, now, sorted(seen - listings.keys()))
+
+
+def mark_seen(conn: sa.Connection, run_id: int, now: datetime, keys: Sequence[tuple[str, str]]) -> None:
+    """Known listings seen unchanged on their list pages, not fetched: seen in this run (so not delisted),
+    and the leads their last fetch raised seen again, with that sighting's hits copied to this run."""
+    if not keys:
+        return
+    ids: list[int] = []
+    for platform in sorted({platform for platform, _ in keys}):
+        wanted = [canonical_id for key_platform, canonical_id in keys if key_platform == platform]
+        ids += conn.scalars(sa.select(ListingRow.id).where(
+            ListingRow.platform == platform, ListingRow.canonical_id.in_(wanted),
+            ListingRow.last_run_id != run_id)).all()  # a listing already marked in this run is done
+    if not ids:
+        return
+    ids.sort()  # a fixed lock order, as for the upserts
+    # The open leads: those the listing's latest sighting raised (or carried), as read before the update.
+    lead_ids = sorted(conn.scalars(sa.select(Lead.id).join(ListingRow, ListingRow.id == Lead.subject_id).where(
+        Lead.subject == "listing", ListingRow.id.in_(ids), Lead.last_run_id == ListingRow.last_run_id)))
+    if lead_ids:
+        copied = ("field", "start", "end", "match", "context")
+        conn.execute(sa.insert(LeadHit).from_select(("lead_id", "run_id", *copied), sa.select(
+            LeadHit.lead_id, sa.literal(run_id), *(LeadHit.__table__.c[name] for name in copied))
+            .join(Lead, Lead.id == LeadHit.lead_id)
+            .where(Lead.id.in_(lead_ids), LeadHit.run_id == Lead.last_run_id)))
+        conn.execute(sa.update(Lead).where(Lead.id.in_(lead_ids)).values(
+            times_seen=Lead.times_seen + 1, last_run_id=run_id, updated_at=now,
+            last_seen=sa.case((Lead.last_seen < now, now), else_=Lead.last_seen)))
+    conn.execute(sa.update(ListingRow).where(ListingRow.id.in_(ids)).values(
+        last_run_id=run_id, active=True, delisted_at=None,
+        last_seen=sa.case((ListingRow.last_seen < now, now), else_=ListingRow.last_seen)))
 
 
 def _add_drafts(drafts: dict, subject: str, subject_id: int, listing_id: int | None, shop_id: int | None,
@@ -133,13 +166,15 @@ MENTIONED_SHOPS = Upsert(ShopRow.__table__, (
     lambda new: {"name": sa.func.coalesce(ShopRow.name, new.name)})
 LISTINGS = Upsert(ListingRow.__table__, (
     "platform", "canonical_id", "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash",
-    "first_seen", "last_seen", "last_run_id", "active", "delisted_at"), ("platform", "canonical_id"),
+    "list_price", "list_title", "fetched_at", "first_seen", "last_seen", "last_run_id", "active", "delisted_at"),
+    ("platform", "canonical_id"),
     lambda new: {
         # A listing known only by reference (no title, no price: e.g. a reviews-only import) must not
         # overwrite what a crawl saw of it.
         **{name: sa.case((sa.and_(new.title.is_(None), new.price.is_(None)), ListingRow.__table__.c[name]),
                          else_=new[name])
-           for name in ("url", "title", "price", "original_price", "currency", "content_hash")},
+           for name in ("url", "title", "price", "original_price", "currency", "content_hash", "list_price",
+                        "list_title", "fetched_at")},
         "shop_ref": sa.func.coalesce(new.shop_ref, ListingRow.shop_ref),
         **{name: new[name] for name in ("last_run_id", "active", "delisted_at")},
         "last_seen": sa.case((new.last_seen > ListingRow.last_seen, new.last_seen), else_=ListingRow.last_seen),
@@ -210,10 +245,11 @@ def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: 
     for key in sorted(listings):
         item = listings[key]
         seen_at = parse_time(item.fetched_at, now)
+        observed = item.title is not None or item.price is not None  # else a bare reference: no page fetched
         rows.append((
             item.platform, item.canonical_id, shop_ids.get((item.platform, item.shop_id)) if item.shop_id else None,
-            item.url, item.title, item.price, item.original_price, item.currency, item.content_hash, seen_at, seen_at,
-            run_id, True, None))
+            item.url, item.title, item.price, item.original_price, item.currency, item.content_hash,
+            item.list_price, item.list_title, seen_at if observed else None, seen_at, seen_at, run_id, True, None))
     return upsert_values(conn, LISTINGS, rows, ids=True)
 
 
