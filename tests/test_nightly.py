@@ -104,7 +104,7 @@ def test_two_nights_on_a_changing_market(engine, db_url, tmp_path):
         gone_listings = set(conn.scalars(sa.select(Lead.listing_id).where(Lead.id.in_(gone))))
         assert conn.scalar(sa.select(sa.func.count()).select_from(ListingRow).where(
             ListingRow.id.in_(gone_listings - {None}), ListingRow.active.is_(True))) == 0
-        nightly_runs = conn.execute(sa.select(Run.status, Run.stats).where(Run.spider == "nightly")).all()
+        nightly_runs = conn.execute(sa.select(Run.status, Run.stats).where(Run.spider == "nightly").order_by(Run.id)).all()
     assert [status for status, _ in nightly_runs] == ["finished", "finished"]
     assert nightly_runs[1][1]["gone"] == len(gone)
 
