@@ -27,6 +27,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
+from bench.common import pg_schema_url
 from netwatch.distributed import crawl_targets_shared
 from netwatch.nightly import NightlyResult, run_nightly
 from netwatch.spiders.incremental import SKIPPED_STAT
@@ -41,15 +42,6 @@ INCREMENTAL = {**QUIET, "NETWATCH_INCREMENTAL": True}
 
 def pages(result: NightlyResult) -> int:
     return sum(target.figures.pages for target in result.targets if target.figures)
-
-
-def fresh_schema(pg_url: str) -> tuple[str, str]:
-    schema = f"nwbench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return schema, f"{pg_url}?options=-csearch_path%3D{schema}"
 
 
 def drop_schema(pg_url: str, schema: str) -> None:
@@ -78,7 +70,7 @@ def skipped_pages(db_url: str, result: NightlyResult) -> int:
 
 def distributed_night(pg_url: str, redis_url: str, mall_url: str, workers: int, outbox: Path) -> dict:
     """One nightly run of the marketplace crawled by `workers` worker processes; figures of the run."""
-    schema, db_url = fresh_schema(pg_url)
+    db_url, schema = pg_schema_url(pg_url)
     namespace = f"nwbench-{uuid.uuid4().hex[:8]}"
     shared: dict = {}
     try:

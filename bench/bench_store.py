@@ -15,12 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bench.common import pg_schema_url
 from netwatch.items import Listing
 from netwatch.store import Store
 
@@ -103,15 +103,6 @@ def export_csv(url: str, out: Path) -> tuple[int, float, float, float]:
                             check=True)
     rows, seconds, max_rss_kb, cpu_seconds = result.stdout.split()
     return int(rows), float(seconds), int(max_rss_kb) / 1024, float(cpu_seconds)
-
-
-def pg_schema_url(base: str) -> tuple[str, str]:
-    schema = f"nwbench_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return f"{base}?options=-csearch_path%3D{schema}", schema
 
 
 def drop_pg_schema(base: str, schema: str) -> None:
