@@ -207,7 +207,8 @@ class WorkerPresence:
 class SharedRunStorePipeline(StorePipeline):
     """The store pipeline for a shared crawl: every worker writes into the run the coordinator created
     for the target (spider argument `netwatch_run_id`); the coordinator finishes it once, after all
-    workers are done (finishing marks unseen listings delisted, so no single worker may do it)."""
+    workers are done (finishing marks unseen listings delisted, and the stored reviews are scored then,
+    so no single worker may do either)."""
 
     async def open_spider(self) -> None:
         import asyncio
@@ -369,7 +370,8 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
             time.sleep(poll)
         client.set(f"{prefix}:done", 1)
         worker_count = client.scard(f"{prefix}:workers")
-        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out)
+        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out,
+                           settings.get("NETWATCH_SIGNALS_FILE"))
         if stats_out is not None:
             stats_out.update({"workers": worker_count,
                               "fetched_urls": client.hlen(f"{prefix}:fetched"),
@@ -387,8 +389,12 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
 
 
 def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], worker_count: int,
-            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None) -> dict[int, Any]:
-    """Wait for every worker's stats per spider (up to a minute), add them up, and finish each run."""
+            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None,
+            signals_file: str | None = None) -> dict[int, Any]:
+    """Wait for every worker's stats per spider (up to a minute), add them up, score each run's stored
+    reviews (here, once all workers' listings are in), and finish each run."""
+    from netwatch.reviews.store_pass import score_run
+
     deadline = time.monotonic() + 60
     keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
     while time.monotonic() < deadline and any(client.hlen(key) < worker_count for key in keys.values()):
@@ -405,6 +411,11 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
         stats["netwatch/workers"] = len(posted)
         reason = stats.get("finish_reason")
         status = "finished" if reason == "finished" else (reason or "killed")
+        if posted and reason != "shutdown":
+            found = score_run(store, entry["run_id"], signals_file=signals_file)
+            stats.update(found)
+            stats["netwatch/hits/fake_reviews"] = (stats.get("netwatch/hits/fake_reviews", 0)
+                                                   + found.get("netwatch/review_signals/leads", 0))
         store.finish_run(entry["run_id"], stats, status)
         error = None if posted else "no worker reported on this target"
         outcomes[entry["id"]] = outcome_cls(entry["run_id"], stats, error)

@@ -1,7 +1,7 @@
 """Platform data import: listing or review dumps (CSV in UTF-8 or GBK, JSONL, XLSX) become Listing and
 Review items, go through the same per-item steps as crawled items (clean text -> rule engine
--> shop licence -> review signals) and are saved by the store, so they yield leads exactly as a crawl
-would. Bad rows are reported with their file and row number and skipped; good rows are kept.
+-> shop licence -> price marks), are saved by the store and their reviews scored over the store, so they
+yield leads exactly as a crawl would. Bad rows are reported with their file and row number and skipped; good rows are kept.
 """
 
 from __future__ import annotations
@@ -447,26 +447,20 @@ def import_file(
     batch_size: int = 500,
     scorer: ReviewSignalScorer | None = None,
 ) -> ImportReport:
-    """Import a platform dump into the store; returns what was read, skipped and found."""
-    from netwatch.pipelines.review_signals import ReviewSignalsPipeline
+    """Import a platform dump into the store; returns what was read, skipped and found.
+
+    The rows go through the crawl's pipelines, are stored, and their reviews are then scored over the
+    store as a crawl's are (netwatch.reviews.store_pass): every listing against all of its shop."""
+    from netwatch.reviews import CATEGORY
+    from netwatch.reviews.store_pass import score_run
     from netwatch.store import Store
 
     items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
                                 timezone_name=timezone_name)
     steps, stats = crawl_steps()
-    signal_step = next((n for n, step in enumerate(steps) if isinstance(step, ReviewSignalsPipeline)), len(steps))
-    if scorer is not None and signal_step < len(steps):
-        steps[signal_step].scorer = scorer
     for item in items:
-        for step in steps[:signal_step]:
+        for step in steps:
             item = step.process_item(item)
-    if signal_step < len(steps):
-        # The whole file is the shop context: every listing is judged against all of its shop's listings.
-        steps[signal_step].scorer.observe([item for item in items if isinstance(item, Listing)])
-    for item in items:
-        for step in steps[signal_step:]:
-            item = step.process_item(item)
-    for item in items:
         for hit in item.hits:
             report.hits_by_category[hit.category] = report.hits_by_category.get(hit.category, 0) + 1
     store = Store(db_url)
@@ -476,10 +470,14 @@ def import_file(
         try:
             for start in range(0, len(items), batch_size):
                 store.save_batch(run_id, items[start : start + batch_size])
+            found = score_run(store, run_id, scorer=scorer)
         except BaseException:
             store.finish_run(run_id, {"rows": report.rows, "skipped": report.skipped}, "failed")
             raise
-        store.finish_run(run_id, {**stats.get_stats(), "netwatch/import/rows": report.rows,
+        if found.get("netwatch/review_signals/leads"):
+            leads = int(found["netwatch/review_signals/leads"])
+            report.hits_by_category[CATEGORY] = report.hits_by_category.get(CATEGORY, 0) + leads
+        store.finish_run(run_id, {**stats.get_stats(), **found, "netwatch/import/rows": report.rows,
                                   "netwatch/import/skipped": report.skipped}, "finished")
     finally:
         store.close()

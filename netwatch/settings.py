@@ -37,15 +37,18 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# The data's path: normalise -> match rules -> shop licence -> price marks -> review signals -> store.
+# The data's path: normalise -> match rules -> shop licence -> price marks -> store; when the crawl is done,
+# the store pipeline scores the stored reviews shop by shop (fake-review signals need the whole shop).
 ITEM_PIPELINES = {
     "netwatch.pipelines.normalize.NormalizePipeline": 100,
     "netwatch.pipelines.match.MatchPipeline": 200,
     "netwatch.pipelines.checks.LicencePipeline": 250,
     "netwatch.pipelines.checks.PriceMarksPipeline": 260,
-    "netwatch.pipelines.review_signals.ReviewSignalsPipeline": 300,
     "netwatch.pipelines.store.StorePipeline": 900,
 }
+
+# Score the stored reviews when a crawl ends (distributed workers leave it to the coordinator).
+NETWATCH_SCORE_REVIEWS = True
 
 # JavaScript pages: only requests with meta["playwright"] go through the browser.
 DOWNLOAD_HANDLERS = {

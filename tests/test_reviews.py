@@ -235,6 +235,51 @@ def test_reviewers_circling_the_same_shops(scorer_factory):
     assert "ring" not in {f.signal for f in scorer.assess(items[5], observed=True).findings}
 
 
+def test_reviewer_index_read_from_pairs_finds_the_same_rings_as_tracking(scorer_factory):
+    """The store pass loads the reviewer index from (platform, reviewer, shop) pairs instead of tracking
+    reviewers listing by listing: both must see the same rings (masked names ignored in both)."""
+    items = _ring_market(["刷手A", "刷手B", "刷手C", "刷手D", "a***b"])
+    tracked = scorer_factory()
+    tracked.observe(items)
+    loaded = scorer_factory()
+    pairs = sorted({(i.platform, r.reviewer, loaded.shop_key(i)) for i in items for r in i.reviews})
+    loaded.use_reviewer_index(pairs)
+    loaded.observe(items, track_reviewers=False)
+    assert loaded.reviewer_count == tracked.reviewer_count == 30 * 20 + 4
+    assert loaded.reviewer_shops == {k: v for k, v in tracked.reviewer_shops.items() if len(v) >= 2}
+    for item in items:
+        ring = [f.evidence for f in loaded.assess(item, observed=True).findings if f.signal == "ring"]
+        assert ring == [f.evidence for f in tracked.assess(item, observed=True).findings if f.signal == "ring"]
+    assert ring == [] and any(f.signal == "ring" for f in loaded.assess(items[0], observed=True).findings)
+
+
+def test_store_pass_finds_a_ring_across_shops_in_the_store(db_url):
+    from netwatch.reviews.store_pass import score_run
+    from netwatch.store import Store
+
+    items = _ring_market(["刷手A", "刷手B", "刷手C", "刷手D"])
+    with Store(db_url) as store:
+        run_id = store.start_run("test")
+        for item in items:  # one shop per batch: the index must come from the store, not the batches
+            store.save_batch(run_id, [item])
+        stats = score_run(store, run_id)
+        flagged = {lead["canonical_id"] for lead in _listing_leads(store, run_id)}
+    assert stats["netwatch/review_signals/ring"] == 4
+    assert stats["netwatch/review_signals/listings_scored"] == 30
+    assert {"i0", "i1", "i2", "i3"} >= flagged
+
+
+def _listing_leads(store, run_id):
+    import sqlalchemy as sa
+
+    from netwatch.store.models import Lead, ListingRow
+
+    with store.reading() as conn:
+        return [row._asdict() for row in conn.execute(
+            sa.select(ListingRow.canonical_id, Lead.rule).join(Lead, Lead.subject_id == ListingRow.id)
+            .where(Lead.subject == "listing", Lead.pack == PACK, Lead.last_run_id == run_id))]
+
+
 def test_customers_shared_by_a_few_popular_shops_are_no_ring(scorer_factory):
     scorer = scorer_factory()
     items = []

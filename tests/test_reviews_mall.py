@@ -1,5 +1,5 @@
 """Review signals on the demo marketplace, over HTTP: every planted brushing listing becomes a
-fake_reviews lead, and no genuine listing or trap does. Also the Scrapy pipeline on real items."""
+fake_reviews lead, and no genuine listing or trap does. Also the pass that scores a crawl's stored reviews."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import re
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
 
 from netwatch.items import Listing, Review
 from netwatch.reviews import PACK, ReviewSignalScorer
+from netwatch.store.models import Lead, ListingRow
 
 
 def fetch(url: str):
@@ -68,21 +70,38 @@ def test_planted_brushing_becomes_leads_and_genuine_reviews_do_not(mall_items):
     assert trap in {i.canonical_id for i in items} and trap not in flagged
 
 
-def test_pipeline_scores_listings_and_counts_in_crawl_stats(mall_items):
-    from scrapy.utils.test import get_crawler
+def _store_and_score(db_url: str, items: list[Listing]) -> tuple[set[str], dict]:
+    """Store fresh copies of the items in one run, score the run's reviews, return the flagged ids."""
+    from netwatch.reviews.store_pass import score_run
+    from netwatch.store import Store
 
-    from netwatch.pipelines.review_signals import ReviewSignalsPipeline
-
-    items, planted = mall_items
-    crawler = get_crawler(settings_dict={"ITEM_PIPELINES": {}})
-    pipeline = ReviewSignalsPipeline.from_crawler(crawler)
     fresh = [Listing(url=i.url, canonical_id=i.canonical_id, platform=i.platform, shop_id=i.shop_id,
                      reviews=list(i.reviews)) for i in items]
-    out = [pipeline.process_item(item) for item in fresh]
-    assert out == fresh
-    leads = [i for i in fresh if any(h.pack == PACK for h in i.hits)]
-    stats = crawler.stats.get_stats()
-    assert stats["netwatch/review_signals/listings_scored"] == sum(1 for i in fresh if i.reviews)
-    assert stats["netwatch/review_signals/leads"] == len(leads) >= 3
+    with Store(db_url) as store:
+        run_id = store.start_run("test")
+        for start in range(0, len(fresh), 7):  # several batches, as a crawl stores them
+            store.save_batch(run_id, fresh[start : start + 7])
+        stats = score_run(store, run_id)
+        with store.reading() as conn:
+            flagged = set(conn.scalars(sa.select(ListingRow.canonical_id).join(
+                Lead, Lead.subject_id == ListingRow.id).where(Lead.subject == "listing", Lead.pack == PACK,
+                                                              Lead.last_run_id == run_id)))
+    return flagged, stats
+
+
+def test_store_pass_scores_stored_reviews_and_reports_stats(mall_items, db_url):
+    items, planted = mall_items
+    flagged, stats = _store_and_score(db_url, items)
+    assert stats["netwatch/review_signals/listings_scored"] == sum(1 for i in items if i.reviews)
+    assert stats["netwatch/review_signals/leads"] == len(flagged) >= 3
     assert stats.get("netwatch/review_signals/burst", 0) >= 1 and stats.get("netwatch/review_signals/duplicate", 0) >= 1
-    assert all("fake_reviews" in planted[i.canonical_id]["categories"] for i in leads)
+    assert all("fake_reviews" in planted[i]["categories"] for i in flagged)
+
+
+def test_store_pass_does_not_depend_on_the_order_listings_were_stored(mall_items, tmp_path):
+    """The same market stored in two orders gives the same leads: shop-level signals are judged
+    once the whole shop is in, not against whichever listings happened to arrive first."""
+    items, _ = mall_items
+    forward, _ = _store_and_score(f"sqlite:///{tmp_path / 'forward.db'}", items)
+    backward, _ = _store_and_score(f"sqlite:///{tmp_path / 'backward.db'}", items[::-1])
+    assert forward == backward and forward

@@ -1,5 +1,6 @@
 """StorePipeline: hands crawled items to the lead store in batches (one transaction each, in a thread so
-the reactor keeps crawling) and records the run with its statistics."""
+the reactor keeps crawling) and records the run with its statistics. When the crawl is done, the reviews
+it stored are scored shop by shop (netwatch.reviews.store_pass) before the run is finished."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class StorePipeline:
         self.crawler = crawler
         self.batch_size = crawler.settings.getint("NETWATCH_STORE_BATCH", 500)
         self.db_url = crawler.settings.get("NETWATCH_DB_URL") or config.db_url()
+        self.score_reviews = crawler.settings.getbool("NETWATCH_SCORE_REVIEWS", True)
         self.store: Store | None = None
         self.run_id: int | None = None
         self.buffer: list[Shop | Listing | ListingSeen] = []
@@ -56,10 +58,22 @@ class StorePipeline:
         if self.store is None:
             return
         status = "finished" if reason == "finished" else ("killed" if reason == "shutdown" else reason)
-        stats = dict(self.crawler.stats.get_stats())
-        stats.setdefault("finish_reason", reason)
         try:
+            if self.score_reviews and reason != "shutdown":  # a killed crawl is re-run, then scored
+                await asyncio.to_thread(self._score_reviews)
+            stats = dict(self.crawler.stats.get_stats())
+            stats.setdefault("finish_reason", reason)
             await asyncio.to_thread(self.store.finish_run, self.run_id, stats, status)
         finally:
             self.store.close()
             self.store = None
+
+    def _score_reviews(self) -> None:
+        from netwatch.reviews.store_pass import score_run
+
+        path = self.crawler.settings.get("NETWATCH_SIGNALS_FILE")  # default: rules/signals/fake_reviews.yaml
+        found = score_run(self.store, self.run_id, signals_file=path)
+        for name, value in found.items():
+            self.crawler.stats.set_value(name, value)
+        if found.get("netwatch/review_signals/leads"):
+            self.crawler.stats.inc_value("netwatch/hits/fake_reviews", found["netwatch/review_signals/leads"])

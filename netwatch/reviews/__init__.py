@@ -2,8 +2,9 @@
 
 Signals (thresholds and weights in rules/signals/fake_reviews.yaml): cash-for-praise phrases (via the
 rule engine), duplicate and near-duplicate texts, bursts, runs of short generic top-rating praise,
-reviewer rings. `ReviewSignalScorer.apply(listing)` is the per-listing step used by the crawl pipeline
-and by `netwatch import`; `netwatch.reviews.table` scores a plain table for `netwatch reviews check`.
+reviewer rings. `ReviewSignalScorer.apply(listing)` is the per-listing step; `netwatch.reviews.store_pass`
+scores a crawl's or an import's stored reviews shop by shop once its writes are done;
+`netwatch.reviews.table` scores a plain table for `netwatch reviews check`.
 """
 
 from __future__ import annotations

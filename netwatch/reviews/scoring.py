@@ -2,10 +2,10 @@
 (duplicate texts across a shop's listings, reviewers circling the same shops), and turns a listing
 that passes the threshold into a `fake_reviews` hit.
 
-`ReviewSignalScorer.apply(listing)` is the one per-item step that the crawl pipeline and the import
-both call. Shop-level state is bounded (shops kept, texts per shop, reviewers tracked): in a crawl,
-a listing is judged against the shop's listings seen before it; the import observes the whole file
-first, so every listing is judged against all of its shop.
+`ReviewSignalScorer.apply(listing)` is the one per-item step. Callers observe a whole shop first, then
+score its listings (`observed=True`), so every listing is judged against all of its shop: the import
+observes the whole file; a crawl's stored reviews are scored shop by shop after the crawl
+(netwatch.reviews.store_pass), with the reviewer index for rings read from the store in one pass.
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ class ReviewSignalScorer:
         self.reviewer_shops: dict[str, set[str]] = {}
         self.shop_regulars: dict[str, set[str]] = {}  # shop -> reviewers seen in 2+ shops
         self.shop_reviewers: Counter[str] = Counter()  # shop -> distinct reviewers seen
+        self.reviewer_count = 0  # distinct reviewers seen, for the chance of sharing shops
         self._ring_memo: dict[str, tuple[list[str], list[str]]] = {}
         self._ignored_reviewer = self.config.ring.ignored()
         self._views: dict[str, list[ReviewView]] = {}
@@ -197,8 +198,9 @@ class ReviewSignalScorer:
         return out
 
     # -- shop context -----------------------------------------------------------------------------
-    def observe(self, listings: Sequence[Listing]) -> None:
-        """Add listings' reviews to the shop context (texts for duplicates, reviewers for rings)."""
+    def observe(self, listings: Sequence[Listing], *, track_reviewers: bool = True) -> None:
+        """Add listings' reviews to the shop context (texts for duplicates and, unless the reviewer index
+        was loaded with `use_reviewer_index`, reviewers for rings)."""
         dup = self.config.duplicate
         batch: list[tuple[Listing, str, ShopContext, list[ReviewView], list[tuple[str, str]]]] = []
         for listing in listings:
@@ -211,7 +213,8 @@ class ReviewSignalScorer:
             entries = [(v.key, reviewer_identity(key, v)) for v in views
                        if len(v.key) >= dup.min_chars and not self.generic.is_default(v.key)]
             batch.append((listing, key, shop, views, entries))
-            self._track_reviewers(listing, views)
+            if track_reviewers:
+                self._track_reviewers(listing, views)
         # MinHash all new texts of the batch in one vectorised pass.
         new_keys: dict[str, None] = {}
         for _, _, shop, _, entries in batch:
@@ -235,6 +238,34 @@ class ReviewSignalScorer:
             self.shops.move_to_end(shop_key)
         return shop
 
+    def forget_shop(self, shop_key: str) -> None:
+        """Drop a shop's context once all its listings are scored (the reviewer index stays)."""
+        self.shops.pop(shop_key, None)
+
+    def use_reviewer_index(self, pairs: Iterable[tuple[str, str, str]]) -> None:
+        """Load the reviewer index for rings from (platform, reviewer, shop key) pairs, each pair once,
+        sorted by platform and reviewer. Only reviewers seen in two or more shops are kept: the others
+        can be in no ring, and a crawl has millions of them."""
+        self.reviewer_shops.clear()
+        self.shop_regulars.clear()
+        self.shop_reviewers.clear()
+        self.reviewer_count = 0
+        self._ring_memo.clear()
+        current, shops = None, []
+        for platform, reviewer, shop in [*pairs, (None, None, None)]:
+            if (platform, reviewer) != current:
+                shops = list(dict.fromkeys(shops))
+                if current is not None and not self._ignored_reviewer.search(current[1]):
+                    self.reviewer_count += 1
+                    self.shop_reviewers.update(shops)
+                    if len(shops) >= 2:
+                        name = f"{current[0]}:{current[1]}"
+                        self.reviewer_shops[name] = set(shops)
+                        for each in shops:
+                            self.shop_regulars.setdefault(each, set()).add(name)
+                current, shops = (platform, reviewer), []
+            shops.append(shop)
+
     def _track_reviewers(self, listing: Listing, views: Sequence[ReviewView]) -> None:
         shop = self.shop_key(listing)
         for view in views:
@@ -250,6 +281,8 @@ class ReviewSignalScorer:
                 continue
             shops.add(shop)
             self.shop_reviewers[shop] += 1
+            if len(shops) == 1:
+                self.reviewer_count += 1
             if len(shops) == 2:
                 for earlier in shops:
                     self.shop_regulars.setdefault(earlier, set()).add(name)
@@ -271,7 +304,7 @@ class ReviewSignalScorer:
                 for other in islice(self.shop_regulars.get(shop, ()), 2_000):
                     shared[other] += 1
             shared.pop(name, None)
-            everyone = max(len(self.reviewer_shops), 1)
+            everyone = max(self.reviewer_count, 1)
             peers, common = [], set()
             for other, count in shared.items():
                 if count < cfg.min_shared_shops:
