@@ -240,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"peak RSS {run['rss_mib']:.0f} MiB")
             ratio = (ours["pages"] / ours["seconds"]) / (bare["pages"] / bare["seconds"])
             print(f"  ratio pages/s netwatch / bare: {ratio:.2f} (target >= 0.7)")
+            review_pass = ours["summary"].get("review_pass_s") or 0.0
+            with_pass = (ours["pages"] / (ours["seconds"] + review_pass)) / (bare["pages"] / bare["seconds"])
+            print(f"  review signals scored over the store after the crawl: {review_pass:.1f} s, "
+                  f"{ours['summary'].get('review_leads', 0)} leads; ratio with that time counted: {with_pass:.2f}")
             print(f"  errors: {ours['summary']['errors_by_kind']}")
         if args.only in (None, "js"):
             pages = 50

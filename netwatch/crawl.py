@@ -65,7 +65,10 @@ class CrawlResult:
     def summary(self) -> dict[str, Any]:
         return {
             "target": self.target, "pages": self.pages, "items": self.items, "items_by_type": self.items_by_type,
-            "leads": int(self.stats.get("netwatch/leads", 0)), "errors": self.errors,
+            "leads": int(self.stats.get("netwatch/leads", 0)),
+            # scored over the store once the crawl was done (not in duration_s)
+            "review_leads": int(self.stats.get("netwatch/review_signals/leads", 0)),
+            "review_pass_s": self.stats.get("netwatch/review_signals/seconds"), "errors": self.errors,
             "errors_by_kind": self.errors_by_kind, "duration_s": self.stats.get("netwatch/duration_s"),
             "dead_sites": self.stats.get("netwatch/dead_sites", []),
             "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)),
