@@ -145,6 +145,22 @@ def test_duplicates_across_a_shops_listings(scorer_factory):
     assert "duplicate" not in signals_of(scorer, other_shop)
 
 
+def test_a_text_written_in_many_shops_is_no_copy_across_listings_but_a_shops_own_script_is(scorer_factory):
+    common = "第二次购买了，有点小瑕疵不影响使用，总体满意"  # written by buyers of many shops
+    script = "这个收纳盒做工扎实，隔层设计很合理，装满了也不变形，值得买"  # only in shop s1
+    items = [listing(genuine(3, prefix=f"x{n}", offset=3 * n) + [Review(common, f"c{n}{k}", 5, at(3 + k)) for k in range(2)]
+                     + [Review(script, f"s{n}{k}", 5, at(4 + k)) for k in range(2)], ident=str(n)) for n in range(3)]
+    scorer = scorer_factory()
+    scorer.use_common_texts([common])  # as the store pass reads them: in 3 shops or more
+    scorer.observe(items)
+    found = {f.signal: f for f in scorer.assess(items[0], observed=True).findings}["duplicate"]
+    assert [g["example"] for g in found.evidence["groups"]] == [script]
+    plain = scorer_factory()  # without the market's view, the common text counts as a copy too
+    plain.observe(items)
+    found = {f.signal: f for f in plain.assess(items[0], observed=True).findings}["duplicate"]
+    assert sorted(g["example"] for g in found.evidence["groups"]) == sorted([common, script])
+
+
 def test_short_common_sentences_across_a_shop_are_not_duplicates(scorer_factory):
     scorer = scorer_factory()
     for n in range(6):  # real buyers of different products write "质量不错，会回购"

@@ -25,6 +25,7 @@ class DuplicateConfig:
     min_chars: int = 6
     cross_listing_min_reviewers: int = 5
     cross_listing_min_chars: int = 16
+    cross_listing_common_in_shops: int = 3
     shingle_chars: int = 2
     similarity: float = 0.7
     num_perm: int = 32

@@ -77,8 +77,10 @@ class ShopContext(DuplicateLookup):
     Kept lean, as a crawl holds many shops: per distinct text its signature bytes and one bucket
     entry per band; shingles are recomputed to verify candidates."""
 
-    def __init__(self, bands: int, rows: int, shingle_chars: int, similarity: float, max_texts: int):
+    def __init__(self, bands: int, rows: int, shingle_chars: int, similarity: float, max_texts: int,
+                 common: frozenset[str] = frozenset()):
         self.bands, self.rows = bands, rows
+        self.common = common  # normalised texts written in many shops
         self.shingle_chars, self.similarity, self.max_texts = shingle_chars, similarity, max_texts
         self.occurrences_by_key: dict[str, list[tuple[str, str]]] = {}
         self.signatures: dict[str, bytes] = {}
@@ -131,6 +133,9 @@ class ShopContext(DuplicateLookup):
     def occurrences(self, key: str) -> list[tuple[str, str]]:
         return self.occurrences_by_key.get(key, [])
 
+    def is_common(self, key: str) -> bool:
+        return key in self.common
+
 
 class ReviewSignalScorer:
     """Scores listings' reviews with the configured signals. Build one per crawl or import."""
@@ -171,6 +176,7 @@ class ReviewSignalScorer:
         self._ring_memo: dict[str, tuple[list[str], list[str]]] = {}
         self._ignored_reviewer = self.config.ring.ignored()
         self._views: dict[str, list[ReviewView]] = {}
+        self.common_texts: frozenset[str] = frozenset()
 
     # -- keys -------------------------------------------------------------------------------------
     @staticmethod
@@ -230,7 +236,8 @@ class ReviewSignalScorer:
         shop = self.shops.get(shop_key)
         if shop is None:
             dup = self.config.duplicate
-            shop = ShopContext(self._bands, self._rows, dup.shingle_chars, dup.similarity, self.max_texts_per_shop)
+            shop = ShopContext(self._bands, self._rows, dup.shingle_chars, dup.similarity, self.max_texts_per_shop,
+                               self.common_texts)
             self.shops[shop_key] = shop
             if len(self.shops) > self.max_shops:
                 self.shops.popitem(last=False)  # forget the least recently seen shop
@@ -241,6 +248,11 @@ class ReviewSignalScorer:
     def forget_shop(self, shop_key: str) -> None:
         """Drop a shop's context once all its listings are scored (the reviewer index stays)."""
         self.shops.pop(shop_key, None)
+
+    def use_common_texts(self, texts: Iterable[str]) -> None:
+        """Texts written in `cross_listing_common_in_shops` shops or more (as read from the store): common
+        phrases, so not evidence of copying across a shop's listings. For shops observed after this call."""
+        self.common_texts = frozenset(normalize_text(text) for text in texts)
 
     def use_reviewer_index(self, pairs: Iterable[tuple[str, str, str]]) -> None:
         """Load the reviewer index for rings from (platform, reviewer, shop key) pairs, each pair once,

@@ -165,6 +165,10 @@ class DuplicateLookup:
         """(listing key, reviewer) of every review in the shop with this normalised text."""
         raise NotImplementedError
 
+    def is_common(self, key: str) -> bool:
+        """The text is written in many shops (a common phrase): no evidence of copying across listings."""
+        return False
+
 
 def duplicate_finding(
     reviews: Sequence[ReviewView], listing_key: str, lookup: DuplicateLookup, cfg: DuplicateConfig, generic: GenericPraise
@@ -202,6 +206,8 @@ def duplicate_finding(
         listings: set[str] = {listing_key}
         reviewers = set(reviewers_here)
         for k in shop_keys:
+            if lookup.is_common(k):
+                continue
             for other_listing, reviewer in lookup.occurrences(k):
                 listings.add(other_listing)
                 reviewers.add(reviewer)

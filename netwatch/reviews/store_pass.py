@@ -48,6 +48,7 @@ def score_run(store, run_id: int, *, scorer: ReviewSignalScorer | None = None,
         scorer = ReviewSignalScorer(load_signal_config(signals_file))
     with store.reading() as conn:
         scorer.use_reviewer_index(_reviewer_shop_pairs(conn, run_id))
+        scorer.use_common_texts(_common_texts(conn, run_id, scorer.config.duplicate.cross_listing_common_in_shops))
     counts: Counter[str] = Counter()
     pending: list[Listing] = []
     for group in _listing_groups(store, run_id):
@@ -89,6 +90,14 @@ def _reviewer_shop_pairs(conn: sa.Connection, run_id: int) -> Iterator[tuple[str
              .order_by(ListingRow.platform, ReviewRow.reviewer))
     for row in conn.execution_options(stream_results=True, yield_per=10_000).execute(query):
         yield row[0], row[1], row[2]
+
+
+def _common_texts(conn: sa.Connection, run_id: int, shops: int) -> list[str]:
+    """Review texts of the run's listings found in `shops` shops or more."""
+    return list(conn.scalars(
+        sa.select(ReviewRow.text).join(ListingRow, ListingRow.id == ReviewRow.listing_id)
+        .where(_seen_in_run(run_id), ListingRow.shop_ref.is_not(None), ReviewRow.text != "")
+        .group_by(ReviewRow.text).having(sa.func.count(ListingRow.shop_ref.distinct()) >= shops)))
 
 
 def _listing_groups(store, run_id: int) -> Iterator[list[_ListingRef]]:
