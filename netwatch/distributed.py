@@ -325,7 +325,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     """The nightly run's crawl, done by `netwatch worker` processes: seed, wait for the drain, finish runs.
 
     Same contract as netwatch.nightly.crawl_targets_locally. `stats_out` receives the shared figures
-    (workers seen, URLs fetched by two workers when `count_fetches`).
+    (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
     """
     from netwatch.nightly import CrawlOutcome, spider_for
 
@@ -349,6 +349,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
         if code:
             raise DistributedError(f"seeding the shared queue failed (exit {code}); see the log above")
         client.set(job_name, json.dumps(job))
+        published = time.monotonic()
         log.info("job %s published: %d spiders, %d requests queued; waiting for workers", prefix, len(spiders),
                  _queued(client, prefix))
         deadline = time.monotonic() + timeout
@@ -369,11 +370,12 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
                 last_dequeued, stable_since = dequeued, None
             time.sleep(poll)
         client.set(f"{prefix}:done", 1)
+        crawl_seconds = stable_since - published  # from publishing the job to the last request moving
         worker_count = client.scard(f"{prefix}:workers")
         outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out,
                            settings.get("NETWATCH_SIGNALS_FILE"))
         if stats_out is not None:
-            stats_out.update({"workers": worker_count,
+            stats_out.update({"workers": worker_count, "crawl_seconds": round(crawl_seconds, 3),
                               "fetched_urls": client.hlen(f"{prefix}:fetched"),
                               "fetched_by_two_workers": sorted(client.smembers(f"{prefix}:fetched_by_two_workers"))})
         return outcomes
@@ -448,7 +450,7 @@ def combine_stats(posted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def run_worker(redis_url: str, *, db_url: str | None = None, namespace: str = DEFAULT_NAMESPACE, once: bool = False,
-               poll: float = 2.0, wait: float | None = None, worker_id: str | None = None) -> int:
+               poll: float = 0.5, wait: float | None = None, worker_id: str | None = None) -> int:
     """Wait for jobs in Redis and crawl them (each in a child process). `once`: stop after one job;
     `wait`: give up after that many seconds without a job (returns 1)."""
     client = connect(redis_url)
