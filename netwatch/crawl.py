@@ -92,14 +92,11 @@ def exit_code(results: Sequence[CrawlResult]) -> int:
 
 
 def crawl_settings(overrides: Mapping[str, Any] | None = None, out: str | Path | None = None) -> Any:
-    """netwatch.settings (whatever the working directory) plus the browser settings and overrides."""
+    """netwatch.settings (whatever the working directory; the browser's settings included) plus overrides."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "netwatch.settings")
     from scrapy.utils.project import get_project_settings
 
-    from netwatch.spiders.browser import playwright_settings
-
     settings = get_project_settings()
-    settings.setdict(playwright_settings(), priority="project")
     if out:
         # Several crawlers append to one file: empty it once here, not per crawler.
         Path(out).write_bytes(b"")
@@ -127,6 +124,22 @@ def resolve_target(target: str, spider_args: Mapping[str, Any], base_urls: Mappi
     return ProfileSpider, {**args, "profile": load_profile(target, base_url)}
 
 
+def crawl_in_process(settings: Any, spiders: Sequence[tuple[type, Mapping[str, Any]]]) -> list[Any]:
+    """Run the spiders (class, arguments) together in this process and return their crawlers, in order.
+    Twisted's reactor starts once per process: callers that crawl again do it in a child process."""
+    from scrapy.crawler import CrawlerProcess
+
+    process = CrawlerProcess(settings)
+    crawlers = []
+    for spidercls, kwargs in spiders:
+        crawler = process.create_crawler(spidercls)
+        process.crawl(crawler, **kwargs)
+        crawlers.append(crawler)
+    if crawlers:
+        process.start()
+    return crawlers
+
+
 def run_crawls(
     targets: Sequence[str],
     spider_args: Mapping[str, Any] | None = None,
@@ -140,17 +153,10 @@ def run_crawls(
     `base_urls` maps profile keys to running sites' base URLs (the demo marketplace's random port).
     Bad targets or profiles raise before anything is fetched.
     """
-    from scrapy.crawler import CrawlerProcess
-
-    resolved = [(target, *resolve_target(target, spider_args or {}, base_urls or {})) for target in targets]
-    process = CrawlerProcess(crawl_settings(settings, out))
-    crawlers = []
-    for target, spidercls, kwargs in resolved:
-        crawler = process.create_crawler(spidercls)
-        process.crawl(crawler, **kwargs)
-        crawlers.append((target, crawler))
-    process.start()
-    results = [CrawlResult(target, dict(crawler.stats.get_stats()) if crawler.stats else {}) for target, crawler in crawlers]
+    resolved = [resolve_target(target, spider_args or {}, base_urls or {}) for target in targets]
+    crawlers = crawl_in_process(crawl_settings(settings, out), resolved)
+    results = [CrawlResult(target, dict(crawler.stats.get_stats()) if crawler.stats else {})
+               for target, crawler in zip(targets, crawlers)]
     if stats_file:
         Path(stats_file).write_text(json.dumps([r.summary() for r in results], ensure_ascii=False, indent=2,
                                                default=str), encoding="utf-8")

@@ -248,9 +248,7 @@ def _job_settings(job: Mapping[str, Any], redis_url: str, *, seed_only: bool) ->
 
 def _run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = "") -> int:
     """Child process: run every spider of the job, seeding only (coordinator) or as a worker."""
-    from scrapy.crawler import CrawlerProcess
-
-    from netwatch.crawl import crawl_settings, resolve_target
+    from netwatch.crawl import crawl_in_process, crawl_settings, resolve_target
 
     job = json.loads(open(job_path, encoding="utf-8").read())
     settings = crawl_settings(_job_settings(job, redis_url, seed_only=mode == "seed"))
@@ -277,10 +275,7 @@ def _run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = 
         from scrapy.core.engine import ExecutionEngine
 
         ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("NETWATCH_IDLE_POLL", 0.5)
-    process = CrawlerProcess(settings)
-    for spidercls, kwargs in resolved:
-        process.crawl(process.create_crawler(spidercls), **kwargs)
-    process.start()
+    crawl_in_process(settings, resolved)
     return 0
 
 

@@ -567,27 +567,20 @@ def _die_with_parent() -> None:
 
 def _crawl_batch(job_path: str, answer_path: str) -> int:
     """Child process: crawl one batch of targets with netwatch.crawl's settings and spiders."""
-    from scrapy.crawler import CrawlerProcess
-
-    from netwatch.crawl import crawl_settings, resolve_target
+    from netwatch.crawl import crawl_in_process, crawl_settings, resolve_target
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     settings = {"NETWATCH_DB_URL": job["db_url"], **job["settings"]}
-    process = CrawlerProcess(crawl_settings(settings))
     outcomes: dict[str, dict[str, Any]] = {}
-    crawlers = []
+    ids, spiders = [], []
     for entry in job["targets"]:
         name, args, base_urls = entry["spec"]
         try:
-            spidercls, kwargs = resolve_target(name, args, base_urls)
+            spiders.append(resolve_target(name, args, base_urls))
+            ids.append(entry["id"])
         except Exception as exc:  # noqa: BLE001 - a bad target fails alone, the others are crawled
             outcomes[str(entry["id"])] = {"run_id": None, "stats": {}, "error": f"cannot crawl: {exc}"}
-            continue
-        crawler = process.create_crawler(spidercls)
-        process.crawl(crawler, **kwargs)
-        crawlers.append((entry["id"], crawler))
-    if crawlers:
-        process.start()
+    crawlers = list(zip(ids, crawl_in_process(crawl_settings(settings), spiders)))
     for target_id, crawler in crawlers:
         stats = json.loads(json.dumps(dict(crawler.stats.get_stats()) if crawler.stats else {}, default=str))
         error = None if stats.get("finish_reason") or stats.get("netwatch/run_id") else \
