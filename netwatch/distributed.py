@@ -32,6 +32,7 @@ import redis
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 
 from netwatch.pipelines.store import StorePipeline
@@ -87,8 +88,26 @@ def shared_settings(redis_url: str, prefix: str, *, idle_poll: float = 0.5) -> d
 # -- Scrapy side: the workers' scheduler, extension, middleware and store pipeline ------------------
 
 
+# One round trip instead of two for each request: the duplicate filter's SADD and the queue's ZADD (only
+# for a new fingerprint), and the queue's pop with the count the coordinator watches (only when a
+# request was popped). Same keys and encodings as scrapy-redis's RFPDupeFilter and PriorityQueue.
+_ENQUEUE = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+_DEQUEUE = """
+local popped = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #popped == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('INCR', KEYS[2])
+return popped[1]
+"""
+
+
 class SharedScheduler(_RedisScheduler):
-    """scrapy-redis's scheduler with per-target keys under the job's prefix.
+    """scrapy-redis's scheduler with per-target keys under the job's prefix, its duplicate check and
+    push done in one Redis call, and its pop likewise (see _ENQUEUE, _DEQUEUE).
 
     It also counts with `stats.inc_value(key)`: scrapy-redis 0.9.1 passes `spider=`, which Scrapy 2.19
     deprecates, so enqueue_request and next_request are restated here without it.
@@ -107,25 +126,34 @@ class SharedScheduler(_RedisScheduler):
         self.queue_key = f"{base}:requests"
         self.df = RFPDupeFilter(self.server, key=f"{base}:dupefilter", debug=spider.settings.getbool("DUPEFILTER_DEBUG"))
         self.dequeued_key = f"{self.prefix}:dequeued"
-        return super().open(spider)
+        opened = super().open(spider)
+        if not isinstance(self.queue, PriorityQueue):
+            raise DistributedError(f"SCHEDULER_QUEUE_CLASS must be scrapy_redis.queue.PriorityQueue, "
+                                   f"not {type(self.queue).__name__}")
+        self._enqueue = self.server.register_script(_ENQUEUE)
+        self._dequeue = self.server.register_script(_DEQUEUE)
+        return opened
 
     def enqueue_request(self, request):  # type: ignore[no-untyped-def]
-        if not request.dont_filter and self.df.request_seen(request):
+        if request.dont_filter:
+            self.queue.push(request)
+        elif not self._enqueue(keys=[self.df.key, self.queue.key],
+                               args=[self.df.request_fingerprint(request), -request.priority,
+                                     self.queue._encode_request(request)]):
             self.df.log(request, self.spider)
             return False
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
         return True
 
     def next_request(self):  # type: ignore[no-untyped-def]
-        request = self.queue.pop(self.idle_before_close)
-        if request is not None:
-            # The coordinator sees work moving and does not call the crawl drained.
-            self.server.incr(self.dequeued_key)
-            if self.stats:
-                self.stats.inc_value("scheduler/dequeued/redis")
-        return request
+        data = self._dequeue(keys=[self.queue.key, self.dequeued_key])
+        if data is None:
+            return None
+        if self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        # The coordinator sees the count move and does not call the crawl drained.
+        return self.queue._decode_request(data)
 
 
 class SeedOnlyScheduler(SharedScheduler):
@@ -159,6 +187,7 @@ class WorkerPresence:
         self.server = redis.Redis.from_url(settings["REDIS_URL"], decode_responses=True)
         self.prefix = settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
         self.worker_id = settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
+        self.marked_idle = False  # this worker's idle marker is set in Redis
 
     @classmethod
     def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
@@ -189,10 +218,13 @@ class WorkerPresence:
         self.server.sadd(f"{self.prefix}:busy_spiders", self._idle_key(spider))
 
     def request_scheduled(self, request, spider) -> None:  # type: ignore[no-untyped-def]
-        self.server.srem(f"{self.prefix}:idle_spiders", self._idle_key(spider))
+        if self.marked_idle:  # a Redis call only when the marker is set, not for every request
+            self.server.srem(f"{self.prefix}:idle_spiders", self._idle_key(spider))
+            self.marked_idle = False
 
     def spider_idle(self, spider) -> None:  # type: ignore[no-untyped-def]
         self.server.sadd(f"{self.prefix}:idle_spiders", self._idle_key(spider))
+        self.marked_idle = True
         if not self.server.exists(f"{self.prefix}:done"):
             # Scrapy asks again at its next heartbeat and then pulls from the shared queue.
             raise DontCloseSpider("the shared crawl is not finished: waiting for work")
