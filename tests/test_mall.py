@@ -318,3 +318,18 @@ def test_js_shop_renders_in_a_browser(mall):
     api = json_of(mall.urls["netmall"] + "/api/shop/1007/items?page=1")
     assert hrefs == [item["url"] for item in api["items"]]
     assert prices[0] == "¥159.00"
+
+
+def test_item_pages_carry_an_etag_and_answer_304_to_it(mall):
+    url = mall.urls["netmall"] + "/item/100001"
+    status, headers, body = fetch(url)
+    assert status == 200 and body and headers["ETag"].startswith('"')
+    request = urllib.request.Request(url, headers={"If-None-Match": headers["ETag"]})
+    try:
+        urllib.request.urlopen(request, timeout=30)
+        raise AssertionError("expected 304 Not Modified")
+    except urllib.error.HTTPError as error:
+        assert error.code == 304 and error.read() == b"" and error.headers["ETag"] == headers["ETag"]
+    other = urllib.request.Request(url, headers={"If-None-Match": '"stale"'})
+    with urllib.request.urlopen(other, timeout=30) as answer:
+        assert answer.status == 200 and answer.read() == body
