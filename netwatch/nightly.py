@@ -29,10 +29,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from netwatch.export import export_leads
 from netwatch.monitors import Alarm, CrawlFigures, check_health, figures_from_stats
 from netwatch.store import Store
 from netwatch.store.models import Lead, ListingRow, Run, ShopRow
-from netwatch.store.queries import lead_query
 from netwatch.store.schema import translate_errors
 from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
 from netwatch.watchlist import list_targets
@@ -421,23 +421,8 @@ def _write_outbox(store: Store, result: NightlyResult, directory: Path) -> None:
 
 
 def export_new_leads(store: Store, out: Path, first_run_ids: Sequence[int]) -> int:
-    """The leads first found by these crawl runs, written as netwatch.export writes CSV (BOM, no formulas)."""
-    # netwatch.export filters by date, status, category and site but not by run: until it takes a run
-    # filter, we hand its writer our query's frames.
-    import pandas as pd
-
-    from netwatch import export
-
-    query = lead_query().where(Lead.first_run_id.in_(list(first_run_ids)))
-    with store.reading() as conn:
-        frame = pd.read_sql(query, conn)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        rows = export._write_csv(iter([export.neutralise_formulas(export._localise(frame, "en"))]), partial)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return rows
+    """The leads first found by these crawl runs, in the export's CSV (BOM, no formulas)."""
+    return export_leads(store, out, "csv", "en", first_run_ids=first_run_ids)
 
 
 def summary_stats(result: NightlyResult) -> dict[str, Any]:

@@ -134,3 +134,15 @@ def test_cli_list_show_set_export_and_runs(filled, tmp_path):
 def test_cli_bad_database_exits_non_zero_with_a_message(tmp_path):
     result = CliRunner().invoke(cli, ["leads", "list", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/test"])
     assert result.exit_code == 1 and "unreachable" in result.output
+
+
+def test_leads_first_found_by_given_runs(filled, tmp_path):
+    """The nightly outbox's filter: a region's new leads are those its runs found first."""
+    later = filled.start_run("netmall")
+    filled.save_batch(later, [listing(1, hits=[hit("最佳")]), listing(6, hits=[hit("全网第一", rule="first")])])
+    out = tmp_path / "new.csv"
+    assert export_leads(filled, out, first_run_ids=[later]) == 1
+    header, row = read_csv(out)
+    assert header == LEAD_COLUMNS and row[header.index("matched_text")] == "全网第一"
+    assert export_leads(filled, out, first_run_ids=[later - 1, later]) == 6
+    assert export_leads(filled, out, first_run_ids=[]) == 0 and read_csv(out) == [LEAD_COLUMNS]

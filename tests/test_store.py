@@ -372,3 +372,65 @@ def test_a_listing_known_only_by_reference_keeps_what_is_known(store_url):
             assert tuple(row) == ("充电宝", 99.0, 199.0, "http://127.0.0.1:8000/item/1")
             assert conn.scalar(sa.text("SELECT count(*) FROM listing_snapshots")) == 1
             assert conn.scalar(sa.text("SELECT count(*) FROM reviews")) == 1
+
+
+def test_shop_pages_after_shops_known_only_from_listings(store_url):
+    """Regression: on PostgreSQL both kinds of shop rows were staged in one temporary table, shaped by
+    whichever came first on the connection, so shop pages after listing-only batches failed."""
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, shop="s1")])  # s1 known only by name, from its listing
+        store.save_batch(run, [shop("s2"), shop("s1", credit_code="91350100M000100Y43")])
+        with store.reading() as conn:
+            rows = conn.execute(sa.text("SELECT shop_id, url, credit_code FROM shops ORDER BY shop_id")).all()
+        assert [tuple(row) for row in rows] == [
+            ("s1", "http://127.0.0.1:8000/shop/s1", "91350100M000100Y43"),
+            ("s2", "http://127.0.0.1:8000/shop/s2", "91350100M000100Y43")]
+
+
+def test_a_batch_failing_midway_loses_only_itself(store_url):
+    """The batch's shops and listings are written before its bad hit fails it: all of it is rolled back,
+    and the next batch on the same connection starts clean (PostgreSQL's staging tables included)."""
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, hits=[hit("最佳")])])
+        with pytest.raises(ValueError):
+            store.save_batch(run, [shop("s2"), listing(2, shop="s2", hits=[{**hit("顶级"), "start": "第五"}])])
+        assert (count(store, "shops"), count(store, "listings"), count(store, "leads")) == (1, 1, 1)
+        store.save_batch(run, [listing(3, hits=[hit("第一")])])
+        rows = lead_rows(store)
+        assert [row["matched_text"] for row in rows] == ["最佳", "第一"]
+        assert count(store, "lead_hits") == 2 and count(store, "listing_snapshots") == 2
+
+
+def test_two_writes_of_one_listing_in_one_transaction(store_url):
+    """Each write sees only its own rows: on PostgreSQL a staging table used twice in a transaction is
+    emptied first (it is emptied by itself only at commit)."""
+    from netwatch.store.writes import save_items
+
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        with store.engine.begin() as conn:
+            save_items(conn, run, [listing(1, hits=[hit("最佳")], title="旧标题")])
+            save_items(conn, run, [listing(1, hits=[hit("第一", start=5)], title="新标题")])
+        (row,) = lead_rows(store)
+        assert (row["title"], row["matched_text"], row["times_seen"]) == ("新标题", "第一", 1)
+        assert count(store, "lead_hits") == 2 and count(store, "listing_snapshots") == 1
+
+
+def test_a_bare_reference_with_hits_makes_leads_and_keeps_what_is_known(store_url):
+    """A pass over stored listings (e.g. review signals after the crawl) names them by reference, with hits."""
+    from netwatch.items import Listing
+
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [listing(1, price=99.0, title="充电宝", hits=[hit("最佳")])])
+        references = [Listing(url="http://127.0.0.1:8000/item/1", canonical_id="1", platform="netmall", shop_id="s1",
+                              hits=[hit("好评返现", pack="reviews", rule="brushing_score", category="fake_reviews")])]
+        store.save_batch(run, references)
+        store.save_batch(run, references)  # saved again in the same run: no second sighting
+        rows = {row["rule"]: row for row in lead_rows(store)}
+        assert set(rows) == {"ads/absolute_terms", "reviews/brushing_score"}
+        assert {(row["title"], row["price"], row["shop_name"], row["times_seen"]) for row in rows.values()} == {
+            ("充电宝", 99.0, "店铺s1", 1)}
+        assert count(store, "listing_snapshots") == 1 and count(store, "shops") == 1 and count(store, "lead_hits") == 2

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from netwatch.store.models import Lead, ListingRow, Snapshot
-from netwatch.store.writes import LeadDraft, upsert_leads, utcnow
+from netwatch.store.writes import Sighting, upsert_leads, utcnow
 
 PACK = "price_history"
 RULE = "comparison_above_7day_low"
@@ -56,15 +56,15 @@ def check_price_fraud(conn: sa.Connection, run_id: int, now: datetime | None = N
         if row[3] < row[2] and (row[0] not in lowest or row[3] < lowest[row[0]][3]):
             lowest[row[0]] = row
     lowest = {listing_id: row for listing_id, row in lowest.items() if listing_id in raised}
-    drafts = []
+    sightings = []
     for listing_id, fetched_at, original, low, low_at, shop_ref, _ in lowest.values():
         match = f"原价 {_money(original)} > 7日最低价 {_money(low)}"
         context = (f"{fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
                    f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{low_at:%Y-%m-%d %H:%M}）")
         hit = {"pack": PACK, "rule": RULE, "category": CATEGORY, "severity": SEVERITY, "field": "original_price",
                "start": 0, "end": len(match), "match": match, "context": context, "legal_basis": LEGAL_BASIS}
-        drafts.append(LeadDraft("listing", listing_id, listing_id, shop_ref, PACK, RULE, fetched_at, [hit]))
+        sightings.append(Sighting("listing", listing_id, listing_id, shop_ref, fetched_at, [hit]))
     known = set(conn.scalars(sa.select(Lead.subject_id).where(
         Lead.subject == "listing", Lead.pack == PACK, Lead.rule == RULE, Lead.subject_id.in_(list(lowest)))))
-    upsert_leads(conn, run_id, utcnow(), drafts)
+    upsert_leads(conn, run_id, utcnow(), sightings)
     return len(set(lowest) - known)

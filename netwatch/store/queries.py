@@ -62,8 +62,10 @@ def _as_datetime(value: str | date | datetime) -> datetime:
         raise StoreError(f"--since {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
-def lead_query(*, since=None, status=None, category=None, site=None, min_severity=None) -> sa.Select:
-    """Leads with their listing and shop, in lead id order, filtered as the command line asks."""
+def lead_query(*, since=None, status=None, category=None, site=None, min_severity=None,
+               first_run_ids: Iterable[int] | None = None) -> sa.Select:
+    """Leads with their listing and shop, in lead id order, filtered as the command line asks; first_run_ids:
+    only the leads first found by these runs (a nightly run's new leads; an empty list: none)."""
     query = (
         sa.select(*_lead_columns())
         .select_from(Lead)
@@ -88,4 +90,6 @@ def lead_query(*, since=None, status=None, category=None, site=None, min_severit
         if min_severity not in SEVERITY_RANK:
             raise StoreError(f"unknown severity {min_severity!r}: use one of {', '.join(SEVERITY_RANK)}")
         query = query.where(Lead.severity_rank >= SEVERITY_RANK[min_severity])
+    if first_run_ids is not None:
+        query = query.where(Lead.first_run_id.in_(list(first_run_ids)))
     return query

@@ -16,7 +16,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from netwatch.store.bulk import prepare_postgresql
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 # Any constant will do: it only has to be the same in every netwatch process.
 PG_MIGRATION_LOCK = 0x6E657477
 # Execution option of a write transaction whose code guarantees its foreign keys (see _make_sqlite_transactional).
@@ -63,7 +66,9 @@ def create_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         connect_args = {"connect_timeout": 10}
-        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        prepare_postgresql(engine)
+        return engine
     raise StoreError(f"unsupported database {describe(parsed)}: use sqlite:///FILE or postgresql+psycopg://…")
 
 
@@ -80,6 +85,9 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed batch
+        # Checkpoint (copy the WAL into the database, with two fsyncs) every ~40 MB of WAL, not every 4 MB (about
+        # each batch): index pages rewritten by every batch are copied once per checkpoint. Commits are as durable.
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -1,23 +1,24 @@
 """Batched, idempotent upserts of crawl items into the store (one call per batch, inside its transaction).
 
-Rows are de-duplicated and sorted by key before each statement: PostgreSQL refuses ON CONFLICT DO UPDATE
-touching one row twice in a statement, and a fixed lock order keeps two concurrent crawls from deadlocking.
-Each table's upsert is declared once below and run in bulk by netwatch.store.bulk.
+Rows are de-duplicated by key before each statement (PostgreSQL refuses ON CONFLICT DO UPDATE touching one
+row twice in a statement); netwatch.store.bulk writes them in key order on PostgreSQL, a fixed lock order that
+keeps two concurrent crawls from deadlocking. Each table's upsert is declared once below.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import operator
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from netwatch.items import Listing, ListingSeen, Shop
-from netwatch.store.bulk import Upsert, upsert, upsert_values
+from netwatch.store.bulk import Reference, Upsert, upsert, upsert_values, upsert_with_referring
 from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
 from netwatch.store.schema import StoreError
 
@@ -43,43 +44,46 @@ def parse_time(value: str | datetime | None, default: datetime) -> datetime:
     return value
 
 
-def hit_dict(hit: Any) -> Mapping[str, Any]:
-    """A hit as a mapping, for netwatch.rules.Hit objects and plain dicts alike (converted once, read often)."""
+def hit_values(hit: Any) -> tuple:
+    """A hit's HIT_FIELDS values, for netwatch.rules.Hit objects and plain dicts alike (missing ones None)."""
     if type(hit) is dict or isinstance(hit, Mapping):  # dict first: the ABC check costs a microsecond a hit
-        return hit
-    return {name: getattr(hit, name, None) for name in HIT_FIELDS}
+        return tuple(map(hit.get, HIT_FIELDS))
+    try:
+        return _HIT_ATTRIBUTES(hit)
+    except AttributeError:
+        return tuple(getattr(hit, name, None) for name in HIT_FIELDS)
 
 
-@dataclass(slots=True)
-class LeadDraft:
-    """The hits of one batch for one (subject, pack, rule), folded into one lead row."""
+_HIT_ATTRIBUTES = operator.attrgetter(*HIT_FIELDS)
 
-    subject: str
+
+class Sighting(NamedTuple):
+    """A shop or listing seen in a run with the rule hits on its page, as upsert_leads takes them."""
+
+    subject: str  # "listing" or "shop"
     subject_id: int
     listing_id: int | None
     shop_id: int | None
-    pack: str
-    rule: str
     seen_at: datetime
-    hits: list[Mapping[str, Any]] = field(default_factory=list)
-
-    def values(self, run_id: int, now: datetime) -> tuple:
-        """The lead row in LEADS.columns' order."""
-        hits = self.hits
-        first = hits[0]
-        if len(hits) == 1:  # most drafts: skip the folding
-            severity = str(first.get("severity") or "low")
-            matched_text = str(first.get("match") or "")
-        else:
-            worst = max(hits, key=lambda hit: SEVERITY_RANK.get(str(hit.get("severity")), 0))
-            severity = str(worst.get("severity") or "low")
-            matched_text = MATCH_SEPARATOR.join(sorted({str(hit.get("match") or "") for hit in hits}))
-        return (self.subject, self.subject_id, self.listing_id, self.shop_id, self.pack, self.rule,
-                str(first.get("category") or "unknown"), severity, SEVERITY_RANK.get(severity, 0),
-                first.get("legal_basis"), matched_text, first.get("context"), self.seen_at, self.seen_at, 1,
-                run_id, run_id, "new", now)
+    hits: Iterable[Any]
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while a batch is written: the batch's rows (tens of thousands of tuples
+    and lists, freed by reference counting when it ends) would otherwise set off collections that walk the
+    whole heap, a tenth of the write's time."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@_cyclic_gc_paused()
 def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing | ListingSeen]) -> None:
     now = utcnow()
     shops = {(item.platform, item.shop_id): item for item in items if isinstance(item, Shop)}
@@ -92,21 +96,22 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing 
     if conn.scalar(sa.select(Run.id).where(Run.id == run_id)) is None:
         raise StoreError(f"there is no run {run_id}: start one with Store.start_run; nothing was saved")
 
+    seen_at = {key: parse_time(item.fetched_at, now) for key, item in listings.items()}
     shop_ids = _upsert_shops(conn, run_id, now, shops)
     mentioned = {(item.platform, item.shop_id): item.shop_name for item in listings.values() if item.shop_id}
     shop_ids |= _ensure_shops(conn, run_id, now, {key: name for key, name in mentioned.items() if key not in shop_ids})
-    listing_ids = _upsert_listings(conn, run_id, now, listings, shop_ids)
-    _upsert_snapshots(conn, run_id, now, listings, listing_ids)
+    listing_ids = _upsert_listings(conn, run_id, listings, seen_at, shop_ids)
+    _upsert_snapshots(conn, run_id, listings, seen_at, listing_ids)
     _insert_reviews(conn, run_id, listings, listing_ids)
 
-    drafts: dict[tuple[str, int, str, str], LeadDraft] = {}
-    for key, shop in shops.items():
-        _add_drafts(drafts, "shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits)
+    sightings = [Sighting("shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits)
+                 for key, shop in shops.items() if shop.hits]
     for key, listing in listings.items():
-        shop_ref = shop_ids.get((listing.platform, listing.shop_id)) if listing.shop_id else None
-        _add_drafts(drafts, "listing", listing_ids[key], listing_ids[key], shop_ref,
-                    parse_time(listing.fetched_at, now), listing.hits)
-    upsert_leads(conn, run_id, now, drafts.values())
+        if listing.hits:
+            shop_ref = shop_ids.get((listing.platform, listing.shop_id)) if listing.shop_id else None
+            sightings.append(Sighting("listing", listing_ids[key], listing_ids[key], shop_ref, seen_at[key],
+                                      listing.hits))
+    upsert_leads(conn, run_id, now, sightings)
     mark_seen(conn, run_id, now, sorted(seen - listings.keys()))
 
 
@@ -141,29 +146,17 @@ def mark_seen(conn: sa.Connection, run_id: int, now: datetime, keys: Sequence[tu
         last_seen=sa.case((ListingRow.last_seen < now, now), else_=ListingRow.last_seen)))
 
 
-def _add_drafts(drafts: dict, subject: str, subject_id: int, listing_id: int | None, shop_id: int | None,
-                seen_at: datetime, hits: Iterable[Any]) -> None:
-    for hit in hits:
-        if type(hit) is not dict:
-            hit = hit_dict(hit)
-        pack, rule = str(hit.get("pack") or ""), str(hit.get("rule") or "")
-        key = (subject, subject_id, pack, rule)
-        draft = drafts.get(key)
-        if draft is None:
-            draft = drafts[key] = LeadDraft(subject, subject_id, listing_id, shop_id, pack, rule, seen_at)
-        draft.hits.append(hit)
-
-
 # A shop page seen now says what the shop displays now, so its fields replace the stored ones.
 SHOPS = Upsert(ShopRow.__table__, (
     "platform", "shop_id", "url", "name", "licence_text", "credit_code", "food_licence", "contact", "is_food",
     "first_seen", "last_seen", "last_run_id"), ("platform", "shop_id"), lambda new: {name: new[name] for name in (
         "url", "name", "licence_text", "credit_code", "food_licence", "contact", "is_food", "last_seen",
         "last_run_id")})
-# Shops known only from their listings: create them, fill a missing name, change nothing else.
+# Shops known only from their listings: create them, fill a missing name, change nothing else (and rewrite
+# no row that has its name: every batch mentions the shops of its listings again).
 MENTIONED_SHOPS = Upsert(ShopRow.__table__, (
     "platform", "shop_id", "name", "is_food", "first_seen", "last_seen", "last_run_id"), ("platform", "shop_id"),
-    lambda new: {"name": sa.func.coalesce(ShopRow.name, new.name)})
+    lambda new: {"name": new.name}, update_where=lambda new: ShopRow.name.is_(None) & new.name.is_not(None))
 LISTINGS = Upsert(ListingRow.__table__, (
     "platform", "canonical_id", "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash",
     "list_price", "list_title", "fetched_at", "first_seen", "last_seen", "last_run_id", "active", "delisted_at"),
@@ -213,11 +206,14 @@ def _lead_updates(new: Any) -> dict[str, Any]:
 
 LEADS = Upsert(Lead.__table__, (
     "subject", "subject_id", "listing_id", "shop_id", "pack", "rule", "category", "severity", "severity_rank",
-    "legal_basis", "matched_text", "context", "first_seen", "last_seen", "times_seen", "first_run_id", "last_run_id",
-    "status", "updated_at"), ("subject", "subject_id", "pack", "rule"), _lead_updates)
-LEAD_KEY = operator.attrgetter(*LEADS.key)  # a LeadDraft's key
+    "legal_basis", "matched_text", "context", "first_seen", "last_seen"), ("subject", "subject_id", "pack", "rule"),
+    _lead_updates, constants=("times_seen", "first_run_id", "last_run_id", "status", "updated_at"))
+_SEVERITY, _SEVERITY_RANK, _MATCHED_TEXT = map(LEADS.columns.index, ("severity", "severity_rank", "matched_text"))
+# A hit names its lead by the lead's key: the database finds the id, so the leads' ids are never read back.
 LEAD_HITS = Upsert(LeadHit.__table__, (
-    "lead_id", "run_id", "field", "start", "end", "match", "context"), ("lead_id", "run_id", "field", "start", "end"))
+    "subject", "subject_id", "pack", "rule", "field", "start", "end", "match", "context"),
+    ("lead_id", "run_id", "field", "start", "end"), constants=("run_id",),
+    reference=Reference("lead_id", Lead.__table__, ("subject", "subject_id", "pack", "rule")))
 
 
 def _upsert_shops(conn: sa.Connection, run_id: int, now: datetime, shops: dict[tuple[str, str], Shop]) -> dict:
@@ -240,21 +236,21 @@ def _ensure_shops(conn: sa.Connection, run_id: int, now: datetime, names: dict[t
     return upsert(conn, MENTIONED_SHOPS, rows, ids=True)
 
 
-def _upsert_listings(conn: sa.Connection, run_id: int, now: datetime, listings: dict, shop_ids: dict) -> dict:
+def _upsert_listings(conn: sa.Connection, run_id: int, listings: dict, seen_at: dict, shop_ids: dict) -> dict:
     rows = []  # in LISTINGS.columns' order
     for key in sorted(listings):
         item = listings[key]
-        seen_at = parse_time(item.fetched_at, now)
+        seen = seen_at[key]
         observed = item.title is not None or item.price is not None  # else a bare reference: no page fetched
         rows.append((
             item.platform, item.canonical_id, shop_ids.get((item.platform, item.shop_id)) if item.shop_id else None,
             item.url, item.title, item.price, item.original_price, item.currency, item.content_hash,
-            item.list_price, item.list_title, seen_at if observed else None, seen_at, seen_at, run_id, True, None))
+            item.list_price, item.list_title, seen if observed else None, seen, seen, run_id, True, None))
     return upsert_values(conn, LISTINGS, rows, ids=True)
 
 
-def _upsert_snapshots(conn: sa.Connection, run_id: int, now: datetime, listings: dict, listing_ids: dict) -> None:
-    rows = [(listing_ids[key], run_id, parse_time(item.fetched_at, now), item.price, item.original_price,
+def _upsert_snapshots(conn: sa.Connection, run_id: int, listings: dict, seen_at: dict, listing_ids: dict) -> None:
+    rows = [(listing_ids[key], run_id, seen_at[key], item.price, item.original_price,
              item.content_hash) for key, item in sorted(listings.items())  # in SNAPSHOTS.columns' order
             if item.price is not None or item.title is not None]  # a bare reference observed no page
     upsert_values(conn, SNAPSHOTS, rows)
@@ -278,23 +274,32 @@ def _insert_reviews(conn: sa.Connection, run_id: int, listings: dict, listing_id
     upsert(conn, REVIEWS, [rows[key] for key in sorted(rows)])
 
 
-def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, drafts: Iterable[LeadDraft]) -> dict:
-    """Insert new leads or update the ones already known; record each hit once per run.
-
-    Returns {(subject, subject_id, pack, rule): lead id}.
-    """
-    drafts = sorted(drafts, key=LEAD_KEY)
-    if not drafts:
-        return {}
-    lead_ids = upsert_values(conn, LEADS, [draft.values(run_id, now) for draft in drafts], ids=True)
-
-    hits = {}
-    for draft in drafts:
-        lead_id = lead_ids[LEAD_KEY(draft)]
-        for hit in draft.hits:
-            start, end = int(hit.get("start") or 0), int(hit.get("end") or 0)
-            where = str(hit.get("field") or "")
-            key = (lead_id, where, start, end)
-            hits[key] = (lead_id, run_id, where, start, end, str(hit.get("match") or ""), hit.get("context"))
-    upsert_values(conn, LEAD_HITS, [hits[key] for key in sorted(hits)])
-    return lead_ids
+def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, sightings: Iterable[Sighting]) -> None:
+    """Insert new leads or update the ones already known, one per (subject, pack, rule) however many of its
+    hits the sightings hold; record each hit once per run."""
+    leads: dict[tuple, list] = {}  # lead key -> row in LEADS.columns' order
+    folded: dict[tuple, set[str]] = {}  # lead key -> its matched texts, for leads with several hits
+    # in LEAD_HITS.columns' order; a hit twice at one place is the same hit, stored once by ON CONFLICT DO NOTHING
+    hits: list[tuple] = []
+    for subject, subject_id, listing_id, shop_id, seen_at, subject_hits in sightings:
+        for hit in subject_hits:
+            pack, rule, category, severity, where, start, end, match, context, legal_basis = hit_values(hit)
+            key = (subject, subject_id, str(pack or ""), str(rule or ""))
+            match = str(match or "")
+            hits.append((*key, str(where or ""), int(start or 0), int(end or 0), match, context))
+            severity = str(severity or "low")
+            lead = leads.get(key)
+            if lead is None:
+                leads[key] = [subject, subject_id, listing_id, shop_id, key[2], key[3], str(category or "unknown"),
+                              severity, SEVERITY_RANK.get(severity, 0), legal_basis, match, context, seen_at, seen_at]
+                continue
+            # Several hits of one rule on one page: the worst severity, the first hit's other fields, and
+            # every distinct matched text (sorted, so a re-run in another order gives the same text).
+            folded.setdefault(key, {lead[_MATCHED_TEXT]}).add(match)
+            if SEVERITY_RANK.get(severity, 0) > lead[_SEVERITY_RANK]:
+                lead[_SEVERITY], lead[_SEVERITY_RANK] = severity, SEVERITY_RANK[severity]
+    for key, matches in folded.items():
+        leads[key][_MATCHED_TEXT] = MATCH_SEPARATOR.join(sorted(matches))
+    upsert_with_referring(conn, LEADS, list(leads.values()), LEAD_HITS, hits, child_constants={"run_id": run_id},
+                          parent_constants={"times_seen": 1, "first_run_id": run_id, "last_run_id": run_id,
+                                            "status": "new", "updated_at": now})
