@@ -55,6 +55,7 @@ class Listing:
     images: list[str] = field(default_factory=list)
     fetched_at: str | None = None
     content_hash: str | None = None  # sha256 of the page body as fetched
+    etag: str | None = None  # the page's ETag validator, for a conditional re-fetch
     reviews: list[Review] = field(default_factory=list)
     hits: list[Any] = field(default_factory=list)
 
@@ -69,3 +70,4 @@ class ListingSeen:
     url: str
     list_price: float | None = None
     list_title: str | None = None
+    revalidated: bool = False  # its page was asked for again and answered 304 Not Modified: fetched as of now

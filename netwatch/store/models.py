@@ -76,6 +76,7 @@ class ListingRow(Base):
     list_price: Mapped[float | None]  # what its list page showed (incremental crawls re-fetch when it changes)
     list_title: Mapped[str | None] = mapped_column(sa.Text)
     fetched_at: Mapped[datetime | None]  # when its own page was last fetched (last_seen counts list-page sightings)
+    etag: Mapped[str | None] = mapped_column(sa.String(200))  # the page's ETag when last fetched
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     last_run_id: Mapped[int | None] = mapped_column(index=True)  # runs.id

@@ -39,6 +39,7 @@ class KnownListing(NamedTuple):
     list_title: str | None
     fetched_at: datetime | None  # when its page was last fetched (None: never, e.g. known only by reference)
     active: bool
+    etag: str | None = None  # the ETag its page was last served with
 
 
 class Store:
@@ -122,10 +123,10 @@ class Store:
         """canonical_id -> what an incremental crawl compares, for every listing of the platform."""
         with self.reading() as conn:
             rows = conn.execute(sa.select(ListingRow.canonical_id, ListingRow.list_price, ListingRow.list_title,
-                                          ListingRow.fetched_at, ListingRow.active)
+                                          ListingRow.fetched_at, ListingRow.active, ListingRow.etag)
                                 .where(ListingRow.platform == platform))
-            return {row.canonical_id: KnownListing(row.list_price, row.list_title, row.fetched_at, row.active)
-                    for row in rows}
+            return {row.canonical_id: KnownListing(row.list_price, row.list_title, row.fetched_at, row.active,
+                                                   row.etag) for row in rows}
 
     def finish_run(self, run_id: int, stats: dict, status: str) -> None:
         """Close the run; when it finished normally, listings it no longer saw are marked delisted."""

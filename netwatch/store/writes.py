@@ -113,6 +113,13 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing 
                                       listing.hits))
     upsert_leads(conn, run_id, now, sightings)
     mark_seen(conn, run_id, now, sorted(seen - listings.keys()))
+    revalidated = {(item.platform, item.canonical_id) for item in items
+                   if isinstance(item, ListingSeen) and item.revalidated} - listings.keys()
+    for platform in sorted({platform for platform, _ in revalidated}):
+        # A 304 proved the stored page current: its revisit interval starts again.
+        conn.execute(sa.update(ListingRow).where(
+            ListingRow.platform == platform,
+            ListingRow.canonical_id.in_(sorted(c for p, c in revalidated if p == platform))).values(fetched_at=now))
 
 
 def mark_seen(conn: sa.Connection, run_id: int, now: datetime, keys: Sequence[tuple[str, str]]) -> None:
@@ -159,7 +166,7 @@ MENTIONED_SHOPS = Upsert(ShopRow.__table__, (
     lambda new: {"name": new.name}, update_where=lambda new: ShopRow.name.is_(None) & new.name.is_not(None))
 LISTINGS = Upsert(ListingRow.__table__, (
     "platform", "canonical_id", "shop_ref", "url", "title", "price", "original_price", "currency", "content_hash",
-    "list_price", "list_title", "fetched_at", "first_seen", "last_seen", "last_run_id", "active", "delisted_at"),
+    "list_price", "list_title", "fetched_at", "etag", "first_seen", "last_seen", "last_run_id", "active", "delisted_at"),
     ("platform", "canonical_id"),
     lambda new: {
         # A listing known only by reference (no title, no price: e.g. a reviews-only import) must not
@@ -167,7 +174,7 @@ LISTINGS = Upsert(ListingRow.__table__, (
         **{name: sa.case((sa.and_(new.title.is_(None), new.price.is_(None)), ListingRow.__table__.c[name]),
                          else_=new[name])
            for name in ("url", "title", "price", "original_price", "currency", "content_hash", "list_price",
-                        "list_title", "fetched_at")},
+                        "list_title", "fetched_at", "etag")},
         "shop_ref": sa.func.coalesce(new.shop_ref, ListingRow.shop_ref),
         **{name: new[name] for name in ("last_run_id", "active", "delisted_at")},
         "last_seen": sa.case((new.last_seen > ListingRow.last_seen, new.last_seen), else_=ListingRow.last_seen),
@@ -245,7 +252,7 @@ def _upsert_listings(conn: sa.Connection, run_id: int, listings: dict, seen_at: 
         rows.append((
             item.platform, item.canonical_id, shop_ids.get((item.platform, item.shop_id)) if item.shop_id else None,
             item.url, item.title, item.price, item.original_price, item.currency, item.content_hash,
-            item.list_price, item.list_title, seen if observed else None, seen, seen, run_id, True, None))
+            item.list_price, item.list_title, seen if observed else None, item.etag, seen, seen, run_id, True, None))
     return upsert_values(conn, LISTINGS, rows, ids=True)
 
 
