@@ -2,7 +2,8 @@
 
 A listing's page is fetched again when the listing is new, when its list page shows another price or
 title than last time, or when its last fetch is older than NETWATCH_REVISIT_DAYS; otherwise the spider
-yields a ListingSeen and the store records the sighting. Turned on by NETWATCH_INCREMENTAL
+yields a ListingSeen and the store records the sighting. A known listing's page is fetched conditionally
+(If-None-Match with the ETag it was last served with): a 304 answer is a ListingSeen too, revalidated. Turned on by NETWATCH_INCREMENTAL
 (`netwatch nightly` does); the known listings are read once, when the spider opens.
 """
 
@@ -20,6 +21,7 @@ from netwatch.store.store import KnownListing
 from netwatch.store.writes import utcnow
 
 SKIPPED_STAT = "netwatch/incremental/skipped"
+NOT_MODIFIED_STAT = "netwatch/incremental/not_modified"
 KNOWN_STAT = "netwatch/incremental/known"
 
 
@@ -47,3 +49,8 @@ class IncrementalPlan:
                 and self.now - known.fetched_at < self.revisit
                 and (list_price, list_title) == (known.list_price, known.list_title)
                 and (list_price, list_title) != (None, None))  # a list page that showed nothing proves nothing
+
+    def etag(self, canonical_id: str) -> str | None:
+        """The validator to re-fetch a known listing's page with: the server answers 304 if it is unchanged."""
+        known = self.known.get(canonical_id)
+        return known.etag if known is not None and known.active else None

@@ -21,7 +21,8 @@ from netwatch.extract import extract_field, extract_fields, item_id_from_url, ma
 from netwatch.items import Listing, ListingSeen
 from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
 from netwatch.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
-from netwatch.spiders.incremental import KNOWN_STAT, SKIPPED_STAT, IncrementalPlan, carried_list_fields
+from netwatch.spiders.incremental import (KNOWN_STAT, NOT_MODIFIED_STAT, SKIPPED_STAT, IncrementalPlan,
+                                          carried_list_fields)
 from netwatch.spiders.stats import record_error
 
 
@@ -74,6 +75,11 @@ class ProfileSpider(NetwatchSpider):
         return request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if response.status == 304:  # asked conditionally (see `conditional`): the stored page is current
+            seen = self.not_modified(response)
+            if seen is not None:
+                yield seen
+            return
         matched = self.profile.rule_for(response.url)
         if matched is None or not is_readable(response):
             self.crawler.stats.inc_value("netwatch/pages_unmatched")
@@ -88,6 +94,8 @@ class ProfileSpider(NetwatchSpider):
         item = read_page(page, self.profile, matched) if rule.item != "none" else None
         if isinstance(item, Listing) and "netwatch_carry" in response.meta:
             item.list_price, item.list_title = carried_list_fields(response.meta["netwatch_carry"])
+        if isinstance(item, Listing) and b"ETag" in response.headers:
+            item.etag = response.headers[b"ETag"].decode("latin-1")[:200]
         if isinstance(item, Listing) and rule.reviews:
             api = extract_field(page.selector, rule.reviews.api)
             if not api and rule.reviews.fallback_url:
@@ -111,16 +119,37 @@ class ProfileSpider(NetwatchSpider):
                         self.crawler.stats.set_value(SKIPPED_STAT, len(self.skipped))
                         yield seen
                         continue
-                yield self.routed(request)
+                yield self.routed(self.conditional(request))
 
-    def seen_unchanged(self, url: str, carry: dict[str, Any]) -> ListingSeen | None:
-        """With incremental crawling, a known listing its list page shows unchanged: not fetched again."""
-        if self.incremental is None:
-            return None
+    def listing_id(self, url: str) -> str | None:
+        """The canonical id of the listing a URL's page shows, or None for other pages."""
         matched = self.profile.rule_for(url)
         if matched is None or matched[0].item != "listing":
             return None
-        canonical_id = matched[1].get("item_id") or item_id_from_url(url)
+        return matched[1].get("item_id") or item_id_from_url(url)
+
+    def conditional(self, request: scrapy.Request) -> scrapy.Request:
+        """A known listing's page asked for with the ETag it was last served with (incremental crawls)."""
+        canonical_id = self.listing_id(request.url) if self.incremental is not None else None
+        etag = self.incremental.etag(canonical_id) if canonical_id else None
+        if etag:
+            request.headers["If-None-Match"] = etag
+            request.meta["handle_httpstatus_list"] = [304]
+        return request
+
+    def not_modified(self, response: Response) -> ListingSeen | None:
+        canonical_id = self.listing_id(response.url)
+        if canonical_id is None:
+            return None
+        self.crawler.stats.inc_value(NOT_MODIFIED_STAT)
+        list_price, list_title = carried_list_fields(response.meta.get("netwatch_carry", {}))
+        return ListingSeen(self.platform, canonical_id, response.url, list_price, list_title, revalidated=True)
+
+    def seen_unchanged(self, url: str, carry: dict[str, Any]) -> ListingSeen | None:
+        """With incremental crawling, a known listing its list page shows unchanged: not fetched again."""
+        canonical_id = self.listing_id(url) if self.incremental is not None else None
+        if canonical_id is None:
+            return None
         list_price, list_title = carried_list_fields(carry)
         if not self.incremental.unchanged(canonical_id, list_price, list_title):
             return None
