@@ -44,6 +44,10 @@ CATEGORY = "fake_reviews"
 PhraseCheck = Callable[[str], list[str]]
 
 
+def _no_phrases(text: str) -> list[str]:
+    return []
+
+
 def rule_engine_phrases() -> PhraseCheck:
     """Cash-for-praise phrases as the rule engine's fake_reviews pack finds them in a review."""
     from netwatch.rules import default_engine
@@ -332,8 +336,9 @@ class ReviewSignalScorer:
         return result
 
     # -- scoring ----------------------------------------------------------------------------------
-    def assess(self, listing: Listing, *, observed: bool = False) -> ListingScore:
-        """Score one listing; unless `observed`, it is first added to its shop's context."""
+    def assess(self, listing: Listing, *, observed: bool = False, check_phrases: bool = True) -> ListingScore:
+        """Score one listing; unless `observed`, it is first added to its shop's context. `check_phrases`
+        False: the caller knows the rule engine found no cash-for-praise phrase in these reviews."""
         if not observed:
             self.observe([listing])
         key = self.listing_key(listing)
@@ -344,7 +349,7 @@ class ReviewSignalScorer:
                            and getattr(h, "field", None) != "review"]
         shop = self.shops.get(self.shop_key(listing))
         findings = [
-            phrase_finding(views, self.phrase_check, listing_phrases),
+            phrase_finding(views, self.phrase_check if check_phrases else _no_phrases, listing_phrases),
             duplicate_finding(views, key, shop, cfg.duplicate, self.generic) if shop is not None else None,
             burst_finding(views, cfg.burst),
             short_praise_finding(views, cfg.short_praise_run, self.generic),

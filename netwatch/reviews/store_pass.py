@@ -52,10 +52,12 @@ def score_run(store, run_id: int, *, scorer: ReviewSignalScorer | None = None,
     counts: Counter[str] = Counter()
     pending: list[Listing] = []
     for group in _listing_groups(store, run_id):
-        listings = _with_reviews(store, run_id, group)
+        listings, phrased = _with_reviews(store, run_id, group)
         scorer.observe(listings, track_reviewers=False)
         for listing in listings:
-            result = scorer.assess(listing, observed=True)
+            # The crawl's rule step already read every review: where it found no cash-for-praise phrase,
+            # reading them again would find none (a third of this pass's time).
+            result = scorer.assess(listing, observed=True, check_phrases=listing.canonical_id in phrased)
             counts["listings_scored"] += 1
             counts.update(result.signals)
             hit = scorer.to_hit(result, listing)
@@ -123,10 +125,12 @@ def _listing_groups(store, run_id: int) -> Iterator[list[_ListingRef]]:
         yield [_ListingRef(*row) for row in rows]
 
 
-def _with_reviews(store, run_id: int, refs: Sequence[_ListingRef]) -> list[Listing]:
+def _with_reviews(store, run_id: int, refs: Sequence[_ListingRef]) -> tuple[list[Listing], set[str]]:
     """The listings with their stored reviews and the fake_reviews hits the rule packs raised on their
-    own text this run (a listing whose description already names the phrase needs no second lead for it)."""
+    own text this run (a listing whose description already names the phrase needs no second lead for it);
+    and the canonical ids of those whose reviews the rule packs found a fake_reviews phrase in."""
     ids = [ref.id for ref in refs]
+    phrased: set[int] = set()
     reviews: dict[int, list[Review]] = {listing_id: [] for listing_id in ids}
     rule_hits: dict[int, list[Hit]] = {listing_id: [] for listing_id in ids}
     with store.reading() as conn:
@@ -144,5 +148,10 @@ def _with_reviews(store, run_id: int, refs: Sequence[_ListingRef]) -> list[Listi
                     .where(Lead.subject == "listing", Lead.subject_id.in_(chunk), Lead.category == CATEGORY,
                            Lead.pack != PACK, LeadHit.run_id == run_id, LeadHit.field != "review")):
                 rule_hits[listing_id].append(Hit(*hit))  # in Hit's field order
-    return [Listing(url=ref.url, canonical_id=ref.canonical_id, platform=ref.platform, shop_id=ref.shop_id,
-                    reviews=reviews[ref.id], hits=rule_hits[ref.id]) for ref in refs if reviews[ref.id]]
+            phrased.update(conn.scalars(
+                sa.select(Lead.subject_id).distinct().join(LeadHit, LeadHit.lead_id == Lead.id)
+                .where(Lead.subject == "listing", Lead.subject_id.in_(chunk), Lead.category == CATEGORY,
+                       Lead.pack != PACK, LeadHit.run_id == run_id, LeadHit.field == "review")))
+    listings = [Listing(url=ref.url, canonical_id=ref.canonical_id, platform=ref.platform, shop_id=ref.shop_id,
+                        reviews=reviews[ref.id], hits=rule_hits[ref.id]) for ref in refs if reviews[ref.id]]
+    return listings, {ref.canonical_id for ref in refs if ref.id in phrased}
