@@ -118,10 +118,13 @@ def available_pipelines() -> dict[str, int]:
 
 
 def netwatch_crawl(base_url: str, tmp: Path, pipelines: dict[str, int], target: str = "netmall",
-                   extra: list[str] | None = None) -> dict[str, Any]:
+                   extra: list[str] | None = None, cprofile: Path | None = None) -> dict[str, Any]:
     stats_file = tmp / f"stats-{time.monotonic_ns()}.json"
     env = {**os.environ, "NETWATCH_DB_URL": f"sqlite:///{tmp / f'bench-{time.monotonic_ns()}.db'}"}
-    command = [sys.executable, "-c", "from netwatch.cli import main; main()", "crawl", target,
+    # --cprofile: the same crawl under cProfile (slower: its figures are not throughput)
+    runner = ["-m", "cProfile", "-o", str(cprofile), "-m", "netwatch.cli"] if cprofile else \
+        ["-c", "from netwatch.cli import main; main()"]
+    command = [sys.executable, *runner, "crawl", target,
                "-a", f"base_url={base_url}", "--stats", str(stats_file), "--progress", "0",
                "-s", f"ITEM_PIPELINES={json.dumps(pipelines)}", "-s", "LOG_LEVEL=WARNING", *(extra or [])]
     seconds, memory, err = run_measured(command, env)
@@ -129,7 +132,7 @@ def netwatch_crawl(base_url: str, tmp: Path, pipelines: dict[str, int], target: 
         raise RuntimeError(f"crawl failed: {err[-2000:]}")
     (summary,) = json.loads(stats_file.read_text())
     return {"wall": seconds, "seconds": summary["duration_s"], "pages": summary["pages"], "items": summary["items"],
-            "summary": summary,
+            "cpu": summary.get("cpu_s"), "summary": summary,
             "rss_mib": memory.peak_kib / 1024, "browser_mib": memory.peak_children_kib / 1024}
 
 
@@ -142,12 +145,13 @@ def bare_crawl(base_url: str, tmp: Path) -> dict[str, Any]:
         raise RuntimeError(f"bare crawl failed: {err[-2000:]}")
     stats = json.loads(stats_file.read_text())
     return {"wall": seconds, "seconds": stats["seconds"], "pages": stats["pages"], "items": stats["item_pages"],
-            "rss_mib": memory.peak_kib / 1024}
+            "cpu": stats["cpu_seconds"], "rss_mib": memory.peak_kib / 1024}
 
 
 def run_bare(base_url: str, stats_file: str) -> None:
     """Child process: the bare spider over the same links as the netmall profile, nothing extracted."""
     import scrapy
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.sitemap import Sitemap
 
@@ -191,12 +195,37 @@ def run_bare(base_url: str, stats_file: str) -> None:
 
     process = CrawlerProcess(crawl_settings({"ITEM_PIPELINES": {}, "LOG_LEVEL": "WARNING"}))
     crawler = process.create_crawler(BareSpider)
+    # CPU time from open to close, as netwatch's crawl statistics count it (netwatch/cpu_s)
+    cpu: dict[str, float] = {}
+
+    def opened() -> None:
+        cpu["opened"] = time.process_time()
+
+    def closed() -> None:
+        cpu["closed"] = time.process_time()
+
+    # receivers are held weakly: these names keep them alive until the crawl ends
+    crawler.signals.connect(opened, signal=signals.spider_opened)
+    crawler.signals.connect(closed, signal=signals.spider_closed)
     process.crawl(crawler)
     process.start()
     stats = crawler.stats.get_stats()
     Path(stats_file).write_text(json.dumps({"pages": stats.get("response_received_count", 0),
                                             "item_pages": crawler.spider.item_pages,
-                                            "seconds": stats["elapsed_time_seconds"]}))
+                                            "seconds": stats["elapsed_time_seconds"],
+                                            "cpu_seconds": cpu["closed"] - cpu["opened"]}))
+
+
+def print_profile(path: Path, run: dict[str, Any], top: int = 30) -> None:
+    """netwatch's own functions by cumulative time. The review pass runs after the crawl in a thread, which
+    cProfile does not see: its time comes from the run's statistics."""
+    import pstats
+
+    print(f"\n[cprofile] {path} (cProfile slows the crawl: compare shares, not speeds); crawl {run['seconds']:.1f} s; "
+          f"review signals scored after it, in a thread cProfile does not see: "
+          f"{run['summary'].get('review_pass_s') or 0.0:.1f} s")
+    pstats.Stats(str(path)).sort_stats("cumulative").print_stats(f"{PROJECT.name}/netwatch/", top)
+    print(f"  ({run['items']} items: divide a cumulative time by this for its cost per item)")
 
 
 def js_profile(tmp: Path, pages: int, repeats: int) -> Path:
@@ -217,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-sizes", default="2000,10000", help="crawl lengths (listings) for the RSS figure")
     parser.add_argument("--js-renders", type=int, default=150)
     parser.add_argument("--only", choices=["throughput", "js", "rss"])
+    parser.add_argument("--cprofile", type=Path, metavar="FILE",
+                        help="also crawl the throughput mall once under cProfile, save the profile to FILE and print "
+                             "netwatch's own functions (review signals, scored after the crawl, apart)")
     args = parser.parse_args(argv)
 
     from netwatch_fixtures.mall.launch import start_mall
@@ -232,19 +264,24 @@ def main(argv: list[str] | None = None) -> int:
                 base = mall.urls["netmall"]
                 bare = bare_crawl(base, tmp)
                 ours = netwatch_crawl(base, tmp, pipelines)
+                profiled = netwatch_crawl(base, tmp, pipelines, cprofile=args.cprofile) if args.cprofile else None
             print(f"\n[throughput] {shops * ITEMS_PER_SHOP} listings, {shops} shops")
             for name, run in (("bare scrapy (baseline)", bare), ("netwatch netmall profile", ours)):
                 print(f"  {name:26} {run['pages']:7} pages {run['items']:7} items {run['seconds']:7.1f} s "
                       f"(process {run['wall']:.1f} s) "
                       f"{run['pages'] / run['seconds']:6.1f} pages/s {run['items'] / run['seconds']:6.1f} items/s "
-                      f"peak RSS {run['rss_mib']:.0f} MiB")
+                      f"CPU {1000 * run['cpu'] / run['pages']:.2f} ms/page peak RSS {run['rss_mib']:.0f} MiB")
             ratio = (ours["pages"] / ours["seconds"]) / (bare["pages"] / bare["seconds"])
-            print(f"  ratio pages/s netwatch / bare: {ratio:.2f} (target >= 0.7)")
+            cpu_ratio = (bare["cpu"] / bare["pages"]) / (ours["cpu"] / ours["pages"])
+            print(f"  ratio pages/s netwatch / bare: {ratio:.2f} (target >= 0.7); by CPU time per page: {cpu_ratio:.2f} "
+                  f"(steadier when other work shares the machine)")
             review_pass = ours["summary"].get("review_pass_s") or 0.0
             with_pass = (ours["pages"] / (ours["seconds"] + review_pass)) / (bare["pages"] / bare["seconds"])
             print(f"  review signals scored over the store after the crawl: {review_pass:.1f} s, "
                   f"{ours['summary'].get('review_leads', 0)} leads; ratio with that time counted: {with_pass:.2f}")
             print(f"  errors: {ours['summary']['errors_by_kind']}")
+            if profiled:
+                print_profile(args.cprofile, profiled)
         if args.only in (None, "js"):
             pages = 50
             with start_mall(shops=12, items_per_shop=20 * pages) as mall:

@@ -49,6 +49,17 @@ def _handler(served: list[str], *args: object) -> Handler:
     return handler(*args)
 
 
+def test_launch_options_live_in_the_crawl_settings_only():
+    from netwatch.crawl import crawl_settings
+    from netwatch.spiders.base import NetwatchSpider
+
+    settings = crawl_settings()
+    assert settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS") == launch_options()
+    assert launch_options()["executable_path"] == config.chromium_path()
+    assert settings.get("PLAYWRIGHT_ABORT_REQUEST") == "netwatch.spiders.browser.abort_heavy_request"
+    assert not any(name.startswith("PLAYWRIGHT_") for name in NetwatchSpider.custom_settings)
+
+
 @pytest.mark.browser
 def test_playwright_drives_the_installed_chromium(page_server):
     if config.chromium_path() is None:

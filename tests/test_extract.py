@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from parsel import Selector
 
 from netwatch.extract import Page, decode_body, extract_field, extract_listing, item_id_from_url, parse_price
-from netwatch.extract.fields import FieldSpecError
+from netwatch.extract.fields import FieldSpecError, _xpath_evaluator, compile_field
 from netwatch.sites import ProfileError, load_profile, profile_names
 
 
@@ -100,6 +102,40 @@ def test_field_specs(spec, value):
     assert extract_field(HTML, spec) == value
 
 
+def test_a_compiled_field_reads_like_its_spec():
+    for spec in ({"rows": "css:table.specs tr", "key": "css:th", "value": "css:td"}, "css:h1.t", "xpath://h1/b/text()"):
+        field = compile_field(spec)
+        assert field(HTML) == extract_field(HTML, field) == extract_field(HTML, spec)
+    assert compile_field("css:h1.t") is compile_field("css:h1.t")  # string specs are compiled once
+
+
+def test_a_loaded_profile_survives_pickling():
+    # distributed crawls pickle requests into Redis, with the page rule a review request carries
+    profile = load_profile("netmall", "http://127.0.0.1:8000")
+    copy = pickle.loads(pickle.dumps(profile))
+    assert copy == profile
+    item_rule = copy.pages[-1]
+    assert item_rule.fields["title"](HTML) is None and item_rule.fields["specs"](HTML) == {"产地": "云南", "重量": "850g"}
+    assert item_rule.reviews.entries(Selector(text='{"reviews": [{"content": "好"}]}', type="json")) == [{"content": "好"}]
+
+
+def test_exslt_functions_in_field_specs():
+    page = Selector(text='<html><body><a href="/a">1</a><a href="/a">2</a><a href="/b">3</a></body></html>')
+    assert extract_field(page, {"xpath": "set:distinct(//a/@href)", "all": True}) == ["/a", "/b"]
+    assert extract_field(page, {"xpath": "//a[re:test(@href, 'b$')]", "all": True}) == ["3"]
+
+
+def test_a_reused_xpath_evaluator_does_not_grow():
+    # lxml with libxml2 2.13+ logs an entry, never cleared, on each call of an evaluator that maps EXSLT sets:
+    # reused for every page, it would grow the crawl's memory page after page.
+    plain = _xpath_evaluator("//h1/text()")
+    for _ in range(3):
+        plain()(HTML.root)
+    assert plain() is plain() and len(plain().error_log) == 0
+    with_sets = _xpath_evaluator("set:distinct(//h1/text())")
+    assert with_sets() is not with_sets()
+
+
 def test_json_field_specs():
     document = Selector(text='{"pages": 3, "reviews": [{"id": 1}, {"id": 2}]}', type="json")
     assert extract_field(document, "json:pages") == 3
@@ -145,6 +181,15 @@ def test_profile_needs_a_base_url(tmp_path):
         ("key: x\nstart_urls: [http://a/]\npages: [{match: a, item: product}]", r"pages\[0\]\.item"),
         ("key: x\nstart_urls: [http://a/]\npages: [{match: a, item: shop}]", "a shop page needs selectors"),
         ("key: [unclosed", "not valid YAML"),
+        # selectors are compiled when the profile loads: a broken one is named there, not mid-crawl
+        ("key: x\nstart_urls: [http://a/]\npages: [{match: a, item: listing, fields: {title: 'css:h1[['}}]",
+         r"pages\[0\]\.fields\.title: field spec 'css:h1\[\['"),
+        ("key: x\nstart_urls: [http://a/]\npages: [{match: a, item: listing, fields: {price: 'xpath://span['}}]",
+         r"pages\[0\]\.fields\.price"),
+        ("key: x\nstart_urls: [http://a/]\npages: [{match: a, item: listing, fields: {title: 'h1.t'}}]",
+         r"fields\.title: field spec 'h1\.t' must start with css:"),
+        ("key: x\nstart_urls: [http://a/]\npages: [{match: a, item: listing, reviews: "
+         "{api: 'css:div::attr(data-api)', items: 'reviews[', fields: {text: content}}}]", r"pages\[0\]\.reviews"),
     ],
 )
 def test_bad_profiles_are_reported_with_file_and_field(tmp_path, body, message):

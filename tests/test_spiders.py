@@ -157,7 +157,7 @@ def test_netmall_faults_are_counted_not_fatal(netmall_crawl):
     assert errors.get("http_404", 0) >= 1  # the delisted item
     assert errors.get("http_500", 0) == 1  # the item that always fails, after its retries
     assert errors.get("oversized", 0) == 1  # the item page over 8 MB
-    assert summary["problem"] is None and summary["duration_s"] > 0
+    assert summary["problem"] is None and summary["duration_s"] > 0 and summary["cpu_s"] > 0
     assert summary["items_by_type"]["listing"] == len(listings(items))
     assert summary["items_by_type"]["shop"] == len(shops(items))
     assert "progress netmall:" in log and "crawl summary" in log
@@ -303,3 +303,22 @@ def test_exit_code_policy():
     assert exit_code([ok, empty]) == EXIT_NO_ITEMS
     assert exit_code([ok, broken]) == EXIT_MOSTLY_ERRORS
     assert broken.problem.startswith("mostly errors") and empty.problem.startswith("no items")
+
+
+def test_a_review_request_survives_the_shared_queue():
+    """Distributed crawls pickle requests into Redis: a review request carries its rule's place, not the rule."""
+    import pickle
+
+    from scrapy.utils.request import request_from_dict
+
+    from netwatch.items import Listing
+    from netwatch.sites import load_profile
+    from netwatch.spiders.profile import ProfileSpider
+
+    spider = ProfileSpider(profile=load_profile("netmall", "http://127.0.0.1:8000"))
+    item_rule = spider.profile.pages[-1]
+    listing = Listing(url="http://127.0.0.1:8000/item/1", canonical_id="1", platform="netmall")
+    request = spider.reviews_request("http://127.0.0.1:8000/api/reviews?item=1&page=1", listing, item_rule)
+    copy = request_from_dict(pickle.loads(pickle.dumps(request.to_dict(spider=spider))), spider=spider)
+    assert copy.callback == spider.parse_reviews and spider.profile.pages[copy.cb_kwargs["rule_index"]] is item_rule
+    assert copy.meta["netwatch_pending_item"] == listing

@@ -16,11 +16,12 @@ from netwatch.extract.encoding import decode_body
 
 # An unclosed <title> makes parsers (and browsers) swallow the whole page as title text.
 _UNCLOSED_TITLE = re.compile(r"(<title[^>]*>[^<]*)(?=<(?!/title))", re.IGNORECASE)
+_TITLE_END = re.compile(r"</title", re.IGNORECASE)  # found in the <head>: no need to lower-case the whole page
 
 
 def repair_html(text: str) -> str:
     """Close a <title> left open, so the page's body is parsed as markup; nothing else is touched."""
-    if "</title" in text.lower():
+    if _TITLE_END.search(text):
         return text
     return _UNCLOSED_TITLE.sub(r"\1</title>", text, count=1)
 

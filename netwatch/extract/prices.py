@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from price_parser import Price
 
@@ -37,11 +38,17 @@ def parse_price(
         return None, None
     if isinstance(text, (int, float)):
         return float(text), currency_code(currency_hint)
-    price = Price.fromstring(str(text), currency_hint=currency_hint, decimal_separator=decimal_separator)
+    return _parse_price_text(str(text), currency_hint, decimal_separator)
+
+
+# A shop shows few distinct price texts, each on its list page and on the item page: parse each once.
+@lru_cache(maxsize=8192)
+def _parse_price_text(text: str, currency_hint: str | None, decimal_separator: str | None) -> tuple[float | None, str | None]:
+    price = Price.fromstring(text, currency_hint=currency_hint, decimal_separator=decimal_separator)
     amount = price.amount_float
     if amount is None:
         return None, None
     currency = currency_code(price.currency) or currency_code(currency_hint)
-    if currency is None and _YUAN.search(str(text)):
+    if currency is None and _YUAN.search(text):
         currency = "CNY"
     return amount, currency

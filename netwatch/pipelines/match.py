@@ -7,8 +7,6 @@ Hits are appended to `item.hits` and counted in the crawl stats as netwatch/hits
 
 from __future__ import annotations
 
-from itemadapter import ItemAdapter
-
 from netwatch.items import Listing, Shop
 from netwatch.rules import Hit, RuleEngine, default_engine
 
@@ -25,30 +23,32 @@ class MatchPipeline:
         engine = RuleEngine.from_dir(rules_dir) if rules_dir else default_engine()
         return cls(crawler.stats, engine)
 
+    def open_spider(self):
+        # Before the first page, not on the first word-boundary hit: that would stall every download for ~1 s.
+        self.engine.prepare()
+
     def process_item(self, item):
-        adapter = ItemAdapter(item)
         if isinstance(item, Listing):
-            hits = self.listing_hits(adapter)
+            hits = self.listing_hits(item)
         elif isinstance(item, Shop):
-            hits = self.engine.check_fields({"shop_name": adapter.get("name"), "shop_text": adapter.get("text")})
+            hits = self.engine.check_fields({"shop_name": item.name, "shop_text": item.text})
         else:
             return item
-        adapter["hits"] = list(adapter.get("hits") or []) + hits
+        item.hits.extend(hits)
         self.stats.inc_value("netwatch/match/items")
         for hit in hits:
             self.stats.inc_value(f"netwatch/hits/{hit.category}")
         return item
 
-    def listing_hits(self, adapter: ItemAdapter) -> list[Hit]:
-        categories = tuple(adapter.get("category_hints") or ())
-        specs = adapter.get("specs") or {}
+    def listing_hits(self, listing: Listing) -> list[Hit]:
+        categories = frozenset(listing.category_hints or ())
         fields = {
-            "title": adapter.get("title"),
-            "description": adapter.get("description"),
-            "specs": "\n".join(f"{key}: {value}" for key, value in specs.items()),
+            "title": listing.title,
+            "description": listing.description,
+            "specs": "\n".join(f"{key}: {value}" for key, value in (listing.specs or {}).items()),
         }
         hits = self.engine.check_fields(fields, categories)
-        for review in adapter.get("reviews") or ():
+        for review in listing.reviews or ():
             text = review.get("text") if isinstance(review, dict) else getattr(review, "text", None)
             hits.extend(self.engine.check(text, "review", categories))
         return hits

@@ -144,6 +144,12 @@ class RuleEngine:
     def backend(self) -> str:
         return self._matcher.name
 
+    def prepare(self) -> None:
+        """Load now what matching would load on its first word-boundary check (jieba's dictionary, ~1 s),
+        so that a long-running caller such as a crawl does not stall at that moment."""
+        if self._boundaries.words:
+            self._boundaries.tokenizer  # noqa: B018 - the property loads it
+
     # -- compiling -------------------------------------------------------------------------
     def _literal(self, term: str, pack: Pack, rule: Rule) -> int:
         normalised = normalize_term(term)

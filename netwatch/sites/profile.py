@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from netwatch import config
-from netwatch.extract.fields import FieldSpec
+from netwatch.extract.fields import Field, FieldSpec, FieldSpecError, compile_field
 
 ITEM_KINDS = {"listing", "shop", "none"}
 REVIEW_FIELDS = {"text", "reviewer", "rating", "time", "review_id"}
@@ -48,12 +48,19 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True)
 class ReviewApi:
-    api: FieldSpec  # where the page names its review API's first page
+    api: Field  # where the page names its review API's first page
     items: str  # JMESPath to the list of reviews in one API page
     fields: Mapping[str, str]  # Review field -> key in one review object
     pages: str | None = None  # JMESPath to the number of pages
     page_param: str = "page"
     fallback_url: str | None = None  # "/api/reviews?item={item_id}&page=1" when the page does not name it
+    # `items` and `pages` compiled once (set in __post_init__): every entry of the list, the page count
+    entries: Field = field(init=False, repr=False, compare=False)
+    page_count: Field | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", compile_field({"json": self.items, "all": True}))
+        object.__setattr__(self, "page_count", compile_field(f"json:{self.pages}") if self.pages else None)
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,8 @@ class Carry:
     """Fields a list page shows beside each link, handed to the listing the link leads to."""
 
     each: str  # CSS of one entry of the list
-    link: str  # field spec of the entry's link, relative to the entry
-    fields: Mapping[str, FieldSpec]
+    link: Field  # the entry's link, relative to the entry
+    fields: Mapping[str, Field]
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ class PageRule:
     name: str
     match: re.Pattern[str]
     item: str = "none"
-    fields: Mapping[str, FieldSpec] = field(default_factory=dict)
+    fields: Mapping[str, Field] = field(default_factory=dict)  # compiled when the profile is loaded
     follow: tuple[str, ...] = ()
     render_when: str | None = None  # CSS: re-fetch with the browser when the plain page matches
     render_always: bool = False
@@ -141,6 +148,18 @@ def _string_list(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _field(spec: FieldSpec, where: str) -> Field:
+    """A field spec compiled once, at load: a bad selector names its profile and field here, not mid-crawl."""
+    try:
+        return compile_field(spec)
+    except FieldSpecError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
+
+
+def _fields(raw: Mapping[str, FieldSpec], where: str) -> dict[str, Field]:
+    return {name: _field(spec, f"{where}.{name}") for name, spec in raw.items()}
+
+
 def _review_api(raw: Any, where: str) -> ReviewApi | None:
     if raw is None:
         return None
@@ -149,9 +168,12 @@ def _review_api(raw: Any, where: str) -> ReviewApi | None:
     unknown = set(raw["fields"]) - REVIEW_FIELDS
     if unknown or "text" not in raw["fields"]:
         raise ProfileError(f"{where}.fields: must map text and only {sorted(REVIEW_FIELDS)} (unknown: {sorted(unknown)})")
-    return ReviewApi(api=raw["api"], items=str(raw["items"]), fields=dict(raw["fields"]),
-                     pages=raw.get("pages"), page_param=str(raw.get("page_param", "page")),
-                     fallback_url=raw.get("fallback_url"))
+    try:
+        return ReviewApi(api=_field(raw["api"], f"{where}.api"), items=str(raw["items"]), fields=dict(raw["fields"]),
+                         pages=raw.get("pages"), page_param=str(raw.get("page_param", "page")),
+                         fallback_url=raw.get("fallback_url"))
+    except FieldSpecError as exc:  # items or pages: not JMESPath
+        raise ProfileError(f"{where}: {exc}") from None
 
 
 def _carry(raw: Any, where: str) -> Carry | None:
@@ -162,7 +184,8 @@ def _carry(raw: Any, where: str) -> Carry | None:
     unknown = set(raw["fields"]) - CARRY_FIELDS
     if unknown:
         raise ProfileError(f"{where}.fields: only {sorted(CARRY_FIELDS)} can be carried (unknown: {sorted(unknown)})")
-    return Carry(each=str(raw["each"]), link=raw["link"], fields=dict(raw["fields"]))
+    return Carry(each=str(raw["each"]), link=_field(raw["link"], f"{where}.link"),
+                 fields=_fields(raw["fields"], f"{where}.fields"))
 
 
 def _page_rule(raw: Any, where: str) -> PageRule:
@@ -187,7 +210,7 @@ def _page_rule(raw: Any, where: str) -> PageRule:
         name=str(raw.get("name", where)),
         match=pattern,
         item=item,
-        fields=dict(fields),
+        fields=_fields(fields, f"{where}.fields"),
         follow=_string_list(raw.get("follow"), f"{where}.follow"),
         render_when=render.get("when"),
         render_always=bool(render.get("always", False)),

@@ -1,33 +1,20 @@
-"""scrapy-playwright on Debian's chromium-headless-shell (never a downloaded browser): launch options,
-what the browser may not fetch, and request meta for a rendered page."""
+"""scrapy-playwright on Debian's chromium-headless-shell (never a downloaded browser): what the browser may
+not fetch and request meta for a rendered page. The launch options are crawl settings (netwatch.settings)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from netwatch import config
+from netwatch import settings
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 BLOCKED_RESOURCE_TYPES = frozenset({"image", "font", "media"})
 # Pages rendered in one browser context before it is closed: keeps the browser's memory flat.
 PAGES_PER_CONTEXT = 20
 
 
 def launch_options() -> dict[str, Any]:
-    return {"executable_path": config.chromium_path(), "headless": True, "args": list(CHROMIUM_ARGS)}
-
-
-def playwright_settings() -> dict[str, Any]:
-    """The settings scrapy-playwright needs besides DOWNLOAD_HANDLERS (which netwatch.settings sets)."""
-    return {
-        "PLAYWRIGHT_LAUNCH_OPTIONS": launch_options(),
-        "PLAYWRIGHT_ABORT_REQUEST": "netwatch.spiders.browser.abort_heavy_request",
-        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
-        "PLAYWRIGHT_MAX_CONTEXTS": 2,
-    }
+    """The browser's launch options as the crawl settings give them (for launching it outside a crawl)."""
+    return {**settings.PLAYWRIGHT_LAUNCH_OPTIONS, "args": list(settings.PLAYWRIGHT_LAUNCH_OPTIONS["args"])}
 
 
 def abort_heavy_request(request: Any) -> bool:

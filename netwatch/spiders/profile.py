@@ -110,7 +110,8 @@ class ProfileSpider(NetwatchSpider):
             return
         carried = self.carried(page, rule, response)
         for css in rule.follow:
-            for request in response.follow_all(css=css, callback=self.parse, errback=self.on_error):
+            # links from the page's own selector: the response's would parse the page a second time
+            for request in response.follow_all(page.selector.css(css), callback=self.parse, errback=self.on_error):
                 if request.url in carried:
                     request.meta["netwatch_carry"] = carried[request.url]
                     seen = self.seen_unchanged(request.url, carried[request.url])
@@ -168,31 +169,33 @@ class ProfileSpider(NetwatchSpider):
         return carried
 
     def reviews_request(self, url: str, listing: Listing, rule: PageRule) -> scrapy.Request:
+        # The rule travels as its place in the profile, not as itself: distributed crawls pickle requests into
+        # the shared queue, and every worker's spider holds the same profile, selectors compiled.
+        rule_index = next(i for i, candidate in enumerate(self.profile.pages) if candidate is rule)
         return scrapy.Request(
-            url, callback=self.parse_reviews, errback=self.on_error, cb_kwargs={"rule": rule},
+            url, callback=self.parse_reviews, errback=self.on_error, cb_kwargs={"rule_index": rule_index},
             meta={"netwatch_pending_item": listing},
         )
 
-    def parse_reviews(self, response: Response, rule: PageRule) -> Iterator[Any]:
+    def parse_reviews(self, response: Response, rule_index: int) -> Iterator[Any]:
         """One page of the review API; the listing goes out once the last page is read."""
         listing: Listing = response.meta["netwatch_pending_item"]
+        rule = self.profile.pages[rule_index]
         api = rule.reviews
         assert api is not None
         try:
-            document = Selector(text=response.text, type="json")
-            json.loads(response.text)
+            document = Selector(root=json.loads(response.text), type="json")
         except ValueError:
             record_error(self.crawler.stats, "bad_review_json")
             self.logger.warning("review API answered no JSON: %s", response.url)
             yield listing
             return
-        for raw in document.jmespath(api.items).getall():
-            for entry in raw if isinstance(raw, list) else [raw]:
-                review = make_review({field: entry.get(key) for field, key in api.fields.items()})
-                if review is not None:
-                    listing.reviews.append(review)
+        for entry in api.entries(document):
+            review = make_review({field: entry.get(key) for field, key in api.fields.items()})
+            if review is not None:
+                listing.reviews.append(review)
         page_number = int(response.meta.get("netwatch_review_page", 1))
-        pages = document.jmespath(api.pages).get() if api.pages else None
+        pages = api.page_count(document) if api.page_count else None
         if pages is not None and page_number < int(pages):
             next_url = add_or_replace_parameter(response.url, api.page_param, str(page_number + 1))
             request = self.reviews_request(next_url, listing, rule)

@@ -1,4 +1,4 @@
-"""Crawl statistics per run (pages, items per type, leads, errors per kind, duration) and a progress line.
+"""Crawl statistics per run (pages, items per type, leads, errors per kind, duration, CPU time) and a progress line.
 
 Everything lands in `crawler.stats` under `netwatch/…`, so `netwatch.crawl` and the store read one place.
 """
@@ -65,6 +65,7 @@ class CrawlStats:
         self.stats = crawler.stats
         self.interval = crawler.settings.getfloat("NETWATCH_PROGRESS_INTERVAL", 10.0)
         self.started = time.monotonic()
+        self.cpu_started = time.process_time()
         self._task: task.LoopingCall | None = None
 
     @classmethod
@@ -80,6 +81,7 @@ class CrawlStats:
 
     def spider_opened(self, spider: Any) -> None:
         self.started = time.monotonic()
+        self.cpu_started = time.process_time()
         for key in ("pages", "items", "leads", "errors"):
             self.stats.set_value(f"netwatch/{key}", 0)
         if self.interval > 0:
@@ -117,6 +119,8 @@ class CrawlStats:
         if self._task is not None and self._task.running:
             self._task.stop()
         self.stats.set_value("netwatch/duration_s", round(time.monotonic() - self.started, 3))
+        # CPU time of the whole process (store thread included): on a shared machine it varies less than wall time.
+        self.stats.set_value("netwatch/cpu_s", round(time.process_time() - self.cpu_started, 3))
         logger.info("finished (%s) %s", reason, self.summary_line(), extra={"spider": spider})
 
 
