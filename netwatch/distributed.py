@@ -422,7 +422,7 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
             signals_file: str | None = None) -> dict[int, Any]:
     """Wait for every worker's stats per spider (up to a minute), add them up, score each run's stored
     reviews (here, once all workers' listings are in), and finish each run."""
-    from netwatch.reviews.store_pass import score_run
+    from netwatch.reviews.store_pass import score_run, with_review_stats
 
     deadline = time.monotonic() + 60
     keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
@@ -441,10 +441,7 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
         reason = stats.get("finish_reason")
         status = "finished" if reason == "finished" else (reason or "killed")
         if posted and reason != "shutdown":
-            found = score_run(store, entry["run_id"], signals_file=signals_file)
-            stats.update(found)
-            stats["netwatch/hits/fake_reviews"] = (stats.get("netwatch/hits/fake_reviews", 0)
-                                                   + found.get("netwatch/review_signals/leads", 0))
+            stats = with_review_stats(stats, score_run(store, entry["run_id"], signals_file=signals_file))
         store.finish_run(entry["run_id"], stats, status)
         error = None if posted else "no worker reported on this target"
         outcomes[entry["id"]] = outcome_cls(entry["run_id"], stats, error)

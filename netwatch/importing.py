@@ -452,7 +452,7 @@ def import_file(
     The rows go through the crawl's pipelines, are stored, and their reviews are then scored over the
     store as a crawl's are (netwatch.reviews.store_pass): every listing against all of its shop."""
     from netwatch.reviews import CATEGORY
-    from netwatch.reviews.store_pass import score_run
+    from netwatch.reviews.store_pass import LEADS_STAT, score_run, with_review_stats
     from netwatch.store import Store
 
     items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
@@ -474,10 +474,10 @@ def import_file(
         except BaseException:
             store.finish_run(run_id, {"rows": report.rows, "skipped": report.skipped}, "failed")
             raise
-        if found.get("netwatch/review_signals/leads"):
-            leads = int(found["netwatch/review_signals/leads"])
+        leads = int(found.get(LEADS_STAT, 0))
+        if leads:
             report.hits_by_category[CATEGORY] = report.hits_by_category.get(CATEGORY, 0) + leads
-        store.finish_run(run_id, {**stats.get_stats(), **found, "netwatch/import/rows": report.rows,
+        store.finish_run(run_id, {**with_review_stats(stats.get_stats(), found), "netwatch/import/rows": report.rows,
                                   "netwatch/import/skipped": report.skipped}, "finished")
     finally:
         store.close()

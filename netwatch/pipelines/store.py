@@ -69,11 +69,8 @@ class StorePipeline:
             self.store = None
 
     def _score_reviews(self) -> None:
-        from netwatch.reviews.store_pass import score_run
+        from netwatch.reviews.store_pass import score_run, with_review_stats
 
         path = self.crawler.settings.get("NETWATCH_SIGNALS_FILE")  # default: rules/signals/fake_reviews.yaml
         found = score_run(self.store, self.run_id, signals_file=path)
-        for name, value in found.items():
-            self.crawler.stats.set_value(name, value)
-        if found.get("netwatch/review_signals/leads"):
-            self.crawler.stats.inc_value("netwatch/hits/fake_reviews", found["netwatch/review_signals/leads"])
+        self.crawler.stats.set_stats(with_review_stats(self.crawler.stats.get_stats(), found))

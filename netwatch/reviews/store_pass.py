@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,7 +26,9 @@ from netwatch.store.models import Lead, LeadHit, ListingRow, ReviewRow, ShopRow
 
 LISTINGS_PER_SAVE = 500  # leads saved per transaction
 SHOPLESS_CHUNK = 500  # listings without a shop are each their own shop: scored in chunks
-IDS_PER_QUERY = 5_000  # below every database's limit on bound parameters
+IDS_PER_QUERY = 5_000
+LEADS_STAT = "netwatch/review_signals/leads"
+HITS_STAT = f"netwatch/hits/{CATEGORY}"  # below every database's limit on bound parameters
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,15 @@ def score_run(store, run_id: int, *, scorer: ReviewSignalScorer | None = None,
     stats: dict[str, float] = {f"netwatch/review_signals/{name}": value for name, value in sorted(counts.items())}
     stats["netwatch/review_signals/seconds"] = round(time.perf_counter() - started, 3)
     return stats
+
+
+def with_review_stats(stats: Mapping[str, Any], found: Mapping[str, float]) -> dict[str, Any]:
+    """A run's statistics with the review pass's (`score_run`) added: its leads count among the run's
+    fake_reviews hits, as the rule packs' do."""
+    merged = {**stats, **found}
+    if found.get(LEADS_STAT):
+        merged[HITS_STAT] = merged.get(HITS_STAT, 0) + found[LEADS_STAT]
+    return merged
 
 
 def _seen_in_run(run_id: int):  # noqa: ANN202 - a SQL condition
