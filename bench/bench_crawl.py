@@ -9,7 +9,8 @@ Figures:
    a bare Scrapy spider that requests the same URLs (same links, review API pages, JS pages through the
    browser) and extracts nothing — same run, same mall, same settings otherwise: pages/s, items/s, ratio.
 2. JavaScript pages/s through scrapy-playwright on Debian's chromium-headless-shell, and the browser's peak RSS.
-3. Peak RSS of the crawl process at two crawl lengths: it should not grow with the crawl.
+3. Peak RSS at two crawl lengths, bare and netwatch (netwatch's while crawling and with the review pass after):
+   it should not grow with the crawl.
 Each crawl runs in its own process (Twisted's reactor cannot restart); memory is sampled from /proc.
 """
 
@@ -294,14 +295,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"crawler RSS {run['rss_mib']:.0f} MiB; {run['summary']['browser_contexts']} browser contexts opened "
                   f"and closed in turn")
         if args.only in (None, "rss"):
-            print("\n[memory] peak RSS of the crawl process by crawl length")
+            print("\n[memory] peak RSS by crawl length: bare Scrapy (baseline) and netwatch, same mall; netwatch's "
+                  "peak while crawling (before the review pass) and of the whole process (the pass included)")
+            runs = []
             for size in (int(s) for s in args.rss_sizes.split(",")):
                 shops = max(1, size // ITEMS_PER_SHOP)
                 with start_mall(shops=shops, items_per_shop=ITEMS_PER_SHOP) as mall:
-                    run = netwatch_crawl(mall.urls["netmall"], tmp, pipelines)
-                print(f"  {size:7} listings: {run['pages']:7} pages {run['items']:7} items {run['seconds']:7.1f} s "
-                      f"{run['pages'] / run['seconds']:6.1f} pages/s "
-                      f"peak RSS {run['rss_mib']:.0f} MiB")
+                    bare = bare_crawl(mall.urls["netmall"], tmp)
+                    ours = netwatch_crawl(mall.urls["netmall"], tmp, pipelines)
+                crawling = ours["summary"].get("peak_rss_mib") or ours["rss_mib"]
+                runs.append((size, bare["rss_mib"], crawling, ours["rss_mib"]))
+                print(f"  {size:7} listings: {ours['pages']:7} pages {ours['seconds']:7.1f} s; bare {bare['rss_mib']:.0f} MiB; "
+                      f"netwatch crawling {crawling:.0f} MiB, with the review pass "
+                      f"({ours['summary'].get('review_pass_s') or 0.0:.1f} s) {ours['rss_mib']:.0f} MiB")
+            if len(runs) > 1:
+                (small, *first), (large, *last) = runs[0], runs[-1]
+                growth = [b - a for a, b in zip(first, last)]
+                print(f"  growth from {small} to {large} listings: bare {growth[0]:+.0f} MiB; netwatch crawling "
+                      f"{growth[1]:+.0f} MiB, whole process {growth[2]:+.0f} MiB")
     return 0
 
 

@@ -70,7 +70,7 @@ class CrawlResult:
             "review_leads": int(self.stats.get("netwatch/review_signals/leads", 0)),
             "review_pass_s": self.stats.get("netwatch/review_signals/seconds"), "errors": self.errors,
             "errors_by_kind": self.errors_by_kind, "duration_s": self.stats.get("netwatch/duration_s"),
-            "cpu_s": self.stats.get("netwatch/cpu_s"),
+            "cpu_s": self.stats.get("netwatch/cpu_s"), "peak_rss_mib": self.stats.get("netwatch/peak_rss_mib"),
             "dead_sites": self.stats.get("netwatch/dead_sites", []),
             "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)),
             "retries": int(self.stats.get("retry/count", 0)),

@@ -269,6 +269,23 @@ def test_reviewer_index_read_from_pairs_finds_the_same_rings_as_tracking(scorer_
     assert ring == [] and any(f.signal == "ring" for f in loaded.assess(items[0], observed=True).findings)
 
 
+def test_reviewer_index_is_read_as_the_pairs_stream_in(scorer_factory):
+    """A long run has millions of (platform, reviewer, shop) pairs: the index takes each reviewer as
+    its pairs end, not after holding them all (holding them made the review pass's memory grow with
+    the crawl's length)."""
+    scorer = scorer_factory()
+    seen_when_b_starts: list[bool] = []
+
+    def pairs():
+        yield from [("p", "A", "s1"), ("p", "A", "s2"), ("p", "B", "s1")]
+        seen_when_b_starts.append("p:A" in scorer.reviewer_shops)  # A's pairs have ended with B's first
+        yield ("p", "B", "s3")
+
+    scorer.use_reviewer_index(pairs())
+    assert seen_when_b_starts == [True]
+    assert scorer.reviewer_shops == {"p:A": {"s1", "s2"}, "p:B": {"s1", "s3"}}
+
+
 def test_store_pass_finds_a_ring_across_shops_in_the_store(db_url):
     from netwatch.reviews.store_pass import score_run
     from netwatch.store import Store

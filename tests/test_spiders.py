@@ -158,6 +158,7 @@ def test_netmall_faults_are_counted_not_fatal(netmall_crawl):
     assert errors.get("http_500", 0) == 1  # the item that always fails, after its retries
     assert errors.get("oversized", 0) == 1  # the item page over 8 MB
     assert summary["problem"] is None and summary["duration_s"] > 0 and summary["cpu_s"] > 0
+    assert 20 < summary["peak_rss_mib"] < 4096  # MiB, from getrusage (KiB on Linux)
     assert summary["items_by_type"]["listing"] == len(listings(items))
     assert summary["items_by_type"]["shop"] == len(shops(items))
     assert "progress netmall:" in log and "crawl summary" in log

@@ -11,7 +11,7 @@ observes the whole file; a crawl's stored reviews are scored shop by shop after 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from itertools import islice
+from itertools import chain, islice
 from math import prod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -268,7 +268,8 @@ class ReviewSignalScorer:
         self.reviewer_count = 0
         self._ring_memo.clear()
         current, shops = None, []
-        for platform, reviewer, shop in [*pairs, (None, None, None)]:
+        # streamed: a long run has millions of pairs, and most reviewers are in one shop only
+        for platform, reviewer, shop in chain(pairs, [(None, None, None)]):
             if (platform, reviewer) != current:
                 shops = list(dict.fromkeys(shops))
                 if current is not None and not self._ignored_reviewer.search(current[1]):

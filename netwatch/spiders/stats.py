@@ -6,6 +6,7 @@ Everything lands in `crawler.stats` under `netwatch/…`, so `netwatch.crawl` an
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from typing import Any
 
@@ -121,6 +122,8 @@ class CrawlStats:
         self.stats.set_value("netwatch/duration_s", round(time.monotonic() - self.started, 3))
         # CPU time of the whole process (store thread included): on a shared machine it varies less than wall time.
         self.stats.set_value("netwatch/cpu_s", round(time.process_time() - self.cpu_started, 3))
+        # the process's peak resident memory so far: the crawl's, before the review pass that follows it
+        self.stats.set_value("netwatch/peak_rss_mib", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
         logger.info("finished (%s) %s", reason, self.summary_line(), extra={"spider": spider})
 
 
