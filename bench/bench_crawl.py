@@ -305,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
                     ours = netwatch_crawl(mall.urls["netmall"], tmp, pipelines)
                 crawling = ours["summary"].get("peak_rss_mib") or ours["rss_mib"]
                 runs.append((size, bare["rss_mib"], crawling, ours["rss_mib"]))
-                print(f"  {size:7} listings: {ours['pages']:7} pages {ours['seconds']:7.1f} s; bare {bare['rss_mib']:.0f} MiB; "
-                      f"netwatch crawling {crawling:.0f} MiB, with the review pass "
+                speed = (ours["pages"] / ours["seconds"]) / (bare["pages"] / bare["seconds"])
+                print(f"  {size:7} listings: {ours['pages']:7} pages in {ours['seconds']:.1f} s (pages/s {speed:.2f} of "
+                      f"bare's); bare {bare['rss_mib']:.0f} MiB; netwatch crawling {crawling:.0f} MiB, with the review pass "
                       f"({ours['summary'].get('review_pass_s') or 0.0:.1f} s) {ours['rss_mib']:.0f} MiB")
             if len(runs) > 1:
                 (small, *first), (large, *last) = runs[0], runs[-1]
