@@ -263,10 +263,6 @@ def compile_field(spec: FieldSpec) -> Field:
     return Field(spec)
 
 
-def compile_fields(specs: Mapping[str, FieldSpec]) -> dict[str, Field]:
-    return {name: compile_field(spec) for name, spec in specs.items()}
-
-
 def extract_field(node: Selector, spec: FieldSpec) -> Any:
     """Apply one field spec; None (or [] / {} / False for the list, dict and bool forms) when nothing matches."""
     return compile_field(spec)(node)

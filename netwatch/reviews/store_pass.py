@@ -26,9 +26,9 @@ from netwatch.store.models import Lead, LeadHit, ListingRow, ReviewRow, ShopRow
 
 LISTINGS_PER_SAVE = 500  # leads saved per transaction
 SHOPLESS_CHUNK = 500  # listings without a shop are each their own shop: scored in chunks
-IDS_PER_QUERY = 5_000
+IDS_PER_QUERY = 5_000  # below every database's limit on bound parameters
 LEADS_STAT = "netwatch/review_signals/leads"
-HITS_STAT = f"netwatch/hits/{CATEGORY}"  # below every database's limit on bound parameters
+HITS_STAT = f"netwatch/hits/{CATEGORY}"  # the run's fake_reviews hits, which the pass's leads join
 
 
 @dataclass(frozen=True)
