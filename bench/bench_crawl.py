@@ -105,7 +105,7 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple
 
 def available_pipelines() -> dict[str, int]:
     """settings.ITEM_PIPELINES, less any not written yet (printed, so a partial run is visible)."""
-    from netwatch import settings
+    from netwatch.crawl import settings
 
     chosen = {}
     for path, order in settings.ITEM_PIPELINES.items():
@@ -156,8 +156,8 @@ def run_bare(base_url: str, stats_file: str) -> None:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.sitemap import Sitemap
 
-    from netwatch.crawl import crawl_settings
-    from netwatch.spiders.browser import render_meta
+    from netwatch.crawl.runner import crawl_settings
+    from netwatch.crawl.browser import render_meta
 
     class BareSpider(scrapy.Spider):
         name = "bare"

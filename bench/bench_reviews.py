@@ -25,7 +25,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from netwatch.items import Listing, Review  # noqa: E402
+from netwatch.domain.items import Listing, Review  # noqa: E402
 
 WORDS = ("质量 物流 包装 颜色 尺码 客服 价格 做工 味道 分量 快递 面料 手感 效果 电池 屏幕 声音 味儿 款式 大小 厚度 "
          "不错 一般 偏大 偏小 很快 很慢 满意 失望 推荐 回购 划算 值得 正品 实惠 舒服 结实 好看 清晰 耐用 还行 "
@@ -69,7 +69,7 @@ def synthetic_market(reviews: int, per_listing: int = 100, listings_per_shop: in
 def child(size: int, batch: bool) -> dict:
     """One size, in this process: build data, then time the crawl path (assess per listing, shop context
     growing as it goes) and, if `batch`, the import path (whole file observed first)."""
-    from netwatch.reviews import ReviewSignalScorer
+    from netwatch.analysis.reviews import ReviewSignalScorer
 
     items = synthetic_market(size)
     scorer = ReviewSignalScorer()
@@ -104,15 +104,15 @@ def dedup_baselines(size: int) -> dict:
     MinHashLSH, and exact Jaccard over all pairs. Times cover signatures/index/query only."""
     from datasketch import MinHash, MinHashLSH
 
-    from netwatch.reviews.config import default_signal_config
-    from netwatch.reviews.scoring import ShopContext
-    from netwatch.reviews.text import jaccard, minhash_signatures, normalize_text, shingles
+    from netwatch.analysis.reviews.config import default_signal_config
+    from netwatch.analysis.reviews.scoring import ShopContext
+    from netwatch.analysis.reviews.text import jaccard, minhash_signatures, normalize_text, shingles
 
     cfg = default_signal_config().duplicate
     items = synthetic_market(size)
     keys = [[normalize_text(rv.text) for rv in item.reviews] for item in items]
     keys = [[k for k in ks if len(k) >= cfg.min_chars] for ks in keys]
-    weights = (0.1, 0.9)  # as netwatch.reviews.scoring: few missed pairs, candidates verified exactly
+    weights = (0.1, 0.9)  # as netwatch.analysis.reviews.scoring: few missed pairs, candidates verified exactly
     lsh_params = MinHashLSH(threshold=cfg.similarity, num_perm=cfg.num_perm, weights=weights)
 
     def pairs_from(near) -> set:
@@ -194,8 +194,8 @@ INTENDED = {"phrase": {"cash"}, "duplicate": {"duplicate"}, "burst": {"burst"}, 
 
 
 def mall_figures(shops: int, items_per_shop: int) -> dict:
-    from netwatch.reviews import SIGNALS, ReviewSignalScorer
-    from netwatch.rules import default_engine
+    from netwatch.analysis.reviews import SIGNALS, ReviewSignalScorer
+    from netwatch.checks.text import default_engine
 
     items, kinds, truth = mall_listings(shops, items_per_shop)
     engine = default_engine()

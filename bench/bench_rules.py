@@ -17,9 +17,9 @@ import tempfile
 import time
 
 from netwatch import config
-from netwatch.rules import Pack, Rule, RuleEngine, load_packs
-from netwatch.rules.matcher import BACKENDS, best_backend
-from netwatch.rules.normalize import normalize
+from netwatch.checks.text import Pack, Rule, RuleEngine, load_packs
+from netwatch.checks.text.matcher import BACKENDS, best_backend
+from netwatch.checks.text.normalize import normalize
 
 ITEM_BYTES = 2048
 # Common characters of listing text; synthetic keywords are drawn from the same set, so they are as

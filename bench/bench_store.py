@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bench.common import pg_schema_url
-from netwatch.items import Listing
+from netwatch.domain.items import Listing
 from netwatch.store import Store
 
 PG_URL = os.environ.get("NETWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -89,7 +89,7 @@ def fill_for_export(url: str, rows: int) -> None:
 
 EXPORT_CHILD = """
 import resource, sys, time
-from netwatch.export import export_leads
+from netwatch.ops.export import export_leads
 from netwatch.store import Store
 store = Store(sys.argv[1])
 started = time.perf_counter()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
 
 
 def rules_dir() -> Path:
-    """Rule packs: NETWATCH_RULES_DIR, else ./rules of the project checkout."""
-    return Path(os.environ.get("NETWATCH_RULES_DIR") or PROJECT_DIR / "rules")
+    """Rule packs: NETWATCH_RULES_DIR, else the packs installed with netwatch (the project's rules/, shipped in
+    the wheel as the data package `netwatch_rules`)."""
+    explicit = os.environ.get("NETWATCH_RULES_DIR")
+    return Path(explicit) if explicit else Path(str(files("netwatch_rules")))
 
 
 def sites_dir() -> Path:

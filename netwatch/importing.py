@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from price_parser import Price
 
-from netwatch.items import Listing, Review
+from netwatch.domain.items import Listing, Review
 
 if TYPE_CHECKING:
-    from netwatch.reviews import ReviewSignalScorer
+    from netwatch.analysis.reviews import ReviewSignalScorer
 
 KINDS = ("listings", "reviews")
 
@@ -423,7 +423,7 @@ def crawl_steps() -> tuple[list[Any], Any]:
     from scrapy.utils.misc import load_object
 
     settings = Settings()
-    settings.setmodule("netwatch.settings", priority="project")
+    settings.setmodule("netwatch.crawl.settings", priority="project")
     host = SimpleNamespace(settings=settings)  # what a pipeline's from_crawler reads: settings and stats
     host.stats = MemoryStatsCollector(host)
     steps = []
@@ -450,9 +450,9 @@ def import_file(
     """Import a platform dump into the store; returns what was read, skipped and found.
 
     The rows go through the crawl's pipelines, are stored, and their reviews are then scored over the
-    store as a crawl's are (netwatch.reviews.store_pass): every listing against all of its shop."""
-    from netwatch.reviews import CATEGORY
-    from netwatch.reviews.store_pass import LEADS_STAT, score_run, with_review_stats
+    store as a crawl's are (netwatch.analysis.reviews.store_pass): every listing against all of its shop."""
+    from netwatch.analysis.reviews import CATEGORY
+    from netwatch.analysis.reviews.store_pass import LEADS_STAT, score_run, with_review_stats
     from netwatch.store import Store
 
     items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,

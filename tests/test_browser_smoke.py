@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 
 from netwatch import config
-from netwatch.spiders.browser import BLOCKED_RESOURCE_TYPES, launch_options
+from netwatch.crawl.browser import BLOCKED_RESOURCE_TYPES, launch_options
 
 PAGE = b"""<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><div id="app"></div>
 <img src="/photo.png"><script>
@@ -50,13 +50,13 @@ def _handler(served: list[str], *args: object) -> Handler:
 
 
 def test_launch_options_live_in_the_crawl_settings_only():
-    from netwatch.crawl import crawl_settings
-    from netwatch.spiders.base import NetwatchSpider
+    from netwatch.crawl.runner import crawl_settings
+    from netwatch.crawl.spiders.base import NetwatchSpider
 
     settings = crawl_settings()
     assert settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS") == launch_options()
     assert launch_options()["executable_path"] == config.chromium_path()
-    assert settings.get("PLAYWRIGHT_ABORT_REQUEST") == "netwatch.spiders.browser.abort_heavy_request"
+    assert settings.get("PLAYWRIGHT_ABORT_REQUEST") == "netwatch.crawl.browser.abort_heavy_request"
     assert not any(name.startswith("PLAYWRIGHT_") for name in NetwatchSpider.custom_settings)
 
 

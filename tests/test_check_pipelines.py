@@ -2,8 +2,8 @@
 
 from scrapy.utils.test import get_crawler
 
-from netwatch.items import Listing, Shop
-from netwatch.pipelines.checks import LicencePipeline, PriceMarksPipeline
+from netwatch.domain.items import Listing, Shop
+from netwatch.crawl.pipelines.checks import LicencePipeline, PriceMarksPipeline
 
 
 def crawler():

@@ -1,6 +1,6 @@
 import pytest
 
-from netwatch.cleaning import clean_text
+from netwatch.domain.text import clean_text
 
 
 @pytest.mark.parametrize("raw, clean", [

@@ -14,7 +14,7 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 
-from netwatch.rules import CATEGORIES
+from netwatch.checks.text import CATEGORIES
 from netwatch_fixtures.mall import manifest
 from netwatch_fixtures.mall.market import MallConfig
 

@@ -12,11 +12,11 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from netwatch.distributed import SharedScheduler, combine_stats, crawl_targets_shared, shared_settings, spider_key
-from netwatch.nightly import EXIT_OK, run_nightly
+from netwatch.crawl.distributed import SharedScheduler, combine_stats, crawl_targets_shared, shared_settings, spider_key
+from netwatch.ops.nightly import EXIT_OK, run_nightly
 from netwatch.store.models import Base, Lead, LeadHit, Run
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
-from netwatch.watchlist import add_target, make_spec, open_engine
+from netwatch.ops.watchlist import add_target, make_spec, open_engine
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from test_store_helpers import hit, listing, shop, store_url  # noqa: F401  (store_url is a fixture)
 
 from netwatch.cli import cli
-from netwatch.export import HEADERS_ZH, export_leads
+from netwatch.ops.export import HEADERS_ZH, export_leads
 from netwatch.store import Store, StoreError
 from netwatch.store.queries import LEAD_COLUMNS
 

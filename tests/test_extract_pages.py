@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netwatch.extract import Page, extract_listing
-from netwatch.items import Listing, Shop
+from netwatch.domain.items import Listing, Shop
 from netwatch.sites import load_profile, read_page
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"

@@ -180,7 +180,7 @@ def test_import_command_end_to_end(tmp_path, db_url):
     assert "skipped" in result.output and f"{path}:7:" in result.output
     assert "2 listings" in result.output and "fake_reviews" in result.output
     out = tmp_path / "leads.csv"
-    from netwatch.export import export_leads
+    from netwatch.ops.export import export_leads
 
     with Store(db_url) as store:
         assert export_leads(store, out, site=platform) >= 1

@@ -3,7 +3,7 @@ finish reason."""
 
 from __future__ import annotations
 
-from netwatch.monitors import CrawlFigures, check_health, figures_from_stats
+from netwatch.crawl.health import CrawlFigures, check_health, figures_from_stats
 
 
 def checks(alarms):

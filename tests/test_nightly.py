@@ -1,7 +1,7 @@
 """The nightly run on the demo marketplace: two nights with a changed market (exact new / recurring /
 gone), the outbox and report, alarms for a broken target, and a killed run resumed without duplicates.
 
-Crawls run in child processes (netwatch.nightly spawns them), so these tests call run_nightly directly.
+Crawls run in child processes (netwatch.ops.nightly spawns them), so these tests call run_nightly directly.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from netwatch.nightly import EXIT_ALARMS, EXIT_OK, run_nightly
+from netwatch.ops.nightly import EXIT_ALARMS, EXIT_OK, run_nightly
 from netwatch.store.models import Base, Lead, LeadHit, ListingRow, Run
 from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
-from netwatch.watchlist import add_target, make_spec, open_engine
+from netwatch.ops.watchlist import add_target, make_spec, open_engine
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 

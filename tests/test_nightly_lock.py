@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from netwatch.cli.nightly import nightly
-from netwatch.nightly import EXIT_LOCKED, LockHeld, RunLockHandle
+from netwatch.ops.nightly import EXIT_LOCKED, LockHeld, RunLockHandle
 from netwatch.store.watchlist_models import RunLock
-from netwatch.watchlist import open_engine
+from netwatch.ops.watchlist import open_engine
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-from netwatch.items import Listing
-from netwatch.price_marks import check_listing
+from netwatch.domain.items import Listing
+from netwatch.checks.price_marks import check_listing
 
 
 def listing(**kw):

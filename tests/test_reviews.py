@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pytest
 
-from netwatch.items import Listing, Review
-from netwatch.reviews import PACK, ReviewSignalScorer, SignalConfigError, load_signal_config
-from netwatch.reviews.config import default_path
-from netwatch.reviews.text import minhash_signatures, normalize_text, shingles
+from netwatch.domain.items import Listing, Review
+from netwatch.analysis.reviews import PACK, ReviewSignalScorer, SignalConfigError, load_signal_config
+from netwatch.analysis.reviews.config import default_path
+from netwatch.analysis.reviews.text import minhash_signatures, normalize_text, shingles
 
 DAY0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
 VARIED = ["收到了，质量不错，会回购", "第二次购买了，和描述一致，推荐", "帮家里人买的，颜色比图片深一点", "物流挺快，分量挺足，总体满意",
@@ -287,7 +287,7 @@ def test_reviewer_index_is_read_as_the_pairs_stream_in(scorer_factory):
 
 
 def test_store_pass_finds_a_ring_across_shops_in_the_store(db_url):
-    from netwatch.reviews.store_pass import score_run
+    from netwatch.analysis.reviews.store_pass import score_run
     from netwatch.store import Store
 
     items = _ring_market(["刷手A", "刷手B", "刷手C", "刷手D"])
@@ -398,7 +398,7 @@ def test_listing_below_threshold_gets_no_hit(scorer_factory):
 
 
 def test_phrase_only_listing_keeps_the_rule_packs_lead_alone(scorer_factory):
-    from netwatch.rules import default_engine
+    from netwatch.checks.text import default_engine
 
     item = listing(genuine(5) + [Review("好评返现，加微信领红包", "c", 5, at(9))])
     for review in item.reviews:
@@ -416,7 +416,7 @@ def test_reviews_without_reviewer_or_rating_still_score(scorer_factory):
 
 
 def test_review_pass_statistics_join_the_runs_fake_review_hits():
-    from netwatch.reviews.store_pass import with_review_stats
+    from netwatch.analysis.reviews.store_pass import with_review_stats
 
     merged = with_review_stats({"netwatch/hits/fake_reviews": 2, "netwatch/pages": 9},
                                {"netwatch/review_signals/leads": 3, "netwatch/review_signals/seconds": 0.5})

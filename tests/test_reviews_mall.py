@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from netwatch.items import Listing, Review
-from netwatch.reviews import PACK, ReviewSignalScorer
+from netwatch.domain.items import Listing, Review
+from netwatch.analysis.reviews import PACK, ReviewSignalScorer
 from netwatch.store.models import Lead, ListingRow
 
 
@@ -47,7 +47,7 @@ def mall_items(mall):
 
 
 def test_planted_brushing_becomes_leads_and_genuine_reviews_do_not(mall_items):
-    from netwatch.rules import default_engine
+    from netwatch.checks.text import default_engine
 
     items, planted = mall_items
     engine = default_engine()
@@ -72,7 +72,7 @@ def test_planted_brushing_becomes_leads_and_genuine_reviews_do_not(mall_items):
 
 def _store_and_score(db_url: str, items: list[Listing]) -> tuple[set[str], dict]:
     """Store fresh copies of the items in one run, score the run's reviews, return the flagged ids."""
-    from netwatch.reviews.store_pass import score_run
+    from netwatch.analysis.reviews.store_pass import score_run
     from netwatch.store import Store
 
     fresh = [Listing(url=i.url, canonical_id=i.canonical_id, platform=i.platform, shop_id=i.shop_id,

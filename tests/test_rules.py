@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from netwatch import config
-from netwatch.rules import CATEGORIES, SEVERITIES, Hit, Pack, PackError, Rule, RuleEngine, default_engine, load_packs
-from netwatch.rules.matcher import BACKENDS, build_matcher, required_literal, required_literal_sets
-from netwatch.rules.normalize import collapse_repeats, normalize
-from netwatch.rules.packs import cited_articles
+from netwatch.checks.text import CATEGORIES, SEVERITIES, Hit, Pack, PackError, Rule, RuleEngine, default_engine, load_packs
+from netwatch.checks.text.matcher import BACKENDS, build_matcher, required_literal, required_literal_sets
+from netwatch.checks.text.normalize import collapse_repeats, normalize
+from netwatch.checks.text.packs import cited_articles
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 PLANTS = Path(__file__).resolve().parent.parent / "fixtures" / "mall" / "plants.yaml"
@@ -269,7 +269,7 @@ def test_hyperscan_database_is_cached_and_reloaded(packs):
 
 def test_hyperscan_refusal_is_cached_with_the_database(monkeypatch):
     pytest.importorskip("hyperscan")
-    from netwatch.rules import matcher as matcher_module
+    from netwatch.checks.text import matcher as matcher_module
 
     regexes = [r"(?a)拒收\w+号", r"好评.{0,9}返\d+元"]  # hyperscan refuses the (?a) flag
     first = build_matcher(["象牙"], regexes, "hyperscan")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from scrapy.utils.test import get_crawler
 
-from netwatch.items import Listing, Review, Shop
-from netwatch.pipelines.match import MatchPipeline
-from netwatch.rules import Hit
+from netwatch.domain.items import Listing, Review, Shop
+from netwatch.crawl.pipelines.match import MatchPipeline
+from netwatch.checks.text import Hit
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from netwatch import config
-from netwatch.crawl import EXIT_MOSTLY_ERRORS, EXIT_NO_ITEMS, CrawlResult, exit_code
+from netwatch.crawl.runner import EXIT_MOSTLY_ERRORS, EXIT_NO_ITEMS, CrawlResult, exit_code
 
 PROJECT = Path(__file__).resolve().parent.parent
 SELF_BUILT = ("lvyuan", "zhenpin", "laopu", "globalgoods")
@@ -312,9 +312,9 @@ def test_a_review_request_survives_the_shared_queue():
 
     from scrapy.utils.request import request_from_dict
 
-    from netwatch.items import Listing
+    from netwatch.domain.items import Listing
     from netwatch.sites import load_profile
-    from netwatch.spiders.profile import ProfileSpider
+    from netwatch.crawl.spiders.profile import ProfileSpider
 
     spider = ProfileSpider(profile=load_profile("netmall", "http://127.0.0.1:8000"))
     item_rule = spider.profile.pages[-1]

@@ -360,7 +360,7 @@ def test_a_batch_for_an_unknown_run_is_refused_and_the_next_batch_still_saved(st
 
 def test_a_listing_known_only_by_reference_keeps_what_is_known(store_url):
     """A reviews-only import names a listing by id: its title, price and price history stay as crawled."""
-    from netwatch.items import Listing, Review
+    from netwatch.domain.items import Listing, Review
 
     with Store(store_url) as store:
         store.save_batch(store.start_run("netmall"), [listing(1, price=99.0, original=199.0, title="充电宝")])
@@ -420,7 +420,7 @@ def test_two_writes_of_one_listing_in_one_transaction(store_url):
 
 def test_a_bare_reference_with_hits_makes_leads_and_keeps_what_is_known(store_url):
     """A pass over stored listings (e.g. review signals after the crawl) names them by reference, with hits."""
-    from netwatch.items import Listing
+    from netwatch.domain.items import Listing
 
     with Store(store_url) as store:
         run = store.start_run("netmall")

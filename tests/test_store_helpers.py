@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 import sqlalchemy as sa
 
-from netwatch.items import Listing, Review, Shop
+from netwatch.domain.items import Listing, Review, Shop
 
 
 def with_schema(url: str, schema: str) -> str:

@@ -25,7 +25,7 @@ CRAWL_SCRIPT = textwrap.dedent('''
     warnings.filterwarnings("error", category=ScrapyDeprecationWarning)
     import scrapy
     from scrapy.crawler import CrawlerProcess
-    from netwatch.items import Listing
+    from netwatch.domain.items import Listing
 
     base, db_url = sys.argv[1], sys.argv[2]
 
@@ -53,7 +53,7 @@ CRAWL_SCRIPT = textwrap.dedent('''
                           title=title, price=float(number) + 1, hits=hits)
 
     process = CrawlerProcess({
-        "ITEM_PIPELINES": {"netwatch.pipelines.store.StorePipeline": 900},
+        "ITEM_PIPELINES": {"netwatch.crawl.pipelines.store.StorePipeline": 900},
         "NETWATCH_DB_URL": db_url, "NETWATCH_STORE_BATCH": 5, "CONCURRENT_REQUESTS": 2,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False,
@@ -178,7 +178,7 @@ def test_crawl_killed_mid_run_then_rerun(store_url, shop_server, script):
 
 WRITER_SCRIPT = textwrap.dedent('''
     import os, sys, time
-    from netwatch.items import Listing
+    from netwatch.domain.items import Listing
     from netwatch.store import Store
     url, go, name = sys.argv[1], sys.argv[2], sys.argv[3]
     store = Store(url)

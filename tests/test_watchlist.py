@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from netwatch.cli.nightly import watch
-from netwatch.watchlist import (
+from netwatch.ops.watchlist import (
     WatchlistError,
     add_target,
     import_targets,

@@ -35,7 +35,7 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
 
     Exits non-zero when a crawl produced no items (3) or mostly errors (4).
     """
-    from netwatch.crawl import exit_code, run_crawls
+    from netwatch.crawl.runner import exit_code, run_crawls
     from netwatch.sites import ProfileError
 
     overrides: dict[str, object] = {"NETWATCH_PROGRESS_INTERVAL": progress}

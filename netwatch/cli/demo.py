@@ -28,8 +28,8 @@ def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_p
     from rich.table import Table
 
     from netwatch import config
-    from netwatch.crawl import exit_code, run_crawls
-    from netwatch.export import export_leads
+    from netwatch.crawl.runner import exit_code, run_crawls
+    from netwatch.ops.export import export_leads
     from netwatch.sites import profile_names
     from netwatch.store import Store
     from netwatch_fixtures.mall.launch import start_mall

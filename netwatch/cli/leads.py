@@ -128,7 +128,7 @@ def set_(db_url, lead_ids, status, assignee, note) -> None:  # type: ignore[no-u
               help="Column headers (zh: 线索编号, 平台, …).")
 def export(db_url, since, status, category, site, min_severity, out, fmt, lang) -> None:  # type: ignore[no-untyped-def]
     """Export leads for field teams (CSV is UTF-8 with BOM, safe to open in Excel)."""
-    from netwatch.export import export_leads
+    from netwatch.ops.export import export_leads
 
     with open_store(db_url) as store:
         rows = export_leads(store, out, fmt, lang, **_filters(since, status, category, site, min_severity))

@@ -40,7 +40,7 @@ def watch() -> None:
 def watch_add(name: str, profile: str | None, url: str | None, region: str, tags: tuple[str, ...], priority: int,
               disabled: bool, db_url: str | None) -> None:
     """Add a target to the watchlist."""
-    from netwatch.watchlist import WatchlistError, add_target, make_spec
+    from netwatch.ops.watchlist import WatchlistError, add_target, make_spec
 
     with open_store(db_url) as store:
         try:
@@ -58,7 +58,7 @@ def watch_add(name: str, profile: str | None, url: str | None, region: str, tags
 @db_option
 def watch_list(tag: str | None, as_json: bool, db_url: str | None) -> None:
     """List the watchlist, highest priority first."""
-    from netwatch.watchlist import list_targets, target_tags
+    from netwatch.ops.watchlist import list_targets, target_tags
 
     with open_store(db_url) as store:
         targets = list_targets(store.engine, tag)
@@ -85,7 +85,7 @@ def watch_list(tag: str | None, as_json: bool, db_url: str | None) -> None:
 @db_option
 def watch_remove(names: tuple[str, ...], db_url: str | None) -> None:
     """Take targets off the watchlist (their leads stay in the store)."""
-    from netwatch.watchlist import remove_target
+    from netwatch.ops.watchlist import remove_target
 
     with open_store(db_url) as store:
         missing = [name for name in names if not remove_target(store.engine, name)]
@@ -100,7 +100,7 @@ def watch_remove(names: tuple[str, ...], db_url: str | None) -> None:
 @db_option
 def watch_enable(names: tuple[str, ...], off: bool, db_url: str | None) -> None:
     """Switch targets on (or off with --off) without removing them."""
-    from netwatch.watchlist import set_enabled
+    from netwatch.ops.watchlist import set_enabled
 
     with open_store(db_url) as store:
         missing = [name for name in names if not set_enabled(store.engine, name, not off)]
@@ -115,7 +115,7 @@ def watch_import(file: str, db_url: str | None) -> None:
     """Add or update targets from a CSV (name,profile,url,region,tags,priority,enabled) or YAML file.
 
     The whole file is checked first: one bad line and nothing is changed."""
-    from netwatch.watchlist import WatchlistError, import_targets
+    from netwatch.ops.watchlist import WatchlistError, import_targets
 
     with open_store(db_url) as store:
         try:
@@ -162,14 +162,14 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     Exit codes: 0 all well, 1 crawl-health alarms, 2 a target failed, 3 another nightly run is running.
     """
     from netwatch import config
-    from netwatch.nightly import EXIT_FAILED, EXIT_LOCKED, LockHeld, NoTargets, run_nightly
+    from netwatch.ops.nightly import EXIT_FAILED, EXIT_LOCKED, LockHeld, NoTargets, run_nightly
     from netwatch.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     db_url = db_url or config.db_url()
     crawl = None
     if distributed:
-        from netwatch.distributed import crawl_targets_shared, redis_url_from_env
+        from netwatch.crawl.distributed import crawl_targets_shared, redis_url_from_env
 
         redis_url = redis_url_from_env()
         if not redis_url:
@@ -210,7 +210,7 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
 def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None, namespace: str,
            db_url: str | None) -> None:
     """Crawl the shared queue of `netwatch nightly --distributed` (run one per machine or core)."""
-    from netwatch.distributed import DistributedError, run_worker
+    from netwatch.crawl.distributed import DistributedError, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:

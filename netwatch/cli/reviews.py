@@ -34,8 +34,8 @@ def check(file: Path, text_column: str, time_column: str | None, rating_column: 
     from rich.table import Table
 
     from netwatch.importing import ImportFileError, load_frame
-    from netwatch.reviews import ReviewSignalScorer, SignalConfigError, load_signal_config
-    from netwatch.reviews.table import check_table
+    from netwatch.analysis.reviews import ReviewSignalScorer, SignalConfigError, load_signal_config
+    from netwatch.analysis.reviews.table import check_table
 
     err = Console(stderr=True)
     try:
@@ -50,7 +50,7 @@ def check(file: Path, text_column: str, time_column: str | None, rating_column: 
         raise click.ClickException(f"{file}: {exc.args[0]}") from exc
     for problem in bad_rows:
         err.print(f"[yellow]skipped[/yellow] {problem}", soft_wrap=True)
-    from netwatch.export import neutralise_formulas
+    from netwatch.ops.export import neutralise_formulas
 
     out.parent.mkdir(parents=True, exist_ok=True)
     # Analysts open the result in Excel: BOM for Chinese, and no cell may turn into a formula.

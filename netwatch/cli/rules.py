@@ -12,7 +12,7 @@ from netwatch import config
 
 
 def _engine(ctx: click.Context):
-    from netwatch.rules import PackError, RuleEngine
+    from netwatch.checks.text import PackError, RuleEngine
 
     rules_dir = ctx.obj or config.rules_dir()
     try:
@@ -130,7 +130,7 @@ def _read_lines(file_path: str):
 
 def _print_hits(hits, original: str | None, indent: str = "") -> None:
     if original is not None:
-        from netwatch.rules.normalize import normalize
+        from netwatch.checks.text.normalize import normalize
 
         click.echo(f"{indent}normalised: {normalize(original).text}")
     if not hits:
@@ -144,7 +144,7 @@ def _print_hits(hits, original: str | None, indent: str = "") -> None:
 
 def _split_context(hit) -> tuple[str, str, str]:
     """The context before the match, the match, the context after (the engine's context window)."""
-    from netwatch.rules.engine import CONTEXT_CHARS
+    from netwatch.checks.text.engine import CONTEXT_CHARS
 
     index = min(hit.start, CONTEXT_CHARS)
     return hit.context[:index], hit.match, hit.context[index + len(hit.match):]

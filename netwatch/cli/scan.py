@@ -11,14 +11,14 @@ from typing import Any
 import click
 
 from netwatch.extract import Page, extract_listing
-from netwatch.items import Listing
+from netwatch.domain.items import Listing
 
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 
 
 def fetch(url: str, timeout: float = 30.0) -> Page:
     """One live page, fetched as the crawler identifies itself."""
-    from netwatch import settings
+    from netwatch.crawl import settings
 
     request = urllib.request.Request(url, headers={"User-Agent": settings.USER_AGENT})
     try:
@@ -56,7 +56,7 @@ def scan_listing(page: Page, profile_name: str | None = None) -> Listing | None:
 
 
 def rule_hits(listing: Listing) -> list[Any]:
-    from netwatch.rules import default_engine
+    from netwatch.checks.text import default_engine
 
     fields = {
         "title": listing.title or "",

@@ -18,7 +18,7 @@ from netwatch.extract.heuristics import heuristic_fields
 from netwatch.extract.page import Page
 from netwatch.extract.prices import parse_price
 from netwatch.extract.structured import structured_sources
-from netwatch.items import Listing, Review, Shop
+from netwatch.domain.items import Listing, Review, Shop
 
 _GENERIC_SEGMENTS = {"product", "products", "item", "items", "detail", "details", "p", "dp", "index", "view", "pdp", "goods"}
 _ID_PARAMS = ("id", "item", "itemid", "item_id", "product_id", "productid", "pid", "goods_id", "sku")

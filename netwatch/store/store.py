@@ -14,8 +14,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from netwatch import config
-from netwatch.items import Listing, ListingSeen, Shop
-from netwatch.store import price_fraud
+from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.store.models import LEAD_STATUSES, Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
@@ -150,8 +149,10 @@ class Store:
         self.check_price_fraud(run_id)
 
     def check_price_fraud(self, run_id: int, now: datetime | None = None) -> int:
-        """Price-fraud leads for the run's listings (see netwatch.store.price_fraud); returns how many are new."""
-        return self._write(lambda conn: price_fraud.check_price_fraud(conn, run_id, now),
+        """Price-fraud leads for the run's listings (see netwatch.analysis.price_history); returns how many are new."""
+        from netwatch.analysis import price_history  # interim: moves out of the store with the post-run step
+
+        return self._write(lambda conn: price_history.check_price_fraud(conn, run_id, now),
                            f"checking prices of run {run_id} in")
 
     def run_summary(self, run_id: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from netwatch.items import Listing, ListingSeen, Shop
+from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.store.bulk import Reference, Upsert, upsert, upsert_values, upsert_with_referring
 from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
 from netwatch.store.schema import StoreError
@@ -45,7 +45,7 @@ def parse_time(value: str | datetime | None, default: datetime) -> datetime:
 
 
 def hit_values(hit: Any) -> tuple:
-    """A hit's HIT_FIELDS values, for netwatch.rules.Hit objects and plain dicts alike (missing ones None)."""
+    """A hit's HIT_FIELDS values, for netwatch.checks.text.Hit objects and plain dicts alike (missing ones None)."""
     if type(hit) is dict or isinstance(hit, Mapping):  # dict first: the ABC check costs a microsecond a hit
         return tuple(map(hit.get, HIT_FIELDS))
     try:

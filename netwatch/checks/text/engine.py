@@ -1,0 +1,362 @@
+"""The rule engine: listing text in, hits with offsets into the original text out.
+
+One automaton holds every literal of every pack (keywords, exclusions, proximity terms); one pass
+flags the regexes worth confirming with `re`. Candidates are then checked in order: short hits
+split by sentence punctuation, Latin word boundaries, exclusions, cancelling and required nearby
+terms, and - where a rule asks - jieba word boundaries. Plain Python: no Scrapy here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+from netwatch import config
+from netwatch.checks.text.matcher import REGEX_FLAGS, build_matcher
+from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
+from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
+from netwatch.checks.text.segment import BoundaryChecker
+
+CONTEXT_CHARS = 15  # original characters shown on each side of a match
+
+
+@dataclass(frozen=True)
+class Hit:
+    pack: str
+    rule: str
+    category: str
+    severity: str
+    field: str
+    start: int  # offsets into the original text of the field
+    end: int
+    match: str  # the original span, evasion characters included (象@牙)
+    context: str
+    legal_basis: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Compiled:
+    """A rule with its literals resolved to automaton ids."""
+
+    pack_index: int
+    pack: Pack
+    rule: Rule
+    severity: str
+    legal_basis: str
+    exclusion_ids: tuple[int, ...]
+    near: tuple[tuple[int, ...], int] | None
+    cancels: tuple[tuple[tuple[int, ...], int], ...]
+    regexes: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class ExampleFailure:
+    pack: str
+    rule: str | None
+    text: str
+    expected_hit: bool
+    hits: tuple[Hit, ...]
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"pack {self.pack}" + (f" rule {self.rule}" if self.rule else "")
+        if self.expected_hit:
+            return f"{where}: expected a hit, got none, in {self.text!r} ({self.file}:{self.line})"
+        found = ", ".join(f"{h.rule}:{h.match!r}" for h in self.hits)
+        return f"{where}: expected no hit, got {found} in {self.text!r} ({self.file}:{self.line})"
+
+
+class RuleEngine:
+    def __init__(self, packs: list[Pack], backend: str | None = None, context_chars: int = CONTEXT_CHARS):
+        self.packs = packs
+        self.context_chars = context_chars
+        self._literal_ids: dict[str, int] = {}
+        # literal id -> [(compiled rule index, True if the literal is the collapsed form)]
+        self._keyword_uses: list[list[tuple[int, bool]]] = []
+        self._regex_rules: list[int] = []
+        self._regexes: list[re.Pattern[str]] = []
+        self._rules: list[_Compiled] = []
+        boundary_words: set[str] = set()
+        for pack_index, pack in enumerate(packs):
+            for rule in pack.rules:
+                self._rules.append(self._compile(pack_index, pack, rule, boundary_words))
+        self._boundaries = BoundaryChecker(boundary_words)
+        self._collapse_triggers = self._add_collapse_triggers()
+        self._matcher = build_matcher(list(self._literal_ids), [r.pattern for r in self._regexes], backend)
+        # Collapsed repeats are read only by the rules that ask: a small automaton of just their terms.
+        collapse_ids = sorted({
+            literal_id
+            for literal_id, uses in enumerate(self._keyword_uses) for _, collapsed_form in uses if collapsed_form
+        } | {
+            literal_id
+            for c in self._rules if c.rule.collapse_repeats
+            for literal_id in (*c.exclusion_ids, *(c.near[0] if c.near else ()), *(i for ids, _ in c.cancels for i in ids))
+        })
+        literals = list(self._literal_ids)
+        self._collapse_ids = collapse_ids
+        self._collapse_packs = frozenset(c.pack_index for c in self._rules if c.rule.collapse_repeats)
+        self._collapse_matcher = (
+            build_matcher([literals[i] for i in collapse_ids], [], self._matcher.name) if collapse_ids else None
+        )
+        # (field, product categories) -> (active pack indexes, whether a collapse_repeats rule is among them)
+        self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
+
+    def _add_collapse_triggers(self) -> frozenset[int]:
+        """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
+
+        A collapsed pass can only add a hit that spans a run of repeats (the uncollapsed pass judged the
+        rest), so the run's character sits beside its neighbour in a keyword: for each pair ab of a
+        collapse_repeats keyword, aab and abb (好好评, 好评评) - and aa for a one-character keyword.
+        Latin letters and digits are never collapsed (cotton, 1000), so they give no trigger.
+        """
+        terms = [term for term, literal_id in self._literal_ids.items()
+                 if any(collapsed_form for _, collapsed_form in self._keyword_uses[literal_id])]
+        triggers: set[str] = set()
+        for term in terms:
+            if len(term) == 1 and ord(term) >= CJK_START:
+                triggers.add(term * 2)
+            for a, b in zip(term, term[1:]):
+                if ord(a) >= CJK_START:
+                    triggers.add(a + a + b)
+                if ord(b) >= CJK_START:
+                    triggers.add(a + b + b)
+        ids = set()
+        for trigger in sorted(triggers):
+            if trigger not in self._literal_ids:
+                self._literal_ids[trigger] = len(self._literal_ids)
+                self._keyword_uses.append([])  # used by no rule: it only tells check() to collapse
+            ids.add(self._literal_ids[trigger])
+        return frozenset(ids)
+
+    @classmethod
+    def from_dir(cls, path: str | Path, backend: str | None = None) -> RuleEngine:
+        """Load every `*.yaml` pack directly in `path`; raises PackError on the first broken one."""
+        return cls(load_packs(path), backend=backend)
+
+    @property
+    def backend(self) -> str:
+        return self._matcher.name
+
+    def prepare(self) -> None:
+        """Load now what matching would load on its first word-boundary check (jieba's dictionary, ~1 s),
+        so that a long-running caller such as a crawl does not stall at that moment."""
+        if self._boundaries.words:
+            self._boundaries.tokenizer  # noqa: B018 - the property loads it
+
+    # -- compiling -------------------------------------------------------------------------
+    def _literal(self, term: str, pack: Pack, rule: Rule) -> int:
+        normalised = normalize_term(term)
+        if not normalised:
+            raise PackError(pack.path or pack.id, rule.line, rule.id, f"term {term!r} is empty after normalisation")
+        if normalised not in self._literal_ids:
+            self._literal_ids[normalised] = len(self._literal_ids)
+            self._keyword_uses.append([])
+        return self._literal_ids[normalised]
+
+    def _compile(self, pack_index: int, pack: Pack, rule: Rule, boundary_words: set[str]) -> _Compiled:
+        index = len(self._rules)
+        for keyword in rule.keywords:
+            literal_id = self._literal(keyword, pack, rule)
+            self._keyword_uses[literal_id].append((index, False))
+            if rule.collapse_repeats:
+                collapsed_id = self._literal(collapse_repeats(normalize(keyword)).text, pack, rule)
+                self._keyword_uses[collapsed_id].append((index, True))
+            if rule.word_boundary:
+                boundary_words.add(normalize_term(keyword))
+        for pattern in rule.regexes:
+            self._regex_rules.append(index)
+            self._regexes.append(re.compile(pattern, REGEX_FLAGS))
+
+        def ids(terms: Iterable[str]) -> tuple[int, ...]:
+            return tuple(sorted({self._literal(t, pack, rule) for t in terms}))
+
+        cancels = [p for p in (rule.cancel_near, pack.cancel_near) if p]
+        return _Compiled(
+            pack_index=pack_index,
+            pack=pack,
+            rule=rule,
+            severity=rule.severity or pack.severity,
+            legal_basis=rule.legal_basis or pack.legal_basis,
+            exclusion_ids=ids(rule.exclusions + pack.exclusions),
+            near=(ids(rule.near.terms), rule.near.within) if rule.near else None,
+            cancels=tuple((ids(p.terms), p.within) for p in cancels),
+            regexes=tuple(self._regexes[-len(rule.regexes):]) if rule.regexes else (),
+        )
+
+    def _plan(self, field: str, categories: frozenset[str]) -> tuple[frozenset[int], bool]:
+        key = (field, categories)
+        plan = self._plans.get(key)
+        if plan is None:
+            active = frozenset(i for i, pack in enumerate(self.packs) if pack.applies_to(field, categories))
+            plan = self._plans[key] = (active, self._collapse_matcher is not None and bool(active & self._collapse_packs))
+        return plan
+
+    # -- matching --------------------------------------------------------------------------
+    def check(self, text: str | None, field: str = "title", product_categories: Iterable[str] = ()) -> list[Hit]:
+        """Hits in one text read as `field` of an item of these product categories, in text order."""
+        if not text:
+            return []
+        active, may_collapse = self._plan(field, frozenset(product_categories))
+        if not active:
+            return []
+        norm = normalize(text)
+        literal_hits, regex_ids = self._matcher.scan(norm.text)
+        if not literal_hits and not regex_ids:
+            return []
+        candidates: dict[tuple[int, int, int], Hit] = {}
+        self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
+        if may_collapse and not self._collapse_triggers.isdisjoint([h[0] for h in literal_hits]):
+            collapsed = collapse_repeats(norm)
+            if collapsed is not norm:
+                local_hits, _ = self._collapse_matcher.scan(collapsed.text)
+                ids = self._collapse_ids
+                hits = [(ids[local], start, end) for local, start, end in local_hits]
+                self._match(collapsed, hits, (), active, field, True, candidates)
+        return self._finish(candidates.values()) if candidates else []
+
+    def check_fields(self, fields: Mapping[str, str | None], product_categories: Iterable[str] = ()) -> list[Hit]:
+        """Hits in several fields of one item (field order kept, then text order)."""
+        categories = frozenset(product_categories)
+        hits: list[Hit] = []
+        for field, text in fields.items():
+            hits.extend(self.check(text, field, categories))
+        return hits
+
+    def _match(self, norm: Normalized, literal_hits: list[tuple[int, int, int]], regex_ids: Iterable[int],
+               active: frozenset[int], field: str, collapsed: bool, out: dict) -> None:
+        found: dict[int, list[tuple[int, int]]] = {}
+        for literal_id, start, end in literal_hits:
+            found.setdefault(literal_id, []).append((start, end))
+        rules = self._rules
+        for literal_id, start, end in literal_hits:
+            for rule_index, collapsed_form in self._keyword_uses[literal_id]:
+                compiled = rules[rule_index]
+                if compiled.pack_index not in active or collapsed_form != collapsed:
+                    continue
+                if collapsed and not norm.spans_collapsed_run(start, end):
+                    continue  # the same characters without a repeat: the uncollapsed pass judged them
+                if self._accept(compiled, norm, start, end, found, literal=True):
+                    self._add(out, rule_index, compiled, norm, start, end, field)
+        if collapsed:
+            return  # regexes read the uncollapsed text only
+        for regex_id in sorted(regex_ids):
+            rule_index = self._regex_rules[regex_id]
+            compiled = rules[rule_index]
+            if compiled.pack_index not in active:
+                continue
+            for match in self._regexes[regex_id].finditer(norm.text):
+                start, end = match.span()
+                if end > start and self._accept(compiled, norm, start, end, found, literal=False):
+                    self._add(out, rule_index, compiled, norm, start, end, field)
+
+    def _accept(self, compiled: _Compiled, norm: Normalized, start: int, end: int, found: dict, literal: bool) -> bool:
+        text = norm.text
+        # Stripping interference joins words across sentences (使用。收到 -> 用收).
+        if norm.split_by_sentence(start, end):
+            return False
+        # Latin terms are words: "lv" is not a hit inside "silver" or "lvyuan".
+        if literal and (_is_latin(text, start) and _is_latin(text, start - 1) or _is_latin(text, end - 1) and _is_latin(text, end)):
+            return False
+        for literal_id in compiled.exclusion_ids:
+            for ex_start, ex_end in found.get(literal_id, ()):
+                if ex_start < end and ex_end > start:
+                    return False
+        for ids, within in compiled.cancels:
+            if _near(found, ids, start, end, within):
+                return False
+        if compiled.near and not _near(found, compiled.near[0], start, end, compiled.near[1]):
+            return False
+        if compiled.rule.word_boundary and not self._boundaries.on_boundaries(text, start, end):
+            return False
+        return True
+
+    def _add(self, out: dict, rule_index: int, compiled: _Compiled, norm: Normalized, start: int, end: int, field: str) -> None:
+        o_start, o_end = norm.original_span(start, end)
+        key = (rule_index, o_start, o_end)
+        if key in out:
+            return
+        original = norm.original
+        c = self.context_chars
+        out[key] = Hit(
+            pack=compiled.pack.id,
+            rule=compiled.rule.id,
+            category=compiled.pack.category,
+            severity=compiled.severity,
+            field=field,
+            start=o_start,
+            end=o_end,
+            match=original[o_start:o_end],
+            context=original[max(0, o_start - c) : o_end + c],
+            legal_basis=compiled.legal_basis,
+        )
+
+    @staticmethod
+    def _finish(hits: Iterable[Hit]) -> list[Hit]:
+        """Sort by position; drop a hit overlapping an earlier or longer one of the same rule (第一 inside
+        全网第一) and a second rule's hit on exactly the same span of the same pack (one phrase, one hit)."""
+        ordered = sorted(hits, key=lambda h: (h.start, -h.end, h.pack, -SEVERITIES.index(h.severity), h.rule))
+        kept: list[Hit] = []
+        for hit in ordered:
+            if any(
+                k.pack == hit.pack
+                and (
+                    (k.rule == hit.rule and k.start < hit.end and hit.start < k.end)
+                    or (k.start, k.end) == (hit.start, hit.end)
+                )
+                for k in kept
+            ):
+                continue
+            kept.append(hit)
+        return sorted(kept, key=lambda h: (h.start, h.end, h.pack, h.rule))
+
+    # -- the packs' own tests --------------------------------------------------------------
+    def run_examples(self, pack_id: str | None = None) -> tuple[int, list[ExampleFailure]]:
+        """Run every example (of one pack if given): (examples run, failures)."""
+        failures: list[ExampleFailure] = []
+        run = 0
+        packs = [p for p in self.packs if pack_id is None or p.id == pack_id]
+        if pack_id is not None and not packs:
+            raise KeyError(f"no pack {pack_id!r}; packs: {', '.join(p.id for p in self.packs)}")
+        for pack in packs:
+            for rule, example in pack.all_examples():
+                run += 1
+                failure = self._run_example(pack, rule, example)
+                if failure:
+                    failures.append(failure)
+        return run, failures
+
+    def _run_example(self, pack: Pack, rule: Rule | None, example: Example) -> ExampleFailure | None:
+        field = example.field or pack.fields[0]
+        hits = [
+            h for h in self.check(example.text, field, example.product_categories)
+            if h.pack == pack.id and (rule is None or h.rule == rule.id)
+        ]
+        if bool(hits) == example.expect_hit:
+            return None
+        return ExampleFailure(pack.id, rule.id if rule else None, example.text, example.expect_hit, tuple(hits),
+                              str(pack.path) if pack.path else None, example.line)
+
+
+def _is_latin(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and text[index].isascii() and text[index].isalnum()
+
+
+def _near(found: dict, ids: tuple[int, ...], start: int, end: int, within: int) -> bool:
+    for literal_id in ids:
+        for term_start, term_end in found.get(literal_id, ()):
+            if term_start < end + within and term_end > start - within:
+                return True
+    return False
+
+
+@cache
+def default_engine() -> RuleEngine:
+    """The engine over netwatch.config.rules_dir(), built once per process."""
+    return RuleEngine.from_dir(config.rules_dir())

@@ -1,0 +1,80 @@
+"""Scrapy settings for netwatch crawls (`scrapy crawl …` from the project root, and `netwatch crawl …`)."""
+
+from netwatch import config
+
+BOT_NAME = "netwatch"
+SPIDER_MODULES = ["netwatch.crawl.spiders"]
+NEWSPIDER_MODULE = "netwatch.crawl.spiders"
+
+# Identify ourselves: regulators crawl in the open.
+USER_AGENT = "netwatch/0.1 (+https://github.com/netwatch/netwatch; market-regulation monitoring)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: per-domain concurrency with AutoThrottle on top; global concurrency for many sites.
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.1
+AUTOTHROTTLE_MAX_DELAY = 10.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
+
+# Robustness: retries with back-off on 5xx and time-outs, bounded redirects and page size.
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 5
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+# Incremental crawls (netwatch.crawl.incremental): off for one-off crawls, on for `netwatch nightly`.
+NETWATCH_INCREMENTAL = False
+NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
+
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response, whatever it yields: 100 (its default)
+# cost ~0.4 ms a page, 16 ~0.1 ms. A netwatch page yields one item at most, so 16 loses no parallelism.
+CONCURRENT_ITEMS = 16
+# A development lint: Scrapy re-parses a generator callback's source (1-2 ms) whenever its cache misses, and
+# the cache is keyed weakly by bound methods, which die with their requests: a miss every few pages.
+WARN_ON_GENERATOR_RETURN_VALUE = False
+
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# The data's path: normalise -> match rules -> shop licence -> price marks -> store; when the crawl is done,
+# the store pipeline scores the stored reviews shop by shop (fake-review signals need the whole shop).
+ITEM_PIPELINES = {
+    "netwatch.crawl.pipelines.normalize.NormalizePipeline": 100,
+    "netwatch.crawl.pipelines.match.MatchPipeline": 200,
+    "netwatch.crawl.pipelines.checks.LicencePipeline": 250,
+    "netwatch.crawl.pipelines.checks.PriceMarksPipeline": 260,
+    "netwatch.crawl.pipelines.store.StorePipeline": 900,
+}
+
+# Score the stored reviews when a crawl ends (distributed workers leave it to the coordinator).
+NETWATCH_SCORE_REVIEWS = True
+
+# JavaScript pages: only requests with meta["playwright"] go through the browser.
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+# Debian's chromium-headless-shell (NETWATCH_CHROMIUM), never a browser playwright downloads.
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "executable_path": config.chromium_path(),
+    "headless": True,
+    "args": [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+}
+PLAYWRIGHT_ABORT_REQUEST = "netwatch.crawl.browser.abort_heavy_request"  # images, fonts, media
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_MAX_CONTEXTS = 2
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
