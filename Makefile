@@ -6,13 +6,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEB_PACKAGES := chromium-headless-shell fonts-wqy-zenhei
 
-.PHONY: demo test bench install system-deps clean
+.PHONY: demo test lint bench install system-deps clean
 
 demo: install
 	$(BIN)/netwatch demo
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The layer contract (pyproject's [tool.importlinter]) and ruff; CI runs it before the tests.
+lint: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check netwatch tests bench fixtures
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

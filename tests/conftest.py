@@ -93,3 +93,13 @@ def mall():
 
     with start_mall() as running:
         yield running
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by the services they use, so `-m "not postgres"` or `-m redis` picks them."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "pg_url" in item.fixturenames or params.get("db_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in item.fixturenames:
+            item.add_marker(pytest.mark.redis)
