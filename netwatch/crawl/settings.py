@@ -28,7 +28,9 @@ REDIRECT_MAX_TIMES = 5
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
-# Incremental crawls (netwatch.crawl.incremental): off for one-off crawls, on for `netwatch nightly`.
+# Incremental crawls (netwatch.crawl.incremental, a spider middleware that stays off unless NETWATCH_INCREMENTAL):
+# off for one-off crawls, on for `netwatch nightly`. Nearest the spider, so it sees the spider's own requests.
+SPIDER_MIDDLEWARES = {"netwatch.crawl.incremental.IncrementalCrawl": 950}
 NETWATCH_INCREMENTAL = False
 NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
 

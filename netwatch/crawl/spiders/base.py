@@ -62,6 +62,10 @@ class NetwatchSpider(scrapy.Spider):
     def adjust_settings(self, settings: Any) -> None:
         """Per-run settings that depend on spider arguments."""
 
+    def listing_id(self, url: str) -> str | None:
+        """The canonical id of the listing a URL's page shows, when the spider can tell before fetching it."""
+        return None
+
     # --- errors -------------------------------------------------------------------------------
     def on_error(self, failure: Failure) -> Iterator[Any]:
         """Count the failure by kind; an unreachable start page marks the whole site dead (reported, not fatal)."""

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,13 +15,11 @@ from parsel import Selector
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameter
 
-from netwatch import config
 from netwatch.extract import extract_field, extract_fields, item_id_from_url, make_review
-from netwatch.domain.items import Listing, ListingSeen
+from netwatch.domain.items import Listing
 from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
 from netwatch.crawl.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
-from netwatch.crawl.incremental import (KNOWN_STAT, NOT_MODIFIED_STAT, SKIPPED_STAT, IncrementalPlan,
-                                          carried_list_fields)
+from netwatch.crawl.incremental import carried_list_fields
 from netwatch.crawl.stats import record_error
 
 
@@ -39,8 +36,6 @@ class ProfileSpider(NetwatchSpider):
         self.start_urls = [u.strip() for u in (start_url or "").split(",") if u.strip()]
         self.platform = self.profile.key
         self.allowed_domains = list(self.profile.allowed_domains)
-        self.incremental: IncrementalPlan | None = None
-        self.skipped: set[str] = set()  # canonical ids whose page this incremental crawl did not fetch
 
     def adjust_settings(self, settings: Any) -> None:
         profile = self.profile
@@ -54,12 +49,6 @@ class ProfileSpider(NetwatchSpider):
             settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
 
     async def start(self) -> Any:
-        settings = self.crawler.settings
-        if settings.getbool("NETWATCH_INCREMENTAL"):
-            db_url = settings.get("NETWATCH_DB_URL") or config.db_url()
-            self.incremental = await asyncio.to_thread(IncrementalPlan.load, db_url, self.platform,
-                                                       settings.getfloat("NETWATCH_REVISIT_DAYS", 7))
-            self.crawler.stats.set_value(KNOWN_STAT, len(self.incremental.known))
         if not self.start_urls:
             for url in self.profile.sitemaps:
                 yield self.sitemap_request(url)
@@ -75,10 +64,7 @@ class ProfileSpider(NetwatchSpider):
         return request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
-        if response.status == 304:  # asked conditionally (see `conditional`): the stored page is current
-            seen = self.not_modified(response)
-            if seen is not None:
-                yield seen
+        if response.status == 304:  # a conditional request's answer carries no page (netwatch.crawl.incremental)
             return
         matched = self.profile.rule_for(response.url)
         if matched is None or not is_readable(response):
@@ -112,49 +98,16 @@ class ProfileSpider(NetwatchSpider):
         for css in rule.follow:
             # links from the page's own selector: the response's would parse the page a second time
             for request in response.follow_all(page.selector.css(css), callback=self.parse, errback=self.on_error):
-                if request.url in carried:
+                if request.url in carried:  # what the list page shows beside the link (netwatch.crawl.incremental)
                     request.meta["netwatch_carry"] = carried[request.url]
-                    seen = self.seen_unchanged(request.url, carried[request.url])
-                    if seen is not None:
-                        self.skipped.add(seen.canonical_id)  # a listing linked twice is skipped once
-                        self.crawler.stats.set_value(SKIPPED_STAT, len(self.skipped))
-                        yield seen
-                        continue
-                yield self.routed(self.conditional(request))
+                yield self.routed(request)
 
     def listing_id(self, url: str) -> str | None:
-        """The canonical id of the listing a URL's page shows, or None for other pages."""
+        """The canonical id of the listing a URL's page shows, or None for other pages (incremental crawls ask)."""
         matched = self.profile.rule_for(url)
         if matched is None or matched[0].item != "listing":
             return None
         return matched[1].get("item_id") or item_id_from_url(url)
-
-    def conditional(self, request: scrapy.Request) -> scrapy.Request:
-        """A known listing's page asked for with the ETag it was last served with (incremental crawls)."""
-        canonical_id = self.listing_id(request.url) if self.incremental is not None else None
-        etag = self.incremental.etag(canonical_id) if canonical_id else None
-        if etag:
-            request.headers["If-None-Match"] = etag
-            request.meta["handle_httpstatus_list"] = [304]
-        return request
-
-    def not_modified(self, response: Response) -> ListingSeen | None:
-        canonical_id = self.listing_id(response.url)
-        if canonical_id is None:
-            return None
-        self.crawler.stats.inc_value(NOT_MODIFIED_STAT)
-        list_price, list_title = carried_list_fields(response.meta.get("netwatch_carry", {}))
-        return ListingSeen(self.platform, canonical_id, response.url, list_price, list_title, revalidated=True)
-
-    def seen_unchanged(self, url: str, carry: dict[str, Any]) -> ListingSeen | None:
-        """With incremental crawling, a known listing its list page shows unchanged: not fetched again."""
-        canonical_id = self.listing_id(url) if self.incremental is not None else None
-        if canonical_id is None:
-            return None
-        list_price, list_title = carried_list_fields(carry)
-        if not self.incremental.unchanged(canonical_id, list_price, list_title):
-            return None
-        return ListingSeen(self.platform, canonical_id, url, list_price, list_title)
 
     @staticmethod
     def carried(page: Any, rule: PageRule, response: Response) -> dict[str, dict[str, Any]]:
