@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 # Re-install only when the project's dependencies change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEB_PACKAGES := chromium-headless-shell fonts-wqy-zenhei
+# Only the tests need these: LibreOffice opens exports as an analyst's spreadsheet would.
+TEST_DEB_PACKAGES := libreoffice-calc-nogui
 
 .PHONY: demo test lint bench install system-deps clean
 
@@ -12,6 +14,7 @@ demo: install
 	$(BIN)/netwatch demo
 
 test: install
+	@$(MAKE) --no-print-directory system-deps DEB_PACKAGES="$(TEST_DEB_PACKAGES)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The layer contract (pyproject's [tool.importlinter]) and ruff; CI runs it before the tests.

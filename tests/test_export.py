@@ -51,7 +51,8 @@ def test_csv_has_bom_columns_and_neutralised_formulas(filled, tmp_path):
     assert "'=HYPERLINK(\"http://evil\",\"点我\")" in by_title
     matched = {row[header.index("matched_text")] for row in rows}
     assert {"'-1+1", "'@SUM(A1)", "最佳", "象牙"} <= matched
-    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row
+               if cell not in ("-1", "-2.5"))
     first = by_title["'=HYPERLINK(\"http://evil\",\"点我\")"]
     assert first[header.index("shop_name")] == "店铺s1" and first[header.index("price")] == "100.0"
     assert first[header.index("first_seen")] == "2024-05-01 00:00:00"
@@ -146,3 +147,59 @@ def test_leads_first_found_by_given_runs(filled, tmp_path):
     assert header == LEAD_COLUMNS and row[header.index("matched_text")] == "全网第一"
     assert export_leads(filled, out, first_run_ids=[later - 1, later]) == 6
     assert export_leads(filled, out, first_run_ids=[]) == 0 and read_csv(out) == [LEAD_COLUMNS]
+
+
+@pytest.fixture
+def awkward(store_url):
+    """Leads whose cells a spreadsheet would break: an all-digit credit code, a control character from a page,
+    plain negative numbers and a phone number that starts like a formula."""
+    with Store(store_url) as store:
+        run = store.start_run("netmall")
+        store.save_batch(run, [
+            shop("d1", credit_code="911101085513853000"),
+            listing(6, shop="d1", title="\x1b[31m象牙手镯", hits=[hit("-1", rule="minus_one")]),
+            listing(7, shop="d1", title="-2.5", hits=[hit("+86 138 0000 0000", rule="phone")]),
+        ])
+        store.finish_run(run, {}, "finished")
+        yield store
+
+
+def test_csv_keeps_long_digits_negative_numbers_and_guards_formulas(awkward, tmp_path):
+    out = tmp_path / "leads.csv"
+    assert export_leads(awkward, out) == 2
+    header, *rows = read_csv(out)
+    cell = {(row[header.index("title")], name): row[header.index(name)] for row in rows for name in header}
+    assert cell[("-2.5", "credit_code")] == '="911101085513853000"'  # text in Excel, WPS and LibreOffice
+    assert cell[("-2.5", "matched_text")] == "'+86 138 0000 0000"
+    assert {row[header.index("matched_text")] for row in rows} == {"-1", "'+86 138 0000 0000"}
+
+
+def test_xlsx_export_survives_control_characters(awkward, tmp_path):
+    out = tmp_path / "leads.xlsx"
+    assert export_leads(awkward, out, "xlsx") == 2
+    header, *rows = list(load_workbook(out, read_only=True).active.iter_rows(values_only=True))
+    titles = {row[header.index("title")] for row in rows}
+    assert titles == {"\ufffd[31m象牙手镯", "-2.5"}
+    assert {row[header.index("credit_code")] for row in rows} == {"911101085513853000"}
+
+
+def test_a_real_spreadsheet_reads_the_csv_digits_as_text(awkward, tmp_path):
+    """LibreOffice (Debian's, headless) opens the export as a person would, formulas evaluated: the credit
+    code keeps its 18 digits (as plain digits it became 9.11101085513853e+17), "-1" is the number -1."""
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (Debian package libreoffice-calc-nogui) is not installed; `make test` installs it")
+    out = tmp_path / "leads.csv"
+    export_leads(awkward, out)
+    # comma, double quote, UTF-8 (76), from line 1, ..., evaluate formulas (the 13th token) as Excel does
+    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
+                    "--infilter=CSV:44,34,76,1,,0,false,true,false,false,false,-1,true",
+                    "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo"), str(out)],
+                   check=True, capture_output=True, timeout=180)
+    header, *rows = list(load_workbook(tmp_path / "lo" / "leads.xlsx", data_only=True).active.iter_rows(values_only=True))
+    assert {row[header.index("credit_code")] for row in rows} == {"911101085513853000"}
+    # the guarded phone number stays text (LibreOffice shows the guard's apostrophe; Excel hides it)
+    assert {row[header.index("matched_text")] for row in rows} == {-1, "'+86 138 0000 0000"}

@@ -1,12 +1,15 @@
 """Lead exports for field teams: CSV (UTF-8 with BOM, for Excel on Chinese Windows), XLSX or JSON lines.
 
 Rows stream from the database in chunks (a server-side cursor on PostgreSQL), so memory does not grow
-with the number of leads. Text cells that Excel would read as a formula are neutralised with a leading
-apostrophe (OWASP's advice for CSV injection).
+with the number of leads. Every cell survives a spreadsheet (spreadsheet_text): text that Excel would read
+as a formula gets a leading apostrophe (OWASP's advice for CSV injection) unless it is a plain number such
+as "-1"; a long digit string (an all-digit 统一社会信用代码) is written to CSV as ="…", so Excel, WPS and
+LibreOffice keep it as text instead of 9.11101085513853E+17; characters XLSX cannot hold (control
+characters from a page, e.g. ESC) become U+FFFD in that format instead of failing the whole export.
 
 CSV, the format of big exports and of the nightly outbox, skips pandas: the database computes the cells
-(timestamps as text, localised names, neutralised formulas) and csv.writer writes the driver's rows,
-several times faster than DataFrames.
+(timestamps as text, localised names) and csv.writer writes the driver's rows, several times faster than
+DataFrames; only cells a spreadsheet would misread go through Python.
 XLSX and JSON lines go through pandas frames (neutralise_formulas, _localise).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +33,11 @@ if TYPE_CHECKING:  # pandas is imported where frames are made: a CSV export does
 
 FORMATS = ("csv", "xlsx", "jsonl")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# Spreadsheets keep 15 significant digits and show 12 or more digits as 1.2E+11: such strings are kept as text.
+_LONG_DIGITS = re.compile(r"\d{12,}\Z")
+# What a cell must start with, or be, to need spreadsheet_text: one C-level match per cell decides.
+_NEEDS_CARE = re.compile(r"[=+\-@\t\r]|\d{12,}\Z")
 # The CSV columns whose text comes from crawled pages or analysts; the others hold netwatch's own names,
 # rule-pack texts, numbers, times and hashes, so checking them for formulas only costs time.
 UNTRUSTED_TEXT = frozenset({"platform", "shop_name", "shop_url", "credit_code", "listing_url", "title",
@@ -54,8 +63,18 @@ VALUES_ZH = {
 }
 
 
+def spreadsheet_text(value: str, *, long_digits_as_formula: bool = False) -> str:
+    """The cell as a spreadsheet must get it to show `value` as text: a formula-like start neutralised with an
+    apostrophe (a plain number such as "-1" is left as it is), and, for CSV, a long digit string as ="…"."""
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    if long_digits_as_formula and _LONG_DIGITS.match(value):
+        return f'="{value}"'
+    return value
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells starting with = + - @ tab or CR with an apostrophe so spreadsheets show them as text."""
+    """spreadsheet_text on every text cell of the frame (XLSX and JSON lines keep strings as strings)."""
     import pandas as pd
 
     for column in frame.columns:
@@ -63,8 +82,20 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             values = frame[column]
             risky = values.str.startswith(FORMULA_STARTS, na=False)
             if risky.any():
-                frame[column] = values.mask(risky, "'" + values.astype("string"))
+                frame[column] = values.mask(risky, values[risky].map(spreadsheet_text))
     return frame
+
+
+def _csv_cells(rows: Sequence[Sequence], columns: Sequence[int]) -> list[Sequence]:
+    """The rows with spreadsheet_text applied to their untrusted text columns, where a cell needs it."""
+    out: list[Sequence] = []
+    care = _NEEDS_CARE.match
+    for row in rows:
+        if any(row[i].__class__ is str and care(row[i]) for i in columns):
+            row = [spreadsheet_text(value, long_digits_as_formula=True) if i in columns and value.__class__ is str
+                   else value for i, value in enumerate(row)]
+        out.append(row)
+    return out
 
 
 def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -80,10 +111,10 @@ def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def _csv_query(filters: dict, lang: str) -> sa.Select:
-    """lead_query with each CSV cell computed by the database, as neutralise_formulas(_localise(frame))
-    computes it for frames: timestamps as text to the second, zh names of categories, statuses and
-    severities, untrusted text starting like a formula prefixed with an apostrophe. So Python only moves rows
-    from the cursor to csv.writer: per-cell Python was most of a big export's time."""
+    """lead_query with each CSV cell computed by the database, as _localise(frame) computes it for frames:
+    timestamps as text to the second, zh names of categories, statuses and severities. So Python only moves
+    rows from the cursor to csv.writer (and fixes the few cells _csv_cells picks): per-cell Python was most
+    of a big export's time."""
     query = lead_query(**filters)
     columns = []
     for column in query.selected_columns:
@@ -92,8 +123,6 @@ def _csv_query(filters: dict, lang: str) -> sa.Select:
             value = sa.func.substr(sa.cast(column, sa.String), 1, 19)
         elif lang == "zh" and column.name in VALUES_ZH:
             value = sa.case(VALUES_ZH[column.name], value=column, else_=column)
-        elif column.name in UNTRUSTED_TEXT:
-            value = sa.case((sa.func.substr(column, 1, 1).in_(FORMULA_STARTS), "'" + column), else_=column)
         columns.append(value.label(column.name))
     return query.with_only_columns(*columns)
 
@@ -102,8 +131,10 @@ def _csv_chunks(store: Store, chunk_size: int, filters: dict, lang: str) -> Iter
     """Chunks of CSV rows, the first being the header row."""
     query = _csv_query(filters, lang)
     yield [[HEADERS_ZH[name] for name in LEAD_COLUMNS] if lang == "zh" else list(LEAD_COLUMNS)]
+    untrusted = [index for index, name in enumerate(LEAD_COLUMNS) if name in UNTRUSTED_TEXT]
     with store.reading() as conn:
-        yield from _driver_chunks(conn, query, chunk_size)
+        for rows in _driver_chunks(conn, query, chunk_size):
+            yield _csv_cells(rows, untrusted)
 
 
 def _driver_chunks(conn: sa.Connection, query: sa.Select, chunk_size: int) -> Iterator[list[tuple]]:
@@ -203,6 +234,7 @@ def _write_jsonl(frames: Iterator[pd.DataFrame], path: Path) -> int:
 
 def _write_xlsx(frames: Iterator[pd.DataFrame], path: Path) -> int:
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)  # streams rows to disk instead of building the sheet in memory
     sheet = workbook.create_sheet("leads")
@@ -211,7 +243,9 @@ def _write_xlsx(frames: Iterator[pd.DataFrame], path: Path) -> int:
         if number == 0:
             sheet.append(list(frame.columns))
         for record in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
-            sheet.append(list(record))
+            # control characters a page carried (ESC, NUL…): XLSX cannot hold them, the export must not fail
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+                          for value in record])
         rows += len(frame)
     workbook.save(path)
     return rows
