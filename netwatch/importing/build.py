@@ -3,6 +3,7 @@ Bad values are reported as RowErrors (file and row) and their rows skipped."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,19 @@ def _price(value: Any, what: str) -> float | None:
     if amount is None:
         raise ValueError(f"{what} {value!r} is not a price")
     return amount
+
+
+def _specs(value: Any) -> dict[str, str]:
+    if _blank(value):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict):
+        raise ValueError('specs must be a JSON object such as {"材质": "纯棉"}')
+    return {str(k).strip(): "" if _blank(v) else str(v).strip() for k, v in value.items()}
 
 
 def _rating(value: Any) -> float | None:
@@ -144,6 +158,7 @@ class ItemBuilder:
         price = _price(self.value(row, "price"), "price")
         original = _price(self.value(row, "original_price"), "original price")
         fetched = _time(self.value(row, "fetched_at"), self.zone)
+        specs = _specs(self.value(row, "specs"))  # every value read before the listing is made: a bad row adds none
         ident = _str(self.value(row, "canonical_id"))
         if ident in self.listings:
             raise ValueError(f"listing {ident!r} appears again (first row kept)")
@@ -151,6 +166,7 @@ class ItemBuilder:
         listing.price, listing.original_price = price, original
         listing.currency = _str(self.value(row, "currency")) or ("CNY" if price is not None else None)
         listing.description = _str(self.value(row, "description"))
+        listing.specs = specs
         category = _str(self.value(row, "category"))
         listing.category_hints = [c.strip() for c in category.replace("，", ",").split(",") if c.strip()] if category else []
         listing.fetched_at = fetched

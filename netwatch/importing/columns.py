@@ -21,6 +21,7 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "shop_id": ("shop_id", "店铺id", "店铺ID", "店铺编号"),
         "shop_name": ("shop_name", "shop", "店铺名称", "店铺"),
         "category": ("category", "类目", "商品类目"),
+        "specs": ("specs", "规格参数", "商品参数"),  # a JSON object {"材质": "…"}, as a crawl reads a page's specs
         "fetched_at": ("fetched_at", "time", "采集时间", "抓取时间"),
     },
     "reviews": {
