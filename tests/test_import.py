@@ -199,3 +199,15 @@ def test_times_without_offset_are_read_in_the_platforms_time_zone(tmp_path):
                                                   "2024-05-02T02:30:00+00:00"]
     with pytest.raises(ImportFileError, match="unknown time zone"):
         build_items(path, timezone_name="Mars/Olympus")
+
+
+def test_specs_column_is_a_json_object(tmp_path):
+    path = tmp_path / "listings.csv"
+    pd.DataFrame([
+        {"商品ID": "P1", "标题": "手镯", "规格参数": json.dumps({"材质": " 象牙 ", "产地": "云南"}, ensure_ascii=False)},
+        {"商品ID": "P2", "标题": "手镯", "规格参数": "材质: 象牙"},  # not JSON: named, row skipped
+        {"商品ID": "P3", "标题": "手镯", "规格参数": ""},
+    ]).to_csv(path, index=False)
+    items, report = build_items(path)
+    assert [(e.row, "specs must be a JSON object" in e.message) for e in report.errors] == [(3, True)]
+    assert [(item.canonical_id, item.specs) for item in items] == [("P1", {"材质": "象牙", "产地": "云南"}), ("P3", {})]

@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-from netwatch.extract import Page, extract_listing
+from netwatch.checks import process
 from netwatch.domain.items import Listing
+from netwatch.extract import Page, extract_listing
 
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 
@@ -55,18 +56,6 @@ def scan_listing(page: Page, profile_name: str | None = None) -> Listing | None:
     return extract_listing(page, require_product=False)
 
 
-def rule_hits(listing: Listing) -> list[Any]:
-    from netwatch.checks.text import default_engine
-
-    fields = {
-        "title": listing.title or "",
-        "description": listing.description or "",
-        "specs": " ".join(f"{k} {v}" for k, v in listing.specs.items()),
-        "reviews": "\n".join(review.text for review in listing.reviews),
-    }
-    return list(default_engine().check_fields(fields, product_categories=listing.category_hints))
-
-
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
@@ -89,7 +78,8 @@ def scan(source: str, url: str | None, profile_name: str | None, as_json: bool) 
     page = load_page(source, url)
     listing = scan_listing(page, profile_name)
     listings = [listing] if listing is not None and (listing.title or listing.price is not None) else []
-    hits = [hit for found in listings for hit in rule_hits(found)]
+    # The crawl's and the import's item path (clean text -> rules -> price marks): the same hits as a crawl.
+    hits = [hit for found in listings for hit in process(found)]
     if as_json:
         payload = {"listings": [{**{k: v for k, v in _plain(x).items() if k != "hits"}, "shop": x.shop_name}
                                 for x in listings],

@@ -48,13 +48,11 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# The data's path: normalise -> match rules -> shop licence -> price marks -> store; when the crawl is done,
-# the store pipeline scores the stored reviews shop by shop (fake-review signals need the whole shop).
+# The data's path: the one item path (netwatch.checks.process: clean text -> text rules -> shop licence ->
+# price marks, as `netwatch scan` and `netwatch import` run it) -> store; when the crawl is done, the store
+# pipeline scores the stored reviews shop by shop (fake-review signals need the whole shop).
 ITEM_PIPELINES = {
-    "netwatch.crawl.pipelines.normalize.NormalizePipeline": 100,
-    "netwatch.crawl.pipelines.match.MatchPipeline": 200,
-    "netwatch.crawl.pipelines.checks.LicencePipeline": 250,
-    "netwatch.crawl.pipelines.checks.PriceMarksPipeline": 260,
+    "netwatch.crawl.pipelines.checks.CheckPipeline": 200,
     "netwatch.crawl.pipelines.store.StorePipeline": 900,
 }
 

@@ -1,8 +1,8 @@
 """The items every part of netwatch passes around: one definition, used by spiders, import, scan and store.
 
 Plain dataclasses (Scrapy handles them through itemadapter). Prices are floats in the listing's
-currency; times are ISO 8601 strings in UTC. `hits` are filled by the match pipelines
-(netwatch.checks.text.Hit objects) and turned into leads by the store.
+currency; times are ISO 8601 strings in UTC. `hits` are filled by the item path
+(netwatch.checks.process: netwatch.checks.text.Hit objects) and turned into leads by the store.
 """
 
 from __future__ import annotations

@@ -1,48 +1,33 @@
-"""Pipeline steps for structured checks: each reads one kind of item and appends its hits.
-
-A check is a plain function (item -> hits) in a foundation module; the pipeline only applies it and
-counts the hits in the crawl stats (netwatch/hits/<category>).
-"""
+"""CheckPipeline: the crawl's door onto the one item path (netwatch.checks.process: clean text -> text
+rules -> shop licence -> price marks), the same steps `netwatch scan` and `netwatch import` run. It only
+picks the crawl's rule packs and counts what the path found in the crawl stats: netwatch/match/items
+(items checked) and netwatch/hits/<category>."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
-
-from netwatch.domain.items import Listing, Shop
-from netwatch.checks.licence import check_shop
-from netwatch.checks.price_marks import check_listing
+from netwatch.checks import CHECKED_TYPES, process
+from netwatch.checks.text import RuleEngine, default_engine
 
 
 class CheckPipeline:
-    item_type: ClassVar[type]
-    check: ClassVar[Callable[[Any], list]]
-
-    def __init__(self, stats):
+    def __init__(self, stats, engine: RuleEngine):
         self.stats = stats
+        self.engine = engine
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.stats)
+        # NETWATCH_RULES_DIR as a setting lets one crawl use other packs than the process default.
+        rules_dir = crawler.settings.get("NETWATCH_RULES_DIR")
+        engine = RuleEngine.from_dir(rules_dir) if rules_dir else default_engine()
+        return cls(crawler.stats, engine)
+
+    def open_spider(self):
+        # Before the first page, not on the first word-boundary hit: that would stall every download for ~1 s.
+        self.engine.prepare()
 
     def process_item(self, item):
-        if isinstance(item, self.item_type):
-            hits = type(self).check(item)
-            item.hits.extend(hits)
-            for hit in hits:
+        if isinstance(item, CHECKED_TYPES):
+            self.stats.inc_value("netwatch/match/items")
+            for hit in process(item, self.engine):
                 self.stats.inc_value(f"netwatch/hits/{hit.category}")
         return item
-
-
-class LicencePipeline(CheckPipeline):
-    """Licence display on shop pages (netwatch.checks.licence)."""
-
-    item_type = Shop
-    check = staticmethod(check_shop)
-
-
-class PriceMarksPipeline(CheckPipeline):
-    """Bait prices: a list page cheaper than the detail page (netwatch.checks.price_marks)."""
-
-    item_type = Listing
-    check = staticmethod(check_listing)

@@ -1,0 +1,65 @@
+"""Importing one dump: build its items, run each through the one item path (netwatch.checks.process, as a
+crawl and `netwatch scan` do), store them as a run, and score their reviews over the store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netwatch.checks import CHECKED_TYPES, process
+from netwatch.importing.build import ImportReport, build_items
+
+if TYPE_CHECKING:
+    from netwatch.analysis.reviews import ReviewSignalScorer
+
+
+def import_file(
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    platform: str = "import",
+    mapping: Mapping[str, str] | None = None,
+    db_url: str | None = None,
+    sheet: str | None = None,
+    timezone_name: str = "UTC",
+    batch_size: int = 500,
+    scorer: ReviewSignalScorer | None = None,
+) -> ImportReport:
+    """Import a platform dump into the store; returns what was read, skipped and found.
+
+    The items go through the item path a crawl's go through (netwatch.checks.process), are stored, and
+    their reviews are then scored over the store as a crawl's are (netwatch.analysis.reviews.store_pass): every listing against all of its shop."""
+    from netwatch.analysis.reviews import CATEGORY
+    from netwatch.analysis.reviews.store_pass import LEADS_STAT, score_run, with_review_stats
+    from netwatch.store import Store
+
+    items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
+                                timezone_name=timezone_name)
+    found_hits: Counter[str] = Counter()
+    for item in items:
+        found_hits.update(hit.category for hit in process(item))
+    report.hits_by_category.update(found_hits)
+    # The statistics a crawl's CheckPipeline counts, under the same names.
+    stats = {"netwatch/match/items": sum(isinstance(item, CHECKED_TYPES) for item in items),
+             **{f"netwatch/hits/{category}": count for category, count in found_hits.items()}}
+    store = Store(db_url)
+    try:
+        run_id = store.start_run("import", target=str(path))
+        report.run_id = run_id
+        try:
+            for start in range(0, len(items), batch_size):
+                store.save_batch(run_id, items[start : start + batch_size])
+            found = score_run(store, run_id, scorer=scorer)
+        except BaseException:
+            store.finish_run(run_id, {"rows": report.rows, "skipped": report.skipped}, "failed")
+            raise
+        leads = int(found.get(LEADS_STAT, 0))
+        if leads:
+            report.hits_by_category[CATEGORY] = report.hits_by_category.get(CATEGORY, 0) + leads
+        store.finish_run(run_id, {**with_review_stats(stats, found), "netwatch/import/rows": report.rows,
+                                  "netwatch/import/skipped": report.skipped}, "finished")
+    finally:
+        store.close()
+    return report
