@@ -75,6 +75,27 @@ def test_packs(ctx: click.Context, pack: str | None) -> None:
         sys.exit(1)
 
 
+@rules.command("laws-index")
+@click.argument("regulations_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the index here (e.g. rules/laws.yaml) instead of printing it.")
+def laws_index(regulations_dir: Path, out: Path | None) -> None:
+    """Index the law texts in REGULATIONS_DIR (NAME(DATE).md files): titles, dates, article, paragraph, clause counts."""
+    from netwatch.checks.legal import build_index, dump_index
+
+    try:
+        index = build_index(regulations_dir)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = dump_index(index)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    articles = sum(len(law["articles"]) for law in index["laws"].values())
+    click.echo(f"{out}: {len(index['laws'])} laws, {articles} articles")
+
+
 @rules.command("check")
 @click.argument("text", required=False)
 @click.option("--file", "file_path", type=click.Path(dir_okay=False, allow_dash=True),
