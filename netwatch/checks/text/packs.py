@@ -168,6 +168,12 @@ def laws_near(path: Path) -> LawIndex:
         raise PackError(laws_file, None, None, f"law index unusable: {exc}") from exc
 
 
+def read_legal_basis(path: Path) -> str | None:
+    """The rendered legal_basis of a YAML file that is not a pack (rules/signals/*.yaml), checked like a pack's."""
+    data = read_yaml(path, "expected a mapping at the top level")
+    return _PackReader(path, laws_near(path)).citations(data, None)[1]
+
+
 def load_pack(path: str | Path, laws: LawIndex | None = None) -> Pack:
     """Load and check one pack file; raise PackError naming file, line and rule on any problem."""
     path = Path(path)
