@@ -114,3 +114,74 @@ def test_a_string_legal_basis_is_refused(tmp_path):
     write(tmp_path, PACK.replace("legal_basis:\n  - {law: 广告法, article: 9, clause: 3}", "legal_basis: 广告法 第九条(三)"))
     with pytest.raises(PackError, match=r"demo.yaml:4: legal_basis must be a list of citations"):
         load_packs(tmp_path)
+
+
+# -- check definitions (rules/checks/*.yaml) -------------------------------------------------------
+CHECK = """\
+id: price_marks
+title: 明码标价
+category: price_fraud
+rules:
+  - id: list_price_below_detail_price
+    title: 列表页价格低于详情页价格
+    severity: high
+    legal_basis: [{law: 明码标价和禁止价格欺诈规定, article: 20, clause: 1}]
+    examples:
+      hit:
+        - {list_price: 99, price: 129}
+      miss:
+        - {list_price: 129, price: 129}
+"""
+
+
+def checks_dir(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "rules" / "checks"
+    folder.mkdir(parents=True)
+    (folder / "price_marks.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_check_definition_loads_and_its_examples_run(tmp_path):
+    from netwatch.checks.definitions import load_check_definitions
+    from netwatch.checks.examples import run_check_examples
+
+    definitions = load_check_definitions(checks_dir(tmp_path, CHECK))
+    rule = definitions["price_marks"].rule("list_price_below_detail_price")
+    assert rule.severity == "high" and rule.legal_basis == "《明码标价和禁止价格欺诈规定》第二十条第（一）项"
+    assert run_check_examples(definitions) == (2, [])
+
+
+@pytest.mark.parametrize("broken,line,words", [
+    (CHECK.replace("article: 20, clause: 1", "article: 20, clause: 4"), 8, "has 3 clause(s), not （四）"),
+    (CHECK.replace("明码标价和禁止价格欺诈规定, article", "价格欺诈规定, article"), 8, "unknown law '价格欺诈规定'"),
+    (CHECK.replace("    severity: high\n", ""), 5, "missing required key 'severity'"),
+    (CHECK.replace("severity: high", "severity: urgent"), 7, "severity 'urgent' is not one of"),
+])
+def test_a_broken_check_definition_names_file_line_and_rule(tmp_path, broken, line, words):
+    from netwatch.checks.definitions import load_check_definitions
+
+    folder = checks_dir(tmp_path, broken)
+    with pytest.raises(PackError) as caught:
+        load_check_definitions(folder)
+    assert f"{folder / 'price_marks.yaml'}:{line}:" in str(caught.value) and words in str(caught.value)
+    assert caught.value.rule_id == "list_price_below_detail_price"
+
+
+def test_rules_test_reports_a_failing_check_example_with_file_and_line(tmp_path):
+    folder = checks_dir(tmp_path, CHECK.replace("- {list_price: 129, price: 129}", "- {list_price: 99, price: 129}"))
+    result = CliRunner().invoke(cli, ["rules", "--rules-dir", str(folder.parent), "test"])
+    assert result.exit_code == 1, result.output
+    assert f"FAIL {folder / 'price_marks.yaml'}:13: check price_marks rule list_price_below_detail_price: " \
+           "expected no hit" in result.output
+    assert "2 examples, 1 failed" in result.output
+
+
+def test_the_review_signals_citations_are_checked(tmp_path):
+    from netwatch.analysis.reviews import SignalConfigError, load_signal_config
+    from netwatch.analysis.reviews.config import default_path
+
+    path = tmp_path / "signals.yaml"
+    path.write_text(default_path().read_text(encoding="utf-8").replace("article: 17}", "article: 170}"), encoding="utf-8")
+    with pytest.raises(SignalConfigError, match=r"signals\.yaml:\d+: legal_basis: 电子商务法 has no article 170"):
+        load_signal_config(path)
+    assert load_signal_config().legal_basis == "《电子商务法》第十七条；《反不正当竞争法》第八条"
