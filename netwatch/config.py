@@ -13,7 +13,12 @@ def rules_dir() -> Path:
     """Rule packs: NETWATCH_RULES_DIR, else the packs installed with netwatch (the project's rules/, shipped in
     the wheel as the data package `netwatch_rules`)."""
     explicit = os.environ.get("NETWATCH_RULES_DIR")
-    return Path(explicit) if explicit else Path(str(files("netwatch_rules")))
+    return Path(explicit) if explicit else shipped_rules_dir()
+
+
+def shipped_rules_dir() -> Path:
+    """The rule packs and law index installed with netwatch (the data package `netwatch_rules`)."""
+    return Path(str(files("netwatch_rules")))
 
 
 def sites_dir() -> Path:

@@ -41,7 +41,7 @@ def test_valid_licence_gives_no_hit():
 def test_missing_licence_block():
     hits = check_shop(shop())
     assert [h.rule for h in hits] == ["licence_not_displayed"]
-    assert hits[0].category == "licence" and "第十五条" in hits[0].legal_basis
+    assert hits[0].category == "licence" and hits[0].legal_basis == "《电子商务法》第十五条"
 
 
 def test_invalid_code_is_reported_with_the_code():
@@ -56,3 +56,27 @@ def test_food_shop_needs_food_licence():
     assert [h.rule for h in check_shop(missing)] == ["food_licence_missing"]
     # A licence that is not food business does not count.
     assert check_shop(shop(credit_code="91350100M000100Y43", is_food=False)) == []
+
+
+def test_the_definitions_examples_hold():
+    from netwatch import config
+    from netwatch.checks.definitions import load_check_definitions
+    from netwatch.checks.examples import run_check_examples
+
+    run, failures = run_check_examples(load_check_definitions(config.rules_dir() / "checks"), "licence_display")
+    assert run >= 8 and failures == [], "\n".join(map(str, failures))
+
+
+def test_severity_and_legal_basis_come_from_the_definition(tmp_path, monkeypatch):
+    import shutil
+
+    from netwatch import config
+
+    rules = tmp_path / "rules"
+    shutil.copytree(config.rules_dir(), rules)
+    path = rules / "checks" / "licence_display.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("severity: high", "severity: critical", 1)
+                    .replace("{law: 电子商务法, article: 15}", "{law: 电子商务法, article: 16}", 1), encoding="utf-8")
+    monkeypatch.setenv("NETWATCH_RULES_DIR", str(rules))
+    (hit,) = check_shop(shop())
+    assert (hit.rule, hit.severity, hit.legal_basis) == ("licence_not_displayed", "critical", "《电子商务法》第十六条")

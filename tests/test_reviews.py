@@ -388,7 +388,7 @@ def test_lead_hit_names_signals_and_quotes_examples(scorer_factory):
     assert hit.severity == ("high" if result.score >= scorer.config.high_severity_from else "medium")
     assert "duplicate:" in hit.match and "burst:" in hit.match and f"{result.score:.2f}" in hit.match
     assert "「宝贝收到了" in hit.context and "b0" in hit.context
-    assert hit.legal_basis == "电子商务法 第十七条; 反不正当竞争法 第八条"
+    assert hit.legal_basis == "《电子商务法》第十七条；《反不正当竞争法》第八条"
 
 
 def test_listing_below_threshold_gets_no_hit(scorer_factory):

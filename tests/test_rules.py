@@ -14,7 +14,6 @@ from netwatch import config
 from netwatch.checks.text import CATEGORIES, SEVERITIES, Hit, Pack, PackError, Rule, RuleEngine, default_engine, load_packs
 from netwatch.checks.text.matcher import BACKENDS, build_matcher, required_literal, required_literal_sets
 from netwatch.checks.text.normalize import collapse_repeats, normalize
-from netwatch.checks.text.packs import cited_articles
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 PLANTS = Path(__file__).resolve().parent.parent / "fixtures" / "mall" / "plants.yaml"
@@ -55,18 +54,12 @@ def test_every_pack_has_english_terms_where_the_category_has_them(packs):
         assert any(re.fullmatch(r"[a-z0-9 '#:.\-]+", t.lower()) for t in terms), pack.id
 
 
-def test_legal_bases_cite_articles_that_exist(packs, shared_dir):
-    regulations = shared_dir / "regulations"
+def test_every_pack_cites_its_legal_basis_in_the_structured_form(packs):
+    """Each citation was checked against rules/laws.yaml at load (tests/test_legal.py); here: none is missing."""
     for pack in packs:
-        bases = {pack.legal_basis} | {r.legal_basis for r in pack.rules if r.legal_basis}
-        for basis in bases:
-            cited = cited_articles(basis)
-            assert cited, f"{pack.id}: no law article found in {basis!r}"
-            for law, article in cited:
-                files = [f for f in regulations.glob("*.md") if f.name.split("(")[0] == law]
-                assert files, f"{pack.id}: no regulation file for {law}"
-                text = files[0].read_text(encoding="utf-8")
-                assert re.search(rf"^{article}\s", text, re.M), f"{pack.id}: {law} has no {article}"
+        assert pack.citations and pack.legal_basis.startswith("《"), pack.id
+        for rule in pack.rules:
+            assert (rule.legal_basis is None) == (not rule.citations), f"{pack.id}.{rule.id}"
 
 
 # -- evasions: every category, every trick ------------------------------------------------------
@@ -164,7 +157,7 @@ def test_hits_carry_every_field_and_keep_text_order():
     assert hits == engine().check(text)
     first = hits[1].to_dict()
     assert set(first) == {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis"}
-    assert first["legal_basis"] == "电子商务法 第十三条" and first["severity"] == "critical"
+    assert first["legal_basis"] == "《电子商务法》第十三条" and first["severity"] == "critical"
     assert isinstance(hits[0], Hit)
 
 
@@ -308,7 +301,7 @@ GOOD_PACK = """\
 id: demo
 title: Demo
 category: banned_goods
-legal_basis: 电子商务法 第十三条
+legal_basis: [{law: 电子商务法, article: 13}]
 rules:
   - id: first
     keywords: [象牙]
@@ -385,7 +378,7 @@ def test_proximity_exclusion_and_severity_override(tmp_path):
         id: demo
         title: Demo
         category: counterfeit
-        legal_basis: 产品质量法 第五条
+        legal_basis: [{law: 产品质量法, article: 5}]
         severity: medium
         rules:
           - id: near_brand

@@ -16,7 +16,7 @@ PACK = """\
 id: demo
 title: Demo
 category: banned_goods
-legal_basis: 电子商务法 第十三条
+legal_basis: [{{law: 电子商务法, article: 13}}]
 rules:
   - id: ivory
     keywords: [象牙]
@@ -35,7 +35,7 @@ def test_list_shows_every_pack_with_counts():
     assert result.exit_code == 0, result.output
     for pack in ("banned_goods", "ad_absolute_terms", "cure_claims", "fake_reviews", "unfair_terms", "counterfeit"):
         assert pack in result.output
-    assert "广告法 第九条(三)" in result.output
+    assert "《广告法》第九条第（三）项" in result.output
     assert "6 packs" in result.output
 
 
@@ -67,7 +67,7 @@ def test_check_prints_hits_with_context():
     result = run("check", "限时 象@牙手镯 特价")
     assert result.exit_code == 0
     assert "banned_goods.protected_wildlife" in result.output and "象@牙" in result.output
-    assert "电子商务法 第十三条" in result.output
+    assert "《电子商务法》第十三条" in result.output
     assert "no hits" in run("check", "象牙白 花瓶").output
 
 

@@ -149,7 +149,7 @@ def test_price_fraud_comparison_price_above_seven_day_low(store_url):
         (lead,) = lead_rows(store)
         assert lead["category"] == "price_fraud" and lead["severity"] == "high"
         assert lead["matched_text"] == "原价 ¥300.00 > 7日最低价 ¥100.00"
-        assert "第十六条" in lead["legal_basis"] and "第十九条" in lead["legal_basis"]
+        assert lead["legal_basis"] == "《明码标价和禁止价格欺诈规定》第十六条第二款、第十九条第（三）项"
         assert "2024-04-30" in lead["context"]  # day 1 at 02:00+08:00 is 2024-04-30 18:00 UTC
         assert len(store.lead(lead["lead_id"])["price_history"]) == 4
         assert store.check_price_fraud(run) == 0  # checking again creates nothing new
@@ -169,6 +169,16 @@ def test_price_fraud_ignores_a_comparison_price_that_stood_all_week(store_url):
         store.save_batch(run, [listing(1, price=150.0, original=399.0, fetched_at="2024-05-09T00:00:00Z")])
         store.finish_run(run, {}, "finished")
         assert [row["matched_text"] for row in lead_rows(store)] == ["原价 ¥399.00 > 7日最低价 ¥100.00"]
+
+
+def test_price_history_definitions_examples_hold():
+    """rules/checks/price_history.yaml's examples, crawl by crawl through a scratch store and the real check."""
+    from netwatch import config
+    from netwatch.checks.definitions import load_check_definitions
+    from netwatch.checks.examples import run_check_examples
+
+    run, failures = run_check_examples(load_check_definitions(config.rules_dir() / "checks"), "price_history")
+    assert run >= 5 and failures == [], "\n".join(map(str, failures))
 
 
 def test_price_fraud_ignores_prices_older_than_seven_days(store_url):

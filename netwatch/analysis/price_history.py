@@ -1,6 +1,6 @@
 """Price fraud from price history: a comparison price (原价 / 划线价) set or raised within the last seven
-days and above the lowest price of those days (明码标价和禁止价格欺诈规定 第十六条 and 第十七条: raising
-the marked price just before a discount; a false price comparison under 第十九条(三)).
+days and above the lowest price of those days (raising the marked price just before a discount; a false price
+comparison). Title, severity and legal basis: rules/checks/price_history.yaml.
 
 A comparison price that has stood unchanged for the whole window is not flagged: platforms explain
 standing 划线价 as reference prices, and flagging every one would bury analysts; the pattern that
@@ -16,18 +16,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from netwatch.checks.definitions import check_definition
 from netwatch.store.models import Lead, ListingRow, Snapshot
 from netwatch.store.writes import Sighting, upsert_leads, utcnow
 
 PACK = "price_history"
 RULE = "comparison_above_7day_low"
-CATEGORY = "price_fraud"
-SEVERITY = "high"
 WINDOW = timedelta(days=7)
-LEGAL_BASIS = (
-    "《明码标价和禁止价格欺诈规定》第十六条第二款（未标明被比较价格详细信息的，被比较价格应当不高于前七日内的最低成交价格）；"
-    "第十九条第（三）项（通过虚假折价、减价或者价格比较等方式销售商品）"
-)
 
 
 def _money(value: float) -> str:
@@ -56,13 +51,16 @@ def check_price_fraud(conn: sa.Connection, run_id: int, now: datetime | None = N
         if row[3] < row[2] and (row[0] not in lowest or row[3] < lowest[row[0]][3]):
             lowest[row[0]] = row
     lowest = {listing_id: row for listing_id, row in lowest.items() if listing_id in raised}
+    definition = check_definition(PACK)
+    rule = definition.rule(RULE)
     sightings = []
     for listing_id, fetched_at, original, low, low_at, shop_ref, _ in lowest.values():
         match = f"原价 {_money(original)} > 7日最低价 {_money(low)}"
         context = (f"{fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
                    f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{low_at:%Y-%m-%d %H:%M}）")
-        hit = {"pack": PACK, "rule": RULE, "category": CATEGORY, "severity": SEVERITY, "field": "original_price",
-               "start": 0, "end": len(match), "match": match, "context": context, "legal_basis": LEGAL_BASIS}
+        hit = {"pack": PACK, "rule": RULE, "category": definition.category, "severity": rule.severity,
+               "field": "original_price", "start": 0, "end": len(match), "match": match, "context": context,
+               "legal_basis": rule.legal_basis}
         sightings.append(Sighting("listing", listing_id, listing_id, shop_ref, fetched_at, [hit]))
     known = set(conn.scalars(sa.select(Lead.subject_id).where(
         Lead.subject == "listing", Lead.pack == PACK, Lead.rule == RULE, Lead.subject_id.in_(list(lowest)))))

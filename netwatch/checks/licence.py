@@ -1,20 +1,19 @@
-"""Licence display checks for shops (电子商务法 第十五条): is the business licence shown, is its
-统一社会信用代码 well formed (GB 32100-2015 check character), and does a food shop show its food licence.
+"""Licence display checks for shops: is the business licence shown, is its 统一社会信用代码 well formed
+(GB 32100-2015 check character), and does a food shop show its food licence.
 
-Structured checks, not keywords: they read the Shop item's fields, not its text.
+Structured checks, not keywords: they read the Shop item's fields, not its text. Their titles, severities and
+legal bases are data in rules/checks/licence_display.yaml.
 """
 
 from __future__ import annotations
 
 import re
 
-from netwatch.domain.items import Shop
+from netwatch.checks.definitions import check_definition
 from netwatch.checks.text import Hit
+from netwatch.domain.items import Shop
 
 PACK = "licence_display"
-CATEGORY = "licence"
-BASIS_DISPLAY = "电子商务法 第十五条"
-BASIS_FOOD = "电子商务法 第十五条; 食品安全法 第三十五条"
 
 # GB 32100-2015: 18 characters from this 31-symbol alphabet (no I, O, Z, S, V);
 # the 18th is a check character over the first 17 with these weights.
@@ -35,9 +34,11 @@ def is_valid_uscc(code: str) -> bool:
     return bool(_USCC_SHAPE.match(code)) and uscc_check_char(code[:17]) == code[17]
 
 
-def _hit(rule: str, severity: str, match: str, context: str, basis: str) -> Hit:
-    return Hit(pack=PACK, rule=rule, category=CATEGORY, severity=severity, field="licence",
-               start=0, end=len(match), match=match, context=context, legal_basis=basis)
+def _hit(rule_id: str, match: str, context: str) -> Hit:
+    definition = check_definition(PACK)
+    rule = definition.rule(rule_id)
+    return Hit(pack=PACK, rule=rule_id, category=definition.category, severity=rule.severity, field="licence",
+               start=0, end=len(match), match=match, context=context, legal_basis=rule.legal_basis)
 
 
 def check_shop(shop: Shop) -> list[Hit]:
@@ -45,16 +46,14 @@ def check_shop(shop: Shop) -> list[Hit]:
     hits: list[Hit] = []
     code = (shop.credit_code or "").strip()
     if not code and not (shop.licence_text or "").strip():
-        hits.append(_hit("licence_not_displayed", "high", "(no business licence shown)",
-                         f"shop page {shop.url} shows no business-licence information", BASIS_DISPLAY))
+        hits.append(_hit("licence_not_displayed", "(no business licence shown)",
+                         f"shop page {shop.url} shows no business-licence information"))
     elif not code:
-        hits.append(_hit("credit_code_missing", "medium", "(no 统一社会信用代码)",
-                         (shop.licence_text or "")[:200], BASIS_DISPLAY))
+        hits.append(_hit("credit_code_missing", "(no 统一社会信用代码)", (shop.licence_text or "")[:200]))
     elif not is_valid_uscc(code):
-        hits.append(_hit("credit_code_invalid", "high", code,
-                         f"统一社会信用代码 {code} fails the GB 32100-2015 check", BASIS_DISPLAY))
+        hits.append(_hit("credit_code_invalid", code, f"统一社会信用代码 {code} fails the GB 32100-2015 check"))
     if shop.is_food and not _FOOD_LICENCE.search(shop.food_licence or ""):
         shown = (shop.food_licence or "").strip()
-        hits.append(_hit("food_licence_missing", "high", shown or "(no food licence shown)",
-                         f"food shop {shop.name or shop.shop_id} shows no valid 食品经营许可证", BASIS_FOOD))
+        hits.append(_hit("food_licence_missing", shown or "(no food licence shown)",
+                         f"food shop {shop.name or shop.shop_id} shows no valid 食品经营许可证"))
     return hits

@@ -11,6 +11,17 @@ import click
 from netwatch import config
 
 
+def _check_definitions(ctx: click.Context) -> dict:
+    """rules_dir/checks/*.yaml: the structured checks' wording, severities, legal bases and examples."""
+    from netwatch.checks.definitions import load_check_definitions
+    from netwatch.checks.text import PackError
+
+    try:
+        return load_check_definitions((ctx.obj or config.rules_dir()) / "checks")
+    except PackError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _engine(ctx: click.Context):
     from netwatch.checks.text import PackError, RuleEngine
 
@@ -33,8 +44,9 @@ def rules(ctx: click.Context, rules_dir: Path | None) -> None:
 @rules.command("list")
 @click.pass_context
 def list_packs(ctx: click.Context) -> None:
-    """Packs with their category, legal basis, rule and example counts."""
+    """Packs with their category, legal basis, rule and example counts; then the structured checks' rules."""
     engine = _engine(ctx)
+    definitions = _check_definitions(ctx)
     header = ("pack", "category", "rules", "keywords", "regexes", "hit ex.", "miss ex.", "legal basis")
     rows = []
     for pack in engine.packs:
@@ -45,10 +57,23 @@ def list_packs(ctx: click.Context) -> None:
             str(sum(ex.expect_hit for ex in examples)), str(sum(not ex.expect_hit for ex in examples)),
             pack.legal_basis,
         ))
+    _table(header, rows)
+    click.echo(f"{len(rows)} packs, {sum(len(p.rules) for p in engine.packs)} rules, matcher: {engine.backend}")
+    if not definitions:
+        return
+    click.echo("")
+    header = ("check", "rule", "category", "severity", "hit ex.", "miss ex.", "title", "legal basis")
+    rows = [(d.id, r.id, d.category, r.severity, str(sum(e.expect_hit for e in r.examples)),
+             str(sum(not e.expect_hit for e in r.examples)), r.title, r.legal_basis)
+            for d in definitions.values() for r in d.rules]
+    _table(header, rows)
+    click.echo(f"{len(definitions)} check definitions, {len(rows)} rules")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths)).rstrip())
-    click.echo(f"{len(rows)} packs, {sum(len(p.rules) for p in engine.packs)} rules, matcher: {engine.backend}")
 
 
 def _width(text: str) -> int:
@@ -62,17 +87,47 @@ def _width(text: str) -> int:
 @click.argument("pack", required=False)
 @click.pass_context
 def test_packs(ctx: click.Context, pack: str | None) -> None:
-    """Run every pack's hit/miss examples (or one PACK's); exit 1 if any fails."""
+    """Run every pack's and check definition's hit/miss examples (or one PACK's); exit 1 if any fails.
+
+    Check definitions' examples (rules/checks/*.yaml) go through the real checks (licence, bait price, price history)."""
+    from netwatch.checks.examples import run_check_examples
+
     engine = _engine(ctx)
-    try:
-        run, failures = engine.run_examples(pack)
-    except KeyError as exc:
-        raise click.ClickException(exc.args[0]) from exc
+    definitions = _check_definitions(ctx)
+    run, failures = 0, []
+    if pack is None or pack not in definitions:
+        try:
+            run, failures = engine.run_examples(pack)
+        except KeyError as exc:
+            raise click.ClickException(exc.args[0]) from exc
+    checked, check_failures = run_check_examples(definitions, pack)
+    run, failures = run + checked, [*failures, *check_failures]
     for failure in failures:
         click.echo(f"FAIL {failure}")
     click.echo(f"{run} examples, {len(failures)} failed")
     if failures:
         sys.exit(1)
+
+
+@rules.command("laws-index")
+@click.argument("regulations_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the index here (e.g. rules/laws.yaml) instead of printing it.")
+def laws_index(regulations_dir: Path, out: Path | None) -> None:
+    """Index the law texts in REGULATIONS_DIR (NAME(DATE).md files): titles, dates, article, paragraph, clause counts."""
+    from netwatch.checks.legal import build_index, dump_index
+
+    try:
+        index = build_index(regulations_dir)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = dump_index(index)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    articles = sum(len(law["articles"]) for law in index["laws"].values())
+    click.echo(f"{out}: {len(index['laws'])} laws, {articles} articles")
 
 
 @rules.command("check")

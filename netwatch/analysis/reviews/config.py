@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ class SignalConfig:
     high_severity_from: float = 0.9
     example_reviews: int = 3
     example_chars: int = 40
-    legal_basis: str = "电子商务法 第十七条; 反不正当竞争法 第八条"
+    legal_basis: str = ""  # rendered citations; the file must give them (no legal basis is kept in code)
     phrase: PhraseConfig = field(default_factory=PhraseConfig)
     duplicate: DuplicateConfig = field(default_factory=DuplicateConfig)
     burst: BurstConfig = field(default_factory=BurstConfig)
@@ -129,6 +129,19 @@ def _section(path: Path, name: str, cls: type, raw: Any) -> Any:
     return cls(**values)
 
 
+def _legal_basis(path: Path) -> str:
+    """The file's legal_basis citations, checked against rules/laws.yaml like a pack's, rendered for the lead."""
+    from netwatch.checks.text.packs import PackError, read_legal_basis
+
+    try:
+        rendered = read_legal_basis(path)
+    except PackError as exc:
+        raise SignalConfigError(str(exc)) from exc
+    if not rendered:
+        raise SignalConfigError(f"{path}: legal_basis is missing (a list like - {{law: 电子商务法, article: 17}})")
+    return rendered
+
+
 def load_signal_config(path: str | Path | None = None) -> SignalConfig:
     """Read the signal file; every value missing from it keeps the default above."""
     path = Path(path) if path else default_path()
@@ -154,7 +167,6 @@ def load_signal_config(path: str | Path | None = None) -> SignalConfig:
             high_severity_from=float(raw.get("high_severity_from", base.high_severity_from)),
             example_reviews=int(raw.get("example_reviews", base.example_reviews)),
             example_chars=int(raw.get("example_chars", base.example_chars)),
-            legal_basis=str(raw.get("legal_basis", base.legal_basis)),
             default_texts=tuple(str(t) for t in raw.get("default_texts") or ()),
             generic_praise=tuple(str(t) for t in raw.get("generic_praise") or ()),
             source=str(path),
@@ -166,7 +178,7 @@ def load_signal_config(path: str | Path | None = None) -> SignalConfig:
         raise SignalConfigError(f"{path}: {exc}") from exc
     if not 0 < config.lead_threshold <= 1:
         raise SignalConfigError(f"{path}: lead_threshold must be in (0, 1]")
-    return config
+    return replace(config, legal_basis=_legal_basis(path))
 
 
 @lru_cache(maxsize=1)

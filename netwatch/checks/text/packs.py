@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from netwatch.checks.legal import LAWS_FILE, Citation, LawIndex, find_laws_file, load_laws, parse_citation, render_citations
+
 CATEGORIES = (
     "banned_goods",
     "false_advertising",
@@ -80,12 +82,13 @@ class Rule:
     near: Proximity | None = None
     cancel_near: Proximity | None = None
     severity: str | None = None  # None: the pack's severity
-    legal_basis: str | None = None  # None: the pack's legal basis
+    legal_basis: str | None = None  # rendered citations (netwatch.checks.legal); None: the pack's legal basis
     collapse_repeats: bool = False
     word_boundary: bool = False
     examples: tuple[Example, ...] = ()
     title: str | None = None
     line: int | None = None
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Pack:
     id: str
     title: str
     category: str
-    legal_basis: str
+    legal_basis: str  # the citations rendered for display: 《广告法》第九条第（三）项
     severity: str
     fields: tuple[str, ...]
     rules: list[Rule]
@@ -104,6 +107,7 @@ class Pack:
     cancel_near: Proximity | None = None
     description: str | None = None
     path: Path | None = None
+    citations: tuple[Citation, ...] = ()
 
     def all_examples(self) -> list[tuple[Rule | None, Example]]:
         """Pack-level examples (rule None) then each rule's, in file order."""
@@ -137,9 +141,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_pack(path: str | Path) -> Pack:
-    """Load and check one pack file; raise PackError naming file, line and rule on any problem."""
-    path = Path(path)
+def read_yaml(path: Path, what: str = "a pack must be a mapping with id, title, category, legal_basis, rules") -> dict:
+    """A YAML mapping with line numbers recorded (see _LineLoader); PackError if unreadable or not a mapping."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -148,13 +151,62 @@ def load_pack(path: str | Path) -> Pack:
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError(path, None, None, f"cannot read: {exc}") from exc
     if not isinstance(data, dict):
-        raise PackError(path, 1, None, "a pack must be a mapping with id, title, category, legal_basis, rules")
-    return _PackReader(path).pack(data)
+        raise PackError(path, 1, None, what)
+    return data
+
+
+def laws_near(path: Path) -> LawIndex:
+    """The law index that citations in the file (or folder) at `path` are checked against (find_laws_file)."""
+    start = path if path.is_dir() else path.parent
+    try:
+        laws_file = find_laws_file(start)
+    except FileNotFoundError as exc:
+        raise PackError(path, None, None, str(exc)) from exc
+    try:
+        return load_laws(laws_file)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise PackError(laws_file, None, None, f"law index unusable: {exc}") from exc
+
+
+def read_legal_basis(path: Path) -> str | None:
+    """The rendered legal_basis of a YAML file that is not a pack (rules/signals/*.yaml), checked like a pack's."""
+    data = read_yaml(path, "expected a mapping at the top level")
+    return _PackReader(path, laws_near(path)).citations(data, None)[1]
+
+
+def load_pack(path: str | Path, laws: LawIndex | None = None) -> Pack:
+    """Load and check one pack file; raise PackError naming file, line and rule on any problem."""
+    path = Path(path)
+    data = read_yaml(path)
+    return _PackReader(path, laws or laws_near(path)).pack(data)
 
 
 class _PackReader:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, laws: LawIndex):
         self.path = path
+        self.laws = laws
+
+    def citations(self, node: dict, rule_id: str | None) -> tuple[tuple[Citation, ...], str | None]:
+        """legal_basis: a list of {law, article, paragraph?, clause?}, each checked against the law index;
+        returns the citations and their display text (None when the key is absent)."""
+        value = node.get("legal_basis")
+        if value is None:
+            return (), None
+        if not isinstance(value, list) or not value:
+            raise self.fail(node, rule_id, "legal_basis must be a list of citations like "
+                            "- {law: 广告法, article: 9, clause: 3}", "legal_basis")
+        citations = []
+        for item in value:
+            where = item if isinstance(item, dict) else node
+            try:
+                citation = parse_citation(item)
+            except ValueError as exc:
+                raise self.fail(where, rule_id, f"legal_basis: {exc}", "legal_basis") from exc
+            problem = self.laws.problem(citation)
+            if problem:
+                raise self.fail(where, rule_id, f"legal_basis: {problem}", "law")
+            citations.append(citation)
+        return tuple(citations), render_citations(citations)
 
     def fail(self, node: Any, rule_id: str | None, message: str, key: str | None = None) -> PackError:
         """A PackError at the line of `key` in `node` (else of the node itself)."""
@@ -248,6 +300,7 @@ class _PackReader:
         for key in ("collapse_repeats", "word_boundary"):
             if not isinstance(node.get(key, False), bool):
                 raise self.fail(node, rule_id, f"{key} must be true or false")
+        citations, legal_basis = self.citations(node, rule_id)
         return Rule(
             id=rule_id,
             title=node.get("title"),
@@ -257,7 +310,8 @@ class _PackReader:
             near=self.proximity(node, "near", rule_id),
             cancel_near=self.proximity(node, "cancel_near", rule_id),
             severity=self.choice(node, "severity", SEVERITIES, rule_id),
-            legal_basis=node.get("legal_basis"),
+            legal_basis=legal_basis,
+            citations=citations,
             collapse_repeats=node.get("collapse_repeats", False),
             word_boundary=node.get("word_boundary", False),
             examples=self.examples(node, rule_id),
@@ -272,6 +326,7 @@ class _PackReader:
         if not isinstance(data["id"], str) or not re.fullmatch(r"[a-z0-9_]+", data["id"]):
             raise self.fail(data, None, f"pack id {data['id']!r} must be lower_snake_case")
         category = self.choice(data, "category", CATEGORIES, None)
+        citations, legal_basis = self.citations(data, None)
         severity = self.choice(data, "severity", SEVERITIES, None, default="medium")
         fields = self.text_list(data, "fields", None) or ("title", "description")
         for name in fields:
@@ -296,7 +351,8 @@ class _PackReader:
             id=data["id"],
             title=str(data["title"]),
             category=category,
-            legal_basis=str(data["legal_basis"]),
+            legal_basis=legal_basis,
+            citations=citations,
             severity=severity,
             fields=fields,
             rules=rules,
@@ -317,18 +373,12 @@ def load_packs(directory: str | Path) -> list[Pack]:
         raise PackError(directory, None, None, "rule directory not found")
     packs: list[Pack] = []
     seen: dict[str, Path] = {}
-    for path in sorted(p for p in directory.glob("*.yaml") if p.is_file()):
-        pack = load_pack(path)
+    laws = laws_near(directory)
+    for path in sorted(p for p in directory.glob("*.yaml") if p.is_file() and p.name != LAWS_FILE):
+        pack = load_pack(path, laws)
         if pack.id in seen:
             raise PackError(path, None, None, f"duplicate pack id {pack.id!r} (also in {seen[pack.id]})")
         seen[pack.id] = path
         packs.append(pack)
     return packs
 
-
-_ARTICLE = re.compile(r"([\u4e00-\u9fff《》]+?(?:法|规定|条例|办法|解释))\s*(第[一二三四五六七八九十百零〇]+条)")
-
-
-def cited_articles(legal_basis: str) -> list[tuple[str, str]]:
-    """The (law, article) pairs a legal-basis text cites, e.g. "广告法 第九条(三)" -> [("广告法", "第九条")]."""
-    return [(law.strip("《》"), article) for law, article in _ARTICLE.findall(legal_basis)]
