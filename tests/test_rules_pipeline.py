@@ -72,7 +72,7 @@ def test_shop_name_and_text_then_licence():
 
 def test_the_crawls_rules_dir_is_used(tmp_path):
     (tmp_path / "demo.yaml").write_text(
-        "id: demo\ntitle: Demo\ncategory: banned_goods\nlegal_basis: 电子商务法 第十三条\n"
+        "id: demo\ntitle: Demo\ncategory: banned_goods\nlegal_basis: [{law: 电子商务法, article: 13}]\n"
         "rules:\n  - id: only\n    keywords: [玳瑁]\n", encoding="utf-8")
     pipe, crawler = pipeline(tmp_path)
     item = pipe.process_item(Listing(url="u", canonical_id="3", platform="p", title="象牙 玳瑁 梳子"))
