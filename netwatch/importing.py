@@ -449,10 +449,12 @@ def import_file(
 ) -> ImportReport:
     """Import a platform dump into the store; returns what was read, skipped and found.
 
-    The rows go through the crawl's pipelines, are stored, and their reviews are then scored over the
-    store as a crawl's are (netwatch.analysis.reviews.store_pass): every listing against all of its shop."""
+    The rows go through the crawl's pipelines, are stored, and the run is finished by the crawl's post-run
+    step (netwatch.analysis.post_run): its reviews are scored over the store, every listing against all of
+    its shop. An import interrupted (Ctrl-C) is recorded as killed, like a crawl shut down."""
+    from netwatch.analysis.post_run import finish
     from netwatch.analysis.reviews import CATEGORY
-    from netwatch.analysis.reviews.store_pass import LEADS_STAT, score_run, with_review_stats
+    from netwatch.analysis.reviews.store_pass import LEADS_STAT
     from netwatch.store import Store
 
     items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
@@ -470,15 +472,15 @@ def import_file(
         try:
             for start in range(0, len(items), batch_size):
                 store.save_batch(run_id, items[start : start + batch_size])
-            found = score_run(store, run_id, scorer=scorer)
-        except BaseException:
-            store.finish_run(run_id, {"rows": report.rows, "skipped": report.skipped}, "failed")
+            recorded = finish(store, run_id, {**stats.get_stats(), "netwatch/import/rows": report.rows,
+                                              "netwatch/import/skipped": report.skipped}, "finished", scorer=scorer)
+        except BaseException as exc:
+            reason = "shutdown" if isinstance(exc, KeyboardInterrupt) else "failed"
+            finish(store, run_id, {"rows": report.rows, "skipped": report.skipped}, reason, score_reviews=False)
             raise
-        leads = int(found.get(LEADS_STAT, 0))
+        leads = int(recorded.get(LEADS_STAT, 0))
         if leads:
             report.hits_by_category[CATEGORY] = report.hits_by_category.get(CATEGORY, 0) + leads
-        store.finish_run(run_id, {**with_review_stats(stats.get_stats(), found), "netwatch/import/rows": report.rows,
-                                  "netwatch/import/skipped": report.skipped}, "finished")
     finally:
         store.close()
     return report

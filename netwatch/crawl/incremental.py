@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from netwatch.domain.clock import utcnow
 from netwatch.domain.text import clean_text
 from netwatch.extract import parse_price
 from netwatch.store import Store
 from netwatch.store.store import KnownListing
-from netwatch.store.writes import utcnow
 
 SKIPPED_STAT = "netwatch/incremental/skipped"
 NOT_MODIFIED_STAT = "netwatch/incremental/not_modified"

@@ -12,7 +12,6 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from netwatch.domain.clock import utcnow
 from netwatch.store.schema import create_engine, ensure_schema, translate_errors
 from netwatch.store.watchlist_models import WatchTarget
 
@@ -140,10 +140,6 @@ def _check_profile(profile: str, name: str, prefix: str) -> None:
             f"{prefix}target {name!r}: no site profile {profile!r} in {directory} (known: {', '.join(sorted(known))})")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def add_target(engine: Engine, spec: TargetSpec) -> WatchTarget:
     """Store a new target; a name already on the watchlist is an error (use import to update)."""
     with translate_errors(engine, "adding a watch target to"), Session(engine, expire_on_commit=False) as session:
@@ -157,7 +153,7 @@ def add_target(engine: Engine, spec: TargetSpec) -> WatchTarget:
 
 def _new_row(spec: TargetSpec) -> WatchTarget:
     return WatchTarget(name=spec.name, kind=spec.kind, profile=spec.profile, url=spec.url, region=spec.region,
-                       tags=encode_tags(spec.tags), priority=spec.priority, enabled=spec.enabled, created_at=_now())
+                       tags=encode_tags(spec.tags), priority=spec.priority, enabled=spec.enabled, created_at=utcnow())
 
 
 def list_targets(engine: Engine, tag: str | None = None, *, enabled_only: bool = False) -> list[WatchTarget]:

@@ -14,16 +14,8 @@ from typing import Any
 
 import yaml
 
-CATEGORIES = (
-    "banned_goods",
-    "false_advertising",
-    "fake_reviews",
-    "price_fraud",
-    "unfair_terms",
-    "licence",
-    "counterfeit",
-)
-SEVERITIES = ("low", "medium", "high", "critical")
+from netwatch.domain.vocab import CATEGORIES, SEVERITIES
+
 FIELDS = ("title", "description", "specs", "shop_name", "shop_text", "review")
 PRODUCT_CATEGORIES = ("food", "cosmetics", "health_food", "drug", "medical_device", "general")
 
