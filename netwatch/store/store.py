@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from netwatch import config
-from netwatch.domain.clock import process_alive, utcnow
+from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
+from netwatch.domain.process import process_alive
 from netwatch.domain.vocab import LEAD_STATUSES, TRANSITIONS
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
