@@ -2,10 +2,9 @@
 new / recurring / gone, each region's new leads written to `outbox/<date>/<region>.csv`, a run report,
 crawl-health alarms, and an exit code that says whether the night went well.
 
-Two nightly runs never overlap: a row in `run_locks` is the lock (works on SQLite and PostgreSQL),
-kept alive by a heartbeat; a lock whose process is gone (same host) or whose heartbeat is too old is
-stale and is taken over. A killed run is resumed by the next one: targets it finished are not crawled
-again, and the store's upserts keep every lead once.
+Two nightly runs never overlap (the lock: netwatch.ops.lock). A killed run is resumed by the next one:
+targets it finished are not crawled again, and the store's upserts keep every lead once. This module is
+the orchestration; the outbox and report are netwatch.ops.report's, what it stores netwatch.store.nightly's.
 """
 
 from __future__ import annotations
