@@ -16,6 +16,8 @@ from alembic.script import ScriptDirectory
 from test_store_helpers import hit, listing, review, shop, store_url  # noqa: F401  (store_url is a fixture)
 
 import netwatch.store
+from netwatch.analysis.post_run import finish
+from netwatch.analysis.price_history import check_price_fraud
 from netwatch.store import Store, StoreError
 from netwatch.store.models import Base
 from netwatch.store.schema import alembic_config, create_engine
@@ -50,7 +52,7 @@ def test_rerun_adds_snapshots_and_sightings_but_no_duplicate_lead(store_url):
         first = store.start_run("netmall")
         store.save_batch(first, items)
         store.save_batch(first, items)  # the same batch twice in one run is idempotent
-        store.finish_run(first, {"response_received_count": 5}, "finished")
+        finish(store, first, {"response_received_count": 5}, "finished")
         assert count(store, "leads") == 2 and count(store, "lead_hits") == 3
         assert {row["times_seen"] for row in lead_rows(store)} == {1}
 
@@ -58,7 +60,7 @@ def test_rerun_adds_snapshots_and_sightings_but_no_duplicate_lead(store_url):
         moved = [listing(1, port=9001, hits=[hit("最佳")]), listing(2, port=9001, hits=[hit("国家级", rule="national")]),
                  listing(3, port=9001)]  # the port changed: still the same listings
         store.save_batch(second, moved)
-        store.finish_run(second, {}, "finished")
+        finish(store, second, {}, "finished")
 
         assert count(store, "listings") == 3
         assert count(store, "listing_snapshots") == 6
@@ -138,21 +140,21 @@ def test_price_fraud_comparison_price_above_seven_day_low(store_url):
             run = store.start_run("netmall")
             store.save_batch(run, [listing(1, price=price, original=original, fetched_at=day(number)),
                                    listing(2, price=200.0, fetched_at=day(number))])
-            store.finish_run(run, {}, "finished")
+            finish(store, run, {}, "finished")
         assert count(store, "leads") == 0
 
         # day 8: "原价 ¥300, now ¥150" while it sold at ¥100 on day 1, within the seven days before
         run = store.start_run("netmall")
         store.save_batch(run, [listing(1, price=150.0, original=300.0, fetched_at=day(8)),
                                listing(2, price=180.0, original=200.0, fetched_at=day(8))])  # honest: 200 was the low
-        store.finish_run(run, {}, "finished")
+        finish(store, run, {}, "finished")
         (lead,) = lead_rows(store)
         assert lead["category"] == "price_fraud" and lead["severity"] == "high"
         assert lead["matched_text"] == "原价 ¥300.00 > 7日最低价 ¥100.00"
         assert lead["legal_basis"] == "《明码标价和禁止价格欺诈规定》第十六条第二款、第十九条第（三）项"
         assert "2024-04-30" in lead["context"]  # day 1 at 02:00+08:00 is 2024-04-30 18:00 UTC
         assert len(store.lead(lead["lead_id"])["price_history"]) == 4
-        assert store.check_price_fraud(run) == 0  # checking again creates nothing new
+        assert check_price_fraud(store, run) == 0  # checking again creates nothing new
         assert count(store, "leads") == 1
 
 
@@ -162,12 +164,12 @@ def test_price_fraud_ignores_a_comparison_price_that_stood_all_week(store_url):
         for number in range(1, 9):
             run = store.start_run("netmall")
             store.save_batch(run, [listing(1, price=100.0, original=300.0, fetched_at=f"2024-05-{number:02d}T00:00:00Z")])
-            store.finish_run(run, {}, "finished")
+            finish(store, run, {}, "finished")
         assert count(store, "leads") == 0
         # ... but raising it again, above the week's low, is flagged.
         run = store.start_run("netmall")
         store.save_batch(run, [listing(1, price=150.0, original=399.0, fetched_at="2024-05-09T00:00:00Z")])
-        store.finish_run(run, {}, "finished")
+        finish(store, run, {}, "finished")
         assert [row["matched_text"] for row in lead_rows(store)] == ["原价 ¥399.00 > 7日最低价 ¥100.00"]
 
 
@@ -186,17 +188,17 @@ def test_price_fraud_ignores_prices_older_than_seven_days(store_url):
         store.save_batch(store.start_run("netmall"), [listing(1, price=100.0, fetched_at="2024-05-01T00:00:00Z")])
         run = store.start_run("netmall")
         store.save_batch(run, [listing(1, price=250.0, original=300.0, fetched_at="2024-05-10T00:00:00Z")])
-        assert store.check_price_fraud(run) == 0
+        assert check_price_fraud(store, run) == 0
 
 
 def test_finished_run_marks_unseen_listings_delisted_and_counts_gone_leads(store_url):
     with Store(store_url) as store:
         first = store.start_run("netmall", target="http://127.0.0.1:8000/")
         store.save_batch(first, [listing(1, hits=[hit()]), listing(2, hits=[hit()]), listing(3)])
-        store.finish_run(first, {}, "finished")
+        finish(store, first, {}, "finished")
         second = store.start_run("netmall", target="http://127.0.0.1:8000/")
         store.save_batch(second, [listing(1, hits=[hit()]), listing(3)])
-        store.finish_run(second, {}, "finished")
+        finish(store, second, {}, "finished")
         assert count(store, "listings", "active = false") == 1  # listing 2 went
         summary = store.run_summary(second)
         assert (summary["new"], summary["recurring"], summary["gone"]) == (0, 1, 1)
@@ -204,7 +206,7 @@ def test_finished_run_marks_unseen_listings_delisted_and_counts_gone_leads(store
         # a failed run delists nothing: it may simply not have got that far
         third = store.start_run("netmall", target="http://127.0.0.1:8000/")
         store.save_batch(third, [listing(3)])
-        store.finish_run(third, {}, "failed")
+        finish(store, third, {}, "failed")
         assert count(store, "listings", "active = false") == 1
         assert [row["id"] for row in store.runs(last=2)] == [third, second]
 

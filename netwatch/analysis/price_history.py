@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-
 from netwatch.checks.definitions import check_definition
-from netwatch.store.models import Lead, ListingRow, Snapshot
-from netwatch.store.writes import Sighting, upsert_leads, utcnow
+from netwatch.domain.clock import utcnow
+from netwatch.store.price_reads import PricePair, last_fetched, price_pairs
+from netwatch.store.writes import Sighting
 
 PACK = "price_history"
 RULE = "comparison_above_7day_low"
@@ -29,40 +28,29 @@ def _money(value: float) -> str:
     return f"¥{value:,.2f}"
 
 
-def check_price_fraud(conn: sa.Connection, run_id: int, now: datetime | None = None) -> int:
+def check_price_fraud(store, run_id: int, now: datetime | None = None) -> int:  # type: ignore[no-untyped-def]
     """Flag the run's listings whose comparison price beats the 7-day low of earlier runs; returns new leads."""
-    current, earlier = sa.orm.aliased(Snapshot), sa.orm.aliased(Snapshot)
     if now is None:
-        now = conn.scalar(sa.select(sa.func.max(Snapshot.fetched_at)).where(Snapshot.run_id == run_id)) or utcnow()
-    rows = conn.execute(
-        sa.select(current.listing_id, current.fetched_at, current.original_price, earlier.price,
-                  earlier.fetched_at, ListingRow.shop_ref, earlier.original_price)
-        .join(earlier, (earlier.listing_id == current.listing_id) & (earlier.run_id != current.run_id))
-        .join(ListingRow, ListingRow.id == current.listing_id)
-        .where(current.run_id == run_id, current.original_price.is_not(None), earlier.price.is_not(None),
-               earlier.fetched_at < current.fetched_at, earlier.fetched_at >= now - WINDOW)
-    ).all()
-
-    lowest: dict[int, tuple] = {}  # listing id -> the row with the lowest earlier price
+        now = last_fetched(store, run_id) or utcnow()
+    lowest: dict[int, PricePair] = {}  # listing id -> the pair with the lowest earlier price
     raised: set[int] = set()  # listings whose comparison price was absent or lower within the window
-    for row in rows:
-        if row[6] is None or row[6] < row[2] - 0.005:
-            raised.add(row[0])
-        if row[3] < row[2] and (row[0] not in lowest or row[3] < lowest[row[0]][3]):
-            lowest[row[0]] = row
-    lowest = {listing_id: row for listing_id, row in lowest.items() if listing_id in raised}
+    for pair in price_pairs(store, run_id, since=now - WINDOW):
+        if pair.earlier_original_price is None or pair.earlier_original_price < pair.original_price - 0.005:
+            raised.add(pair.listing_id)
+        if pair.earlier_price < pair.original_price and (
+                pair.listing_id not in lowest or pair.earlier_price < lowest[pair.listing_id].earlier_price):
+            lowest[pair.listing_id] = pair
     definition = check_definition(PACK)
     rule = definition.rule(RULE)
     sightings = []
-    for listing_id, fetched_at, original, low, low_at, shop_ref, _ in lowest.values():
+    for listing_id, pair in lowest.items():
+        if listing_id not in raised:
+            continue
+        original, low = pair.original_price, pair.earlier_price
         match = f"原价 {_money(original)} > 7日最低价 {_money(low)}"
-        context = (f"{fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
-                   f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{low_at:%Y-%m-%d %H:%M}）")
-        hit = {"pack": PACK, "rule": RULE, "category": definition.category, "severity": rule.severity,
-               "field": "original_price", "start": 0, "end": len(match), "match": match, "context": context,
-               "legal_basis": rule.legal_basis}
-        sightings.append(Sighting("listing", listing_id, listing_id, shop_ref, fetched_at, [hit]))
-    known = set(conn.scalars(sa.select(Lead.subject_id).where(
-        Lead.subject == "listing", Lead.pack == PACK, Lead.rule == RULE, Lead.subject_id.in_(list(lowest)))))
-    upsert_leads(conn, run_id, utcnow(), sightings)
-    return len(set(lowest) - known)
+        context = (f"{pair.fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
+                   f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{pair.earlier_at:%Y-%m-%d %H:%M}）")
+        hit = {"pack": PACK, "rule": RULE, "category": definition.category, "severity": rule.severity, "field": "original_price",
+               "start": 0, "end": len(match), "match": match, "context": context, "legal_basis": rule.legal_basis}
+        sightings.append(Sighting("listing", listing_id, listing_id, pair.shop_ref, pair.fetched_at, [hit]))
+    return store.save_leads(run_id, sightings)

@@ -40,7 +40,9 @@ def _price_mark_rules(data: dict[str, Any]) -> set[str]:
 
 
 def _price_history_rules(data: dict[str, Any]) -> set[str]:
-    """One crawl per snapshot into a scratch SQLite store; finishing a run runs the price-history check."""
+    """One crawl per snapshot into a scratch SQLite store, each finished by the post-run step (which runs the
+    price-history check), as a real crawl is."""
+    from netwatch.analysis.post_run import finish
     from netwatch.domain.items import Listing
     from netwatch.store import Store
 
@@ -58,7 +60,7 @@ def _price_history_rules(data: dict[str, Any]) -> set[str]:
                     url="http://example.invalid/item/1", canonical_id="1", platform="example", title="示例商品",
                     price=snapshot.get("price"), original_price=snapshot.get("original"), currency="CNY",
                     fetched_at=f"2024-05-{int(snapshot['day']):02d}T00:00:00Z")])
-                store.finish_run(run, {}, "finished")
+                finish(store, run, {}, "finished", score_reviews=False)
             return {lead["rule"].split("/", 1)[1] for lead in store.leads(limit=None)}
 
 

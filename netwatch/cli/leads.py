@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from netwatch.store import Store, StoreError
-from netwatch.store.models import LEAD_STATUSES, SEVERITIES
+from netwatch.domain.vocab import LEAD_STATUSES, SEVERITIES
 
 db_option = click.option("--db", "db_url", envvar="NETWATCH_DB_URL", default=None,
                          help="Database URL (default: NETWATCH_DB_URL, else ./netwatch.db).")

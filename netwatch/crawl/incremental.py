@@ -24,11 +24,11 @@ from scrapy.exceptions import NotConfigured
 
 from netwatch import config
 from netwatch.domain.items import ListingSeen
+from netwatch.domain.clock import utcnow
 from netwatch.domain.text import clean_text
 from netwatch.extract import parse_price
 from netwatch.store import Store
 from netwatch.store.store import KnownListing
-from netwatch.store.writes import utcnow
 
 SKIPPED_STAT = "netwatch/incremental/skipped"
 NOT_MODIFIED_STAT = "netwatch/incremental/not_modified"

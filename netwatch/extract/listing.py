@@ -18,16 +18,13 @@ from netwatch.extract.heuristics import heuristic_fields
 from netwatch.extract.page import Page
 from netwatch.extract.prices import parse_price
 from netwatch.extract.structured import structured_sources
+from netwatch.domain.clock import utcnow_iso
 from netwatch.domain.items import Listing, Review, Shop
 
 _GENERIC_SEGMENTS = {"product", "products", "item", "items", "detail", "details", "p", "dp", "index", "view", "pdp", "goods"}
 _ID_PARAMS = ("id", "item", "itemid", "item_id", "product_id", "productid", "pid", "goods_id", "sku")
 _LIST_FIELDS = {"images", "category_hints"}
 _MERGED_FIELDS = ("shop_id", "title", "description", "shop_name", "images", "specs", "category_hints", "reviews")
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def item_id_from_url(url: str) -> str:
@@ -165,7 +162,7 @@ def extract_listing(
         specs={str(k): str(v) for k, v in (fields.get("specs") or {}).items()},
         category_hints=category_hints,
         images=images,
-        fetched_at=utc_now(),
+        fetched_at=utcnow_iso(),
         content_hash=page.content_hash,
         reviews=reviews,
     )
@@ -182,4 +179,4 @@ def extract_shop(page: Page, platform: str, shop_id: str, selectors: Mapping[str
     is_food = values.pop("is_food", False)
     values["is_food"] = is_food if isinstance(is_food, bool) else str(is_food).strip().lower() in {"true", "yes", "1"}
     values["shop_id"] = str(values.get("shop_id") or shop_id)
-    return Shop(platform=platform, url=page.url, fetched_at=utc_now(), **values)
+    return Shop(platform=platform, url=page.url, fetched_at=utcnow_iso(), **values)

@@ -1,5 +1,5 @@
 """Importing one dump: build its items, run each through the one item path (netwatch.checks.process, as a
-crawl and `netwatch scan` do), store them as a run, and score their reviews over the store."""
+crawl and `netwatch scan` do), store them as a run, and finish the run with the crawl's post-run step."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ def import_file(
 ) -> ImportReport:
     """Import a platform dump into the store; returns what was read, skipped and found.
 
-    The items go through the item path a crawl's go through (netwatch.checks.process), are stored, and
-    their reviews are then scored over the store as a crawl's are (netwatch.analysis.reviews.store_pass): every listing against all of its shop."""
+    The items go through the item path a crawl's go through (netwatch.checks.process), are stored, and the
+    run is finished by the crawl's post-run step (netwatch.analysis.post_run): its reviews are scored over the
+    store, every listing against all of its shop. An import interrupted (Ctrl-C) is recorded as killed."""
+    from netwatch.analysis.post_run import finish
     from netwatch.analysis.reviews import CATEGORY
-    from netwatch.analysis.reviews.store_pass import LEADS_STAT, score_run, with_review_stats
+    from netwatch.analysis.reviews.store_pass import LEADS_STAT
     from netwatch.store import Store
 
     items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
@@ -51,15 +53,15 @@ def import_file(
         try:
             for start in range(0, len(items), batch_size):
                 store.save_batch(run_id, items[start : start + batch_size])
-            found = score_run(store, run_id, scorer=scorer)
-        except BaseException:
-            store.finish_run(run_id, {"rows": report.rows, "skipped": report.skipped}, "failed")
+            recorded = finish(store, run_id, {**stats, "netwatch/import/rows": report.rows,
+                                              "netwatch/import/skipped": report.skipped}, "finished", scorer=scorer)
+        except BaseException as exc:
+            reason = "shutdown" if isinstance(exc, KeyboardInterrupt) else "failed"
+            finish(store, run_id, {"rows": report.rows, "skipped": report.skipped}, reason, score_reviews=False)
             raise
-        leads = int(found.get(LEADS_STAT, 0))
+        leads = int(recorded.get(LEADS_STAT, 0))
         if leads:
             report.hits_by_category[CATEGORY] = report.hits_by_category.get(CATEGORY, 0) + leads
-        store.finish_run(run_id, {**with_review_stats(stats, found), "netwatch/import/rows": report.rows,
-                                  "netwatch/import/skipped": report.skipped}, "finished")
     finally:
         store.close()
     return report

@@ -12,18 +12,16 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from netwatch.store.schema import create_engine, ensure_schema, translate_errors
-from netwatch.store.watchlist_models import WatchTarget
+from netwatch.store.schema import create_engine, ensure_schema
+from netwatch.store.watchlist import Target, delete_target, insert_target, select_targets, set_target_enabled
+from netwatch.store.watchlist import upsert_targets as upsert_target_rows
 
 DEFAULT_REGION = "unassigned"
 IMPORT_COLUMNS = ("name", "profile", "url", "region", "tags", "priority", "enabled")
@@ -75,7 +73,7 @@ def decode_tags(stored: str) -> list[str]:
     return [tag for tag in stored.split(",") if tag]
 
 
-def target_tags(target: WatchTarget) -> list[str]:
+def target_tags(target: Target) -> list[str]:
     return decode_tags(target.tags)
 
 
@@ -140,53 +138,31 @@ def _check_profile(profile: str, name: str, prefix: str) -> None:
             f"{prefix}target {name!r}: no site profile {profile!r} in {directory} (known: {', '.join(sorted(known))})")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def add_target(engine: Engine, spec: TargetSpec) -> WatchTarget:
+def add_target(engine: Engine, spec: TargetSpec) -> Target:
     """Store a new target; a name already on the watchlist is an error (use import to update)."""
-    with translate_errors(engine, "adding a watch target to"), Session(engine, expire_on_commit=False) as session:
-        if session.scalar(sa.select(WatchTarget.id).where(WatchTarget.name == spec.name)) is not None:
-            raise WatchlistError(f"target {spec.name!r} is already on the watchlist")
-        row = _new_row(spec)
-        session.add(row)
-        session.commit()
-        return row
+    target = insert_target(engine, _values(spec))
+    if target is None:
+        raise WatchlistError(f"target {spec.name!r} is already on the watchlist")
+    return target
 
 
-def _new_row(spec: TargetSpec) -> WatchTarget:
-    return WatchTarget(name=spec.name, kind=spec.kind, profile=spec.profile, url=spec.url, region=spec.region,
-                       tags=encode_tags(spec.tags), priority=spec.priority, enabled=spec.enabled, created_at=_now())
+def _values(spec: TargetSpec) -> dict[str, Any]:
+    return {"name": spec.name, "kind": spec.kind, "profile": spec.profile, "url": spec.url, "region": spec.region,
+            "tags": encode_tags(spec.tags), "priority": spec.priority, "enabled": spec.enabled}
 
 
-def list_targets(engine: Engine, tag: str | None = None, *, enabled_only: bool = False) -> list[WatchTarget]:
+def list_targets(engine: Engine, tag: str | None = None, *, enabled_only: bool = False) -> list[Target]:
     """Targets, highest priority first; with `tag`, only those carrying it."""
-    query = sa.select(WatchTarget).order_by(WatchTarget.priority.desc(), WatchTarget.name)
-    if tag:
-        query = query.where(WatchTarget.tags.contains(f",{tag},", autoescape=True))
-    if enabled_only:
-        query = query.where(WatchTarget.enabled.is_(True))
-    with translate_errors(engine, "reading the watchlist from"), Session(engine, expire_on_commit=False) as session:
-        return list(session.scalars(query))
+    return select_targets(engine, tag, enabled_only=enabled_only)
 
 
 def remove_target(engine: Engine, name: str) -> bool:
     """Take a target off the watchlist (its leads stay). False when no target has that name."""
-    with translate_errors(engine, "removing a watch target from"), Session(engine) as session:
-        row = session.scalar(sa.select(WatchTarget).where(WatchTarget.name == name))
-        if row is None:
-            return False
-        session.delete(row)
-        session.commit()
-        return True
+    return delete_target(engine, name)
 
 
 def set_enabled(engine: Engine, name: str, enabled: bool) -> bool:
-    with translate_errors(engine, "updating the watchlist in"), Session(engine) as session:
-        result = session.execute(sa.update(WatchTarget).where(WatchTarget.name == name).values(enabled=enabled))
-        session.commit()
-        return result.rowcount > 0
+    return set_target_enabled(engine, name, enabled)
 
 
 def read_targets_file(path: str | Path) -> list[TargetSpec]:
@@ -270,18 +246,5 @@ def import_targets(engine: Engine, path: str | Path) -> ImportResult:
 
 
 def upsert_targets(engine: Engine, specs: Sequence[TargetSpec]) -> ImportResult:
-    result = ImportResult()
-    with translate_errors(engine, "importing watch targets into"), Session(engine) as session:
-        existing = {row.name: row for row in session.scalars(sa.select(WatchTarget))}
-        for spec in specs:
-            row = existing.get(spec.name)
-            if row is None:
-                session.add(_new_row(spec))
-                result.added += 1
-            else:
-                row.kind, row.profile, row.url, row.region = spec.kind, spec.profile, spec.url, spec.region
-                row.tags, row.priority, row.enabled = encode_tags(spec.tags), spec.priority, spec.enabled
-                result.updated += 1
-            result.names.append(spec.name)
-        session.commit()
-    return result
+    added, updated = upsert_target_rows(engine, [_values(spec) for spec in specs])
+    return ImportResult(added=added, updated=updated, names=[spec.name for spec in specs])

@@ -295,7 +295,10 @@ def prepare_postgresql(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "commit")
     @sa.event.listens_for(engine, "rollback")
     def _stages_emptied(conn: sa.Connection) -> None:
-        conn.info.pop(_FILLED, None)
+        # An invalidated connection (a write interrupted by Ctrl-C) has lost its info with it; reading it
+        # would raise PendingRollbackError in place of the KeyboardInterrupt.
+        if not conn.invalidated:
+            conn.info.pop(_FILLED, None)
 
 
 def _postgresql_upsert(conn: sa.Connection, spec: Upsert, values: Sequence[Sequence], constants: Mapping[str, Any],

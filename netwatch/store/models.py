@@ -14,10 +14,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-LEAD_STATUSES = ("new", "confirmed", "dismissed", "handed_off", "resolved")
-SEVERITIES = ("low", "medium", "high", "critical")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, start=1)}
-
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict: sa.JSON}

@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from netwatch.store.models import LEAD_STATUSES, SEVERITY_RANK, Lead, ListingRow, ShopRow
+from netwatch.domain.vocab import LEAD_STATUSES, SEVERITY_RANK
+from netwatch.store.models import Lead, ListingRow, ShopRow
 from netwatch.store.schema import StoreError
 
 

@@ -14,21 +14,15 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from netwatch import config
+from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
-from netwatch.store.models import LEAD_STATUSES, Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
+from netwatch.domain.process import process_alive
+from netwatch.domain.vocab import LEAD_STATUSES, TRANSITIONS
+from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
-from netwatch.store.writes import save_items, utcnow
+from netwatch.store.writes import Sighting, hit_values, save_items, upsert_leads
 
-# Where an analyst may move a lead. resolved -> new also happens by itself when a resolved listing is
-# flagged again, and dismissed -> new when the matched text changes.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"confirmed", "dismissed"}),
-    "confirmed": frozenset({"handed_off", "dismissed", "new"}),
-    "dismissed": frozenset({"new"}),
-    "handed_off": frozenset({"resolved"}),
-    "resolved": frozenset({"new"}),
-}
 RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock, serialization failure: the batch is retried whole
 WRITE_ATTEMPTS = 5
 
@@ -107,7 +101,7 @@ class Store:
     def _mark_dead_runs_killed(conn: sa.Connection, host: str) -> None:
         """A run still "running" whose process on this host is gone was killed (its last batch is lost)."""
         running = conn.execute(sa.select(Run.id, Run.pid).where(Run.status == "running", Run.host == host)).all()
-        dead = [run_id for run_id, pid in running if pid is None or not _process_alive(pid)]
+        dead = [run_id for run_id, pid in running if pid is None or not process_alive(pid)]
         if dead:
             conn.execute(sa.update(Run).where(Run.id.in_(dead)).values(status="killed"))
 
@@ -128,32 +122,48 @@ class Store:
                                                    row.etag) for row in rows}
 
     def finish_run(self, run_id: int, stats: dict, status: str) -> None:
-        """Close the run; when it finished normally, listings it no longer saw are marked delisted."""
+        """Record the run's end: its status and statistics. What follows a run (delisting, price checks,
+        review scoring) is netwatch.analysis.post_run's, which calls this last."""
         safe_stats = json.loads(json.dumps(stats or {}, default=str))
 
         def work(conn: sa.Connection) -> None:
-            run = conn.execute(sa.select(Run.spider, Run.target).where(Run.id == run_id)).one_or_none()
-            if run is None:
-                raise StoreError(f"there is no run {run_id} in {self.engine.url.render_as_string()}")
-            now = utcnow()
+            self._run(conn, run_id)
             conn.execute(sa.update(Run).where(Run.id == run_id).values(
-                finished_at=now, status=status, stats=safe_stats))
-            if status == "finished":
-                earlier_runs = sa.select(Run.id).where(
-                    Run.spider == run.spider, _same_target(run.target), Run.id != run_id)
-                conn.execute(sa.update(ListingRow).where(
-                    ListingRow.active.is_(True), ListingRow.last_run_id.in_(earlier_runs),
-                ).values(active=False, delisted_at=now))
+                finished_at=utcnow(), status=status, stats=safe_stats))
 
         self._write(work, f"finishing run {run_id} in")
-        self.check_price_fraud(run_id)
 
-    def check_price_fraud(self, run_id: int, now: datetime | None = None) -> int:
-        """Price-fraud leads for the run's listings (see netwatch.analysis.price_history); returns how many are new."""
-        from netwatch.analysis import price_history  # interim: moves out of the store with the post-run step
+    def delist_unseen(self, run_id: int) -> int:
+        """Mark delisted the listings that earlier runs of the same spider and target saw and this run did
+        not (call it only for a run that went through to the end); returns how many."""
+        def work(conn: sa.Connection) -> int:
+            run = self._run(conn, run_id)
+            earlier_runs = sa.select(Run.id).where(Run.spider == run.spider, _same_target(run.target), Run.id != run_id)
+            return conn.execute(sa.update(ListingRow).where(
+                ListingRow.active.is_(True), ListingRow.last_run_id.in_(earlier_runs),
+            ).values(active=False, delisted_at=utcnow())).rowcount
 
-        return self._write(lambda conn: price_history.check_price_fraud(conn, run_id, now),
-                           f"checking prices of run {run_id} in")
+        return self._write(work, f"marking the listings run {run_id} no longer saw delisted in")
+
+    def _run(self, conn: sa.Connection, run_id: int) -> sa.Row:
+        run = conn.execute(sa.select(Run.spider, Run.target).where(Run.id == run_id)).one_or_none()
+        if run is None:
+            raise StoreError(f"there is no run {run_id} in {self.engine.url.render_as_string()}")
+        return run
+
+    def save_leads(self, run_id: int, sightings: Sequence[Sighting]) -> int:
+        """Leads derived after a run (from its stored rows, e.g. price history), in one transaction; returns
+        how many of the sightings' subjects had no lead for their rules before."""
+        keys = {(sighting.subject, sighting.subject_id, *hit_values(hit)[:2])
+                for sighting in sightings for hit in sighting.hits}
+
+        def work(conn: sa.Connection) -> int:
+            known = set(map(tuple, conn.execute(sa.select(Lead.subject, Lead.subject_id, Lead.pack, Lead.rule).where(
+                Lead.subject.in_({key[0] for key in keys}), Lead.subject_id.in_({key[1] for key in keys})))))
+            upsert_leads(conn, run_id, utcnow(), sightings)
+            return len({key[:2] for key in keys - known})
+
+        return self._write(work, f"saving the leads derived from run {run_id} in") if sightings else 0
 
     def run_summary(self, run_id: int) -> dict[str, Any]:
         with self.reading() as conn:
@@ -226,16 +236,6 @@ class Store:
 
 def _same_target(target: str | None) -> sa.ColumnElement[bool]:
     return Run.target.is_(None) if target is None else Run.target == target
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _run_summary(conn: sa.Connection, run_id: int) -> dict[str, Any]:

@@ -17,17 +17,15 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.store.bulk import Reference, Upsert, upsert, upsert_values, upsert_with_referring
-from netwatch.store.models import SEVERITY_RANK, Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
+from netwatch.domain.vocab import SEVERITY_RANK
+from netwatch.store.models import Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
 from netwatch.store.schema import StoreError
 
 HIT_FIELDS = ("pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis")
 MATCH_SEPARATOR = " | "
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def parse_time(value: str | datetime | None, default: datetime) -> datetime:

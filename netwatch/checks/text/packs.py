@@ -15,17 +15,8 @@ from typing import Any
 import yaml
 
 from netwatch.checks.legal import LAWS_FILE, Citation, LawIndex, find_laws_file, load_laws, parse_citation, render_citations
+from netwatch.domain.vocab import CATEGORIES, SEVERITIES
 
-CATEGORIES = (
-    "banned_goods",
-    "false_advertising",
-    "fake_reviews",
-    "price_fraud",
-    "unfair_terms",
-    "licence",
-    "counterfeit",
-)
-SEVERITIES = ("low", "medium", "high", "critical")
 FIELDS = ("title", "description", "specs", "shop_name", "shop_text", "review")
 PRODUCT_CATEGORIES = ("food", "cosmetics", "health_food", "drug", "medical_device", "general")
 

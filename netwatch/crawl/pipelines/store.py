@@ -1,6 +1,6 @@
 """StorePipeline: hands crawled items to the lead store in batches (one transaction each, in a thread so
-the reactor keeps crawling) and records the run with its statistics. When the crawl is done, the reviews
-it stored are scored shop by shop (netwatch.analysis.reviews.store_pass) before the run is finished."""
+the reactor keeps crawling) and records the run with its statistics. When the crawl is done, the post-run
+step (netwatch.analysis.post_run: delisting, price history, review scoring) finishes the run."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from netwatch import config
+from netwatch.analysis.post_run import finish
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.store import Store
 
@@ -57,20 +58,12 @@ class StorePipeline:
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.store is None:
             return
-        status = "finished" if reason == "finished" else ("killed" if reason == "shutdown" else reason)
         try:
-            if self.score_reviews and reason != "shutdown":  # a killed crawl is re-run, then scored
-                await asyncio.to_thread(self._score_reviews)
-            stats = dict(self.crawler.stats.get_stats())
-            stats.setdefault("finish_reason", reason)
-            await asyncio.to_thread(self.store.finish_run, self.run_id, stats, status)
+            recorded = await asyncio.to_thread(
+                finish, self.store, self.run_id, dict(self.crawler.stats.get_stats()), reason,
+                score_reviews=self.score_reviews,
+                signals_file=self.crawler.settings.get("NETWATCH_SIGNALS_FILE"))  # default: rules/signals/
+            self.crawler.stats.set_stats(recorded)  # the crawl's stats show the review pass's too
         finally:
             self.store.close()
             self.store = None
-
-    def _score_reviews(self) -> None:
-        from netwatch.analysis.reviews.store_pass import score_run, with_review_stats
-
-        path = self.crawler.settings.get("NETWATCH_SIGNALS_FILE")  # default: rules/signals/fake_reviews.yaml
-        found = score_run(self.store, self.run_id, signals_file=path)
-        self.crawler.stats.set_stats(with_review_stats(self.crawler.stats.get_stats(), found))

@@ -1,0 +1,152 @@
+"""The coordinator: publishes a job, waits until the shared crawl has drained, gathers the workers'
+stats and finishes each target's run through the post-run step (netwatch.analysis.post_run)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis
+
+from netwatch.analysis.post_run import finish
+from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, DistributedError, connect, job_key, spider_key
+from netwatch.crawl.distributed.jobs import spawn
+from netwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _queued(client: redis.Redis, prefix: str) -> int:
+    return sum(client.zcard(key) for key in client.scan_iter(f"{prefix}:*:requests"))
+
+
+def _drained(client: redis.Redis, prefix: str, min_workers: int) -> bool:
+    workers = client.scard(f"{prefix}:workers")
+    busy = client.smembers(f"{prefix}:busy_spiders")
+    idle = client.smembers(f"{prefix}:idle_spiders")
+    return workers >= min_workers and bool(busy) and busy <= idle and _queued(client, prefix) == 0
+
+
+def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[str, Any], *, redis_url: str,
+                         namespace: str = DEFAULT_NAMESPACE, min_workers: int = 1, timeout: float = 6 * 3600,
+                         poll: float = 1.0, count_fetches: bool = False,
+                         stats_out: dict[str, Any] | None = None) -> dict[int, Any]:
+    """The nightly run's crawl, done by `netwatch worker` processes: seed, wait for the drain, finish runs.
+
+    Same contract as netwatch.ops.nightly.crawl_targets_locally. `stats_out` receives the shared figures
+    (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
+    """
+    from netwatch.ops.nightly import CrawlOutcome, spider_for
+
+    client = connect(redis_url)
+    job_name = job_key(namespace)
+    if client.exists(job_name):
+        raise DistributedError(f"Redis {redis_url} already holds a job ({client.get(job_name)[:200]}): "
+                               f"another coordinator is running, or a killed one left it (delete the key {job_name})")
+    prefix = f"{namespace}:{uuid.uuid4().hex[:12]}"
+    store = Store(db_url)
+    try:
+        spiders = []
+        for target in targets:
+            spec = spider_for(target)
+            spider_name = "generic" if spec[0] == "generic" else "profile"
+            run_id = store.start_run(spider_name, spec[1]["target"])
+            spiders.append({"id": target.id, "spec": spec, "run_id": run_id})
+        job = {"prefix": prefix, "db_url": db_url, "settings": dict(settings), "spiders": spiders,
+               "count_fetches": count_fetches}
+        code = spawn("seed", job, redis_url)
+        if code:
+            raise DistributedError(f"seeding the shared queue failed (exit {code}); see the log above")
+        client.set(job_name, json.dumps(job))
+        published = time.monotonic()
+        log.info("job %s published: %d spiders, %d requests queued; waiting for workers", prefix, len(spiders),
+                 _queued(client, prefix))
+        deadline = time.monotonic() + timeout
+        last_dequeued, stable_since = None, None
+        while True:
+            if time.monotonic() > deadline:
+                raise DistributedError(f"the shared crawl did not drain within {timeout:.0f} s "
+                                       f"({client.scard(f'{prefix}:workers')} worker(s) joined, "
+                                       f"{_queued(client, prefix)} requests still queued): are workers running?")
+            dequeued = client.get(f"{prefix}:dequeued")
+            if _drained(client, prefix, min_workers):
+                # Drained only if no request moved for a while: a worker may be between pop and download.
+                if dequeued != last_dequeued or stable_since is None:
+                    last_dequeued, stable_since = dequeued, time.monotonic()
+                elif time.monotonic() - stable_since >= 3 * poll:
+                    break
+            else:
+                last_dequeued, stable_since = dequeued, None
+            time.sleep(poll)
+        client.set(f"{prefix}:done", 1)
+        crawl_seconds = stable_since - published  # from publishing the job to the last request moving
+        worker_count = client.scard(f"{prefix}:workers")
+        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out,
+                           settings.get("NETWATCH_SIGNALS_FILE"))
+        if stats_out is not None:
+            stats_out.update({"workers": worker_count, "crawl_seconds": round(crawl_seconds, 3),
+                              "fetched_urls": client.hlen(f"{prefix}:fetched"),
+                              "fetched_by_two_workers": sorted(client.smembers(f"{prefix}:fetched_by_two_workers"))})
+        return outcomes
+    finally:
+        if client.get(job_name) and json.loads(client.get(job_name))["prefix"] == prefix:
+            client.delete(job_name)
+        # Leave the done flag a little while so late workers close their spiders; drop everything else.
+        for key in client.scan_iter(f"{prefix}:*"):
+            if key != f"{prefix}:done":
+                client.delete(key)
+        client.expire(f"{prefix}:done", 600)
+        store.close()
+
+
+def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], worker_count: int,
+            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None,
+            signals_file: str | None = None) -> dict[int, Any]:
+    """Wait for every worker's stats per spider (up to a minute), add them up, and finish each run with the
+    post-run step (here, once all workers' listings are in). A target no worker reported on is finished
+    as killed: nothing says it went through."""
+    deadline = time.monotonic() + 60
+    keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
+    while time.monotonic() < deadline and any(client.hlen(key) < worker_count for key in keys.values()):
+        time.sleep(poll / 2)
+    outcomes = {}
+    pages_by_worker: Counter[str] = Counter()
+    for entry in spiders:
+        by_worker = {worker: json.loads(value) for worker, value in client.hgetall(keys[entry["id"]]).items()}
+        posted = list(by_worker.values())
+        for worker, stats in by_worker.items():
+            pages_by_worker[worker] += int(stats.get("netwatch/pages", 0))
+        stats = combine_stats(posted)
+        stats["netwatch/run_id"] = entry["run_id"]
+        stats["netwatch/workers"] = len(posted)
+        stats = finish(store, entry["run_id"], stats, stats.get("finish_reason"), signals_file=signals_file)
+        error = None if posted else "no worker reported on this target"
+        outcomes[entry["id"]] = outcome_cls(entry["run_id"], stats, error)
+    if stats_out is not None:
+        stats_out["pages_by_worker"] = dict(pages_by_worker)
+    return outcomes
+
+
+def _spider_identity(entry: Mapping[str, Any]) -> tuple[str, str]:
+    name = "generic" if entry["spec"][0] == "generic" else "profile"
+    return name, entry["spec"][1]["target"]
+
+
+def combine_stats(posted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One crawl's stats from its workers' parts: counts added, finish reason 'finished' only if all were."""
+    combined: dict[str, Any] = {}
+    for stats in posted:
+        for key, value in stats.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                combined.setdefault(key, value)
+            else:
+                combined[key] = combined.get(key, 0) + value
+    reasons = {stats.get("finish_reason") for stats in posted}
+    combined["finish_reason"] = "finished" if reasons == {"finished"} else next(
+        (reason for reason in reasons if reason != "finished"), None)
+    return combined
