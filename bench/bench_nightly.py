@@ -28,7 +28,7 @@ import redis
 import sqlalchemy as sa
 
 from bench.common import pg_schema_url
-from netwatch.crawl.distributed import crawl_targets_shared
+from netwatch.ops.coordinator import crawl_targets_shared
 from netwatch.ops.nightly import NightlyResult, run_nightly
 from netwatch.crawl.incremental import SKIPPED_STAT
 from netwatch.store.models import Run

@@ -12,7 +12,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from netwatch.crawl.distributed import SharedScheduler, combine_stats, crawl_targets_shared, shared_settings, spider_key
+from netwatch.crawl.distributed import SharedScheduler, shared_settings, spider_key
+from netwatch.ops.coordinator import combine_stats, crawl_targets_shared
 from netwatch.ops.nightly import EXIT_OK, run_nightly
 from netwatch.store.models import Base, Lead, LeadHit, Run
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's

@@ -169,7 +169,8 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     db_url = db_url or config.db_url()
     crawl = None
     if distributed:
-        from netwatch.crawl.distributed import crawl_targets_shared, redis_url_from_env
+        from netwatch.crawl.distributed import redis_url_from_env
+        from netwatch.ops.coordinator import crawl_targets_shared
 
         redis_url = redis_url_from_env()
         if not redis_url:

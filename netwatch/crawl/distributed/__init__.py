@@ -16,7 +16,8 @@ must not wipe the shared queue; the coordinator deletes the job's keys at the en
 
 Modules: common (keys, connection, settings), scheduler (SharedScheduler, SeedOnlyScheduler), worker (the
 workers' middleware, extension and store pipeline; run_worker), jobs (a job's spiders in a child process;
-`python -m netwatch.crawl.distributed` is that child), coordinator (crawl_targets_shared).
+`python -m netwatch.crawl.distributed` is that child). The coordinator, which orchestrates a night rather than
+crawls, is netwatch.ops.coordinator (crawl_targets_shared).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from __future__ import annotations
 from netwatch.crawl.distributed.common import (
     DEFAULT_NAMESPACE, DistributedError, connect, job_key, redis_url_from_env, shared_settings, spider_key,
 )
-from netwatch.crawl.distributed.coordinator import combine_stats, crawl_targets_shared
 from netwatch.crawl.distributed.scheduler import SeedOnlyScheduler, SharedScheduler
 from netwatch.crawl.distributed.worker import run_worker
 
 __all__ = [
-    "DEFAULT_NAMESPACE", "DistributedError", "SeedOnlyScheduler", "SharedScheduler", "combine_stats", "connect",
-    "crawl_targets_shared", "job_key", "redis_url_from_env", "run_worker", "shared_settings", "spider_key",
+    "DEFAULT_NAMESPACE", "DistributedError", "SeedOnlyScheduler", "SharedScheduler", "connect",
+    "job_key", "redis_url_from_env", "run_worker", "shared_settings", "spider_key",
 ]

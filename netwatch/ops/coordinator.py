@@ -41,7 +41,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     Same contract as netwatch.ops.nightly.crawl_targets_locally. `stats_out` receives the shared figures
     (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
     """
-    from netwatch.ops.nightly import CrawlOutcome, spider_for
+    from netwatch.ops.nightly import CrawlOutcome, spider_for  # nightly calls this module: imported when used
 
     client = connect(redis_url)
     job_name = job_key(namespace)
