@@ -18,7 +18,6 @@ Loaded and checked like the packs (PackError names file, line and rule); the cod
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -92,12 +91,7 @@ class _DefinitionReader(_PackReader):
         return tuple(out)
 
     def check_rule(self, node: Any) -> CheckRule:
-        if not isinstance(node, dict):
-            raise PackError(self.path, None, None, f"a rule must be a mapping, got {node!r}")
-        rule_id = node.get("id")
-        if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z0-9_]+", rule_id):
-            raise self.fail(node, None, f"rule id {rule_id!r} missing or not lower_snake_case")
-        self.check_keys(node, RULE_KEYS, rule_id, "a rule")
+        rule_id = self.rule_id(node, RULE_KEYS)
         for key in ("title", "severity", "legal_basis"):
             if not node.get(key):
                 raise self.fail(node, rule_id, f"missing required key {key!r}")

@@ -206,6 +206,16 @@ class _PackReader:
             line = node.get(_KEY_LINES, {}).get(key) or node.get(_LINE)
         return PackError(self.path, line, rule_id, message)
 
+    def rule_id(self, node: Any, allowed: set[str]) -> str:
+        """A rule node's id, once the node is checked to be a mapping with a lower_snake_case id and known keys."""
+        if not isinstance(node, dict):
+            raise PackError(self.path, None, None, f"a rule must be a mapping, got {node!r}")
+        rule_id = node.get("id")
+        if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z0-9_]+", rule_id):
+            raise self.fail(node, None, f"rule id {rule_id!r} missing or not lower_snake_case")
+        self.check_keys(node, allowed, rule_id, "a rule")
+        return rule_id
+
     def check_keys(self, node: dict, allowed: set[str], rule_id: str | None, what: str) -> None:
         unknown = sorted(k for k in node if k not in (_LINE, _KEY_LINES) and k not in allowed)
         if unknown:
@@ -273,12 +283,7 @@ class _PackReader:
         return Example(str(item["text"]), expect_hit, field_name, categories, item.get(_LINE))
 
     def rule(self, node: Any, pack_fields: tuple[str, ...]) -> Rule:
-        if not isinstance(node, dict):
-            raise PackError(self.path, None, None, f"a rule must be a mapping, got {node!r}")
-        rule_id = node.get("id")
-        if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z0-9_]+", rule_id):
-            raise self.fail(node, None, f"rule id {rule_id!r} missing or not lower_snake_case")
-        self.check_keys(node, RULE_KEYS, rule_id, "a rule")
+        rule_id = self.rule_id(node, RULE_KEYS)
         keywords = self.text_list(node, "keywords", rule_id)
         regexes = self.text_list(node, "regex", rule_id)
         if not keywords and not regexes:
