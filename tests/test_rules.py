@@ -292,8 +292,15 @@ def test_jieba_cache_goes_to_the_cache_dir():
     assert list(config.cache_dir().glob("jieba*.cache"))
 
 
-def test_default_engine_is_built_once():
-    assert default_engine() is default_engine()
+def test_default_engine_follows_the_rules_folder(tmp_path, monkeypatch):
+    """NETWATCH_RULES_DIR changed after the shipped packs were loaded still takes effect (the engine is built
+    once per folder, not once per process)."""
+    assert {h.pack for h in default_engine().check("出售象牙手镯")} == {"banned_goods"}
+    (tmp_path / "demo.yaml").write_text(
+        "id: demo\ntitle: Demo\ncategory: banned_goods\nlegal_basis: [{law: 电子商务法, article: 13}]\n"
+        "rules:\n  - id: only\n    keywords: [手镯]\n", encoding="utf-8")
+    monkeypatch.setenv("NETWATCH_RULES_DIR", str(tmp_path))
+    assert {(h.pack, h.match) for h in default_engine().check("出售象牙手镯")} == {("demo", "手镯")}
 
 
 # -- broken packs -------------------------------------------------------------------------------

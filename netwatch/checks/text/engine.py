@@ -356,7 +356,11 @@ def _near(found: dict, ids: tuple[int, ...], start: int, end: int, within: int) 
     return False
 
 
-@cache
 def default_engine() -> RuleEngine:
-    """The engine over netwatch.config.rules_dir(), built once per process."""
-    return RuleEngine.from_dir(config.rules_dir())
+    """The engine over netwatch.config.rules_dir() as it is now, built once per process and rules folder."""
+    return _engine_for(config.rules_dir())
+
+
+@cache
+def _engine_for(rules_dir: Path) -> RuleEngine:
+    return RuleEngine.from_dir(rules_dir)
