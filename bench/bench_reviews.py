@@ -105,7 +105,7 @@ def dedup_baselines(size: int) -> dict:
     from datasketch import MinHash, MinHashLSH
 
     from netwatch.analysis.reviews.config import default_signal_config
-    from netwatch.analysis.reviews.scoring import ShopContext
+    from netwatch.analysis.reviews.shop_context import ShopContext
     from netwatch.analysis.reviews.text import jaccard, minhash_signatures, normalize_text, shingles
 
     cfg = default_signal_config().duplicate

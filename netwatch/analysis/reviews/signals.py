@@ -156,7 +156,7 @@ def short_praise_finding(reviews: Sequence[ReviewView], cfg: ShortPraiseConfig, 
 
 
 class DuplicateLookup:
-    """What the duplicate finding needs from the shop context (netwatch.analysis.reviews.scoring.ShopContext)."""
+    """What the duplicate finding needs from the shop context (netwatch.analysis.reviews.shop_context.ShopContext)."""
 
     def near_keys(self, key: str) -> set[str]:  # pragma: no cover - interface
         raise NotImplementedError
