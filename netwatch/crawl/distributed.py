@@ -41,7 +41,6 @@ from netwatch.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "netwatch"  # Redis key namespace: `<namespace>:job` is the job workers pick up
-DEFAULT_PREFIX = DEFAULT_NAMESPACE
 WORKER_TTL = 30  # seconds a worker's registration lives without a heartbeat
 
 
@@ -117,7 +116,7 @@ class SharedScheduler(_RedisScheduler):
     def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
         instance = super().from_crawler(crawler)
         instance.crawler = crawler
-        instance.prefix = crawler.settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
+        instance.prefix = crawler.settings.get("NETWATCH_REDIS_PREFIX")
         return instance
 
     def open(self, spider):  # type: ignore[no-untyped-def]
@@ -185,7 +184,7 @@ class WorkerPresence:
         settings = crawler.settings
         self.crawler = crawler
         self.server = redis.Redis.from_url(settings["REDIS_URL"], decode_responses=True)
-        self.prefix = settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
+        self.prefix = settings.get("NETWATCH_REDIS_PREFIX")
         self.worker_id = settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
         self.marked_idle = False  # this worker's idle marker is set in Redis
 
@@ -306,7 +305,7 @@ def _run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = 
         # attribute is its only knob (checked by tests/test_distributed.py through the throughput).
         from scrapy.core.engine import ExecutionEngine
 
-        ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("NETWATCH_IDLE_POLL", 0.5)
+        ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("NETWATCH_IDLE_POLL")
     crawl_in_process(settings, resolved)
     return 0
 

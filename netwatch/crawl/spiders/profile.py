@@ -58,7 +58,7 @@ class ProfileSpider(NetwatchSpider):
         if settings.getbool("NETWATCH_INCREMENTAL"):
             db_url = settings.get("NETWATCH_DB_URL") or config.db_url()
             self.incremental = await asyncio.to_thread(IncrementalPlan.load, db_url, self.platform,
-                                                       settings.getfloat("NETWATCH_REVISIT_DAYS", 7))
+                                                       settings.getfloat("NETWATCH_REVISIT_DAYS"))
             self.crawler.stats.set_value(KNOWN_STAT, len(self.incremental.known))
         if not self.start_urls:
             for url in self.profile.sitemaps:
