@@ -13,7 +13,8 @@ import redis
 import sqlalchemy as sa
 
 from netwatch.crawl.distributed import SharedScheduler, combine_stats, crawl_targets_shared, shared_settings, spider_key
-from netwatch.ops.nightly import EXIT_OK, run_nightly
+from netwatch.exits import EXIT_OK
+from netwatch.ops.nightly import run_nightly
 from netwatch.store.models import Base, Lead, LeadHit, Run
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
 from netwatch.ops.watchlist import add_target, make_spec, open_engine

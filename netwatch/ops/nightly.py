@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from netwatch.ops.export import export_leads
-from netwatch.crawl.health import Alarm, CrawlFigures, check_health, figures_from_stats
+from netwatch.crawl.health import Alarm, CrawlFigures, alarms_from_stats, figures_from_stats
+from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
 from netwatch.store import Store
 from netwatch.store.models import Lead, ListingRow, Run, ShopRow
 from netwatch.store.schema import translate_errors
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 NIGHTLY_SPIDER = "nightly"  # the `runs.spider` of a nightly run's own row
 DEFAULT_STALE_AFTER = timedelta(minutes=10)
 DEFAULT_HEARTBEAT_EVERY = 30.0  # seconds; must stay well below the stale timeout
-EXIT_OK, EXIT_ALARMS, EXIT_FAILED, EXIT_LOCKED = 0, 1, 2, 3
 
 
 # -- the lock ------------------------------------------------------------------------------------
@@ -256,10 +256,11 @@ def target_key(target: WatchTarget) -> str:
 def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outbox", report_format: str = "md",
                 crawl: CrawlTargets | None = None, settings: Mapping[str, Any] | None = None,
                 day: date | None = None, stale_after: timedelta = DEFAULT_STALE_AFTER,
-                heartbeat_every: float = DEFAULT_HEARTBEAT_EVERY, max_error_rate: float | None = None,
-                batch_size: int = 50) -> NightlyResult:
+                heartbeat_every: float = DEFAULT_HEARTBEAT_EVERY, batch_size: int = 50) -> NightlyResult:
     """Crawl every enabled target tagged `tag`, classify leads, fill the outbox and write the report.
 
+    Each crawl judges its own health (netwatch.crawl.monitors; thresholds are crawl settings, e.g.
+    NETWATCH_MAX_ERROR_RATE, and the drop is measured against the target's last run without alarms).
     Raises LockHeld when another nightly run is alive. A nightly run left unfinished by a killed process
     is resumed: its finished targets are kept, the rest crawled.
     """
@@ -282,7 +283,7 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
             if lock.lost.is_set():
                 raise LockHeld("the nightly lock was taken over during the crawl: this run's results are kept, "
                                "its report is not written")
-            _record_outcomes(store.engine, nightly_run_id, batch, outcomes, max_error_rate)
+            _record_outcomes(store.engine, nightly_run_id, batch, outcomes)
         result = _summarise(store, nightly_run_id, tag, day, targets)
         result.resumed, result.lock_note = resumed, lock.cleared
         night_dir = night_directory(Path(outbox), day, nightly_run_id)
@@ -321,18 +322,8 @@ def _pending_targets(engine: Engine, nightly_run_id: int, targets: Sequence[Watc
     return [target for target in targets if target.id not in done]
 
 
-def _last_good(session: Session, target_id: int, nightly_run_id: int) -> CrawlFigures | None:
-    row = session.scalars(sa.select(NightlyTargetRun).where(
-        NightlyTargetRun.target_id == target_id, NightlyTargetRun.nightly_run_id < nightly_run_id,
-        NightlyTargetRun.status == "ok").order_by(NightlyTargetRun.nightly_run_id.desc()).limit(1)).first()
-    if row is None:
-        return None
-    return CrawlFigures(items=row.items, pages=row.pages, errors=row.errors, finish_reason=row.finish_reason)
-
-
 def _record_outcomes(engine: Engine, nightly_run_id: int, targets: Sequence[WatchTarget],
-                     outcomes: Mapping[int, CrawlOutcome], max_error_rate: float | None) -> None:
-    limits = {} if max_error_rate is None else {"max_error_rate": max_error_rate}
+                     outcomes: Mapping[int, CrawlOutcome]) -> None:
     with translate_errors(engine, "recording the nightly run in"), Session(engine) as session:
         for target in targets:
             outcome = outcomes.get(target.id)
@@ -347,7 +338,7 @@ def _record_outcomes(engine: Engine, nightly_run_id: int, targets: Sequence[Watc
                 row.crawl_run_id = outcome.run_id if outcome else None
             else:
                 figures = figures_from_stats(outcome.stats)
-                alarms = check_health(figures, _last_good(session, target.id, nightly_run_id), **limits)
+                alarms = alarms_from_stats(outcome.stats)  # the crawl's own verdict, as `netwatch crawl` reads it
                 row.crawl_run_id = outcome.run_id
                 row.items, row.pages, row.errors = figures.items, figures.pages, figures.errors
                 row.finish_reason = figures.finish_reason
