@@ -10,8 +10,3 @@ EXIT_USAGE = 2  # wrong options or arguments (click's own usage errors)
 EXIT_ALARMS = 3  # crawls ran, but health alarms were raised: zero items, a drop, errors, field coverage, finish reason
 EXIT_FAILED = 4  # a target or crawl failed to run at all
 EXIT_LOCKED = 5  # another `netwatch nightly` holds the lock
-
-MEANING = {
-    EXIT_OK: "ok", EXIT_ERROR: "error", EXIT_USAGE: "usage", EXIT_ALARMS: "health alarms",
-    EXIT_FAILED: "a crawl failed to run", EXIT_LOCKED: "locked by another nightly run",
-}

@@ -23,7 +23,6 @@ from netwatch.crawl.health import (
 )
 
 LISTING = "Listing"  # the item class whose field coverage is checked (Spidermon keys stats by class name)
-COVERED_FIELDS = ("title", "price")  # plus the shop: shop_id or shop_name (netwatch.crawl.stats counts it)
 
 
 class HealthMonitor(Monitor):
@@ -94,8 +93,10 @@ class FieldCoverageMonitor(HealthMonitor):
         if not listings:
             return
         minimum = self.settings.getfloat("NETWATCH_MIN_FIELD_COVERAGE")
-        coverage = {name: float(stats.get(f"spidermon_field_coverage/{LISTING}/{name}", 0.0)) for name in COVERED_FIELDS}
-        coverage["shop"] = int(stats.get(LISTINGS_WITH_SHOP_STAT, 0)) / listings
+        # Spidermon covers fields one by one; "shop" is either of two, counted by netwatch.crawl.stats.
+        coverage = {name: int(stats.get(LISTINGS_WITH_SHOP_STAT, 0)) / listings if name == "shop"
+                    else float(stats.get(f"spidermon_field_coverage/{LISTING}/{name}", 0.0))
+                    for name in self.settings.getlist("NETWATCH_COVERAGE_FIELDS")}
         low = {name: share for name, share in coverage.items() if share < minimum}
         self.assertFalse(low, f"of {listings} listings, too few have "
                               + ", ".join(f"{name} ({share:.0%})" for name, share in sorted(low.items()))
