@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from netwatch.crawl.health import ALARMS_STAT, last_good_items
-from netwatch.crawl.monitors import verdict
+from netwatch.crawl.health import ALARMS_STAT, alarms_from_stats, last_good_items
+from netwatch.crawl.monitors import judge
 from netwatch.crawl.runner import crawl_settings
 from netwatch.exits import EXIT_ALARMS, EXIT_OK
 
@@ -181,7 +181,7 @@ def test_last_good_run_is_the_newest_without_alarms():
     assert last_good_items(earlier[:2]) is None
 
 
-def test_verdict_over_added_up_stats_recomputes_coverage():
+def test_judging_added_up_stats_recomputes_coverage():
     """A shared crawl's workers each judged their part; the coordinator judges the sum (coverage ratios
     do not add up, so they are computed again from the counts)."""
     worker_a = {"item_scraped_count": 6, "response_received_count": 8, "finish_reason": "finished",
@@ -191,6 +191,8 @@ def test_verdict_over_added_up_stats_recomputes_coverage():
     worker_b = {**worker_a, "spidermon_item_scraped_count/Listing/price": 0, "spidermon_field_coverage/Listing/price": 0.0}
     added = {key: worker_a[key] + worker_b[key] if key != "finish_reason" else "finished" for key in worker_a}
     settings = crawl_settings()
-    alarms = verdict(added, settings)  # price on 6 of 12 listings
+    judged = judge(added, settings)  # price on 6 of 12 listings
+    assert judged["spidermon_field_coverage/Listing/price"] == 0.5
+    alarms = alarms_from_stats(judged)
     assert [alarm.check for alarm in alarms] == ["field_coverage"] and "price (50%)" in alarms[0].message
-    assert verdict(worker_a, settings) == []
+    assert alarms_from_stats(judge(worker_a, settings)) == []

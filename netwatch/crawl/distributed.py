@@ -423,8 +423,8 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
     health (each worker judged only its part), score each run's stored reviews (here, once all workers'
     listings are in), and finish each run."""
     from netwatch.analysis.reviews.store_pass import score_run, with_review_stats
-    from netwatch.crawl.health import ALARMS_STAT, LAST_GOOD_STAT, last_good_items
-    from netwatch.crawl.monitors import verdict
+    from netwatch.crawl.health import LAST_GOOD_STAT, last_good_items
+    from netwatch.crawl.monitors import judge
     from netwatch.crawl.runner import crawl_settings
 
     settings = settings if settings is not None else crawl_settings()
@@ -448,7 +448,7 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
         stats.pop(LAST_GOOD_STAT, None)
         if last_good is not None:
             stats[LAST_GOOD_STAT] = last_good
-        stats[ALARMS_STAT] = [alarm.to_dict() for alarm in verdict(stats, settings)]
+        stats = judge(stats, settings)
         reason = stats.get("finish_reason")
         status = "finished" if reason == "finished" else (reason or "killed")
         if posted and reason != "shutdown":

@@ -104,16 +104,18 @@ class FieldCoverageMonitor(HealthMonitor):
 
 
 class RecordVerdict(Action):
-    """Every failed monitor as an alarm in the crawl's stats ([] when all passed)."""
+    """Every failed monitor as an alarm in the crawl's stats ([] when all passed), and in the run's meta."""
+
+    alarms: list[dict[str, str]] = []
 
     def run_action(self) -> None:
-        alarms = [alarm.to_dict() for alarm in verdict_of(self.result)]
-        stats = getattr(self.data.crawler, "stats", None)
+        self.alarms = [alarm.to_dict() for alarm in verdict_of(self.result)]
+        stats = getattr(self.data.crawler, "stats", None)  # None when judging stats after the fact (judge)
         if stats is not None:
-            stats.set_value(ALARMS_STAT, alarms)
+            stats.set_value(ALARMS_STAT, self.alarms)
 
     def get_meta(self) -> dict[str, Any]:
-        return {"alarms": [alarm.to_dict() for alarm in verdict_of(self.result)]}
+        return {"alarms": self.alarms}
 
 
 def verdict_of(result: Any) -> list[Alarm]:
@@ -121,9 +123,9 @@ def verdict_of(result: Any) -> list[Alarm]:
     for failed in result.monitors_failed_results:
         monitor = failed.item
         # A failed assertion carries our message; a monitor that crashed, its traceback's last line.
-        message = failed.reason or (failed.error or "").strip().splitlines()[-1:] or ["monitor error"]
-        alarms.append(Alarm(getattr(monitor, "check", "") or monitor.name,
-                            message if isinstance(message, str) else message[0]))
+        traceback = (failed.error or "").strip().splitlines()
+        message = failed.reason or (traceback[-1] if traceback else "the monitor failed")
+        alarms.append(Alarm(getattr(monitor, "check", "") or monitor.name, message))
     return alarms
 
 
@@ -140,12 +142,14 @@ class _Closed:
         self.stats = None
 
 
-def verdict(stats: dict[str, Any], settings: Any) -> list[Alarm]:
-    """Run the suite over stats gathered elsewhere (a shared crawl's workers' parts added up)."""
-    stats = {**stats, **calculate_field_coverage(stats)}  # coverage ratios do not add up: recompute them
+def judge(stats: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """Stats gathered elsewhere (a shared crawl's workers' parts added up) judged by the suite: returned with
+    the coverage ratios computed again from the counts (ratios do not add up) and the verdict (ALARMS_STAT)."""
+    judged = {**stats, **calculate_field_coverage(stats)}
     runner = MonitorRunner()
-    runner.run(CrawlHealthSuite(), stats=stats, crawler=_Closed(settings), meta={})
-    return [Alarm(**alarm) for alarm in runner.data.meta.get("alarms", [])]
+    runner.run(CrawlHealthSuite(), stats=judged, crawler=_Closed(settings), meta={})
+    judged[ALARMS_STAT] = runner.data.meta["alarms"]
+    return judged
 
 
 # -- the extension -------------------------------------------------------------------------------------
