@@ -196,3 +196,4 @@ def test_judging_added_up_stats_recomputes_coverage():
     alarms = alarms_from_stats(judged)
     assert [alarm.check for alarm in alarms] == ["field_coverage"] and "price (50%)" in alarms[0].message
     assert alarms_from_stats(judge(worker_a, settings)) == []
+    assert alarms_from_stats(judge(worker_b, settings)) == []  # 6 listings are too few to judge coverage

@@ -90,7 +90,7 @@ class FieldCoverageMonitor(HealthMonitor):
     def test_listing_fields(self) -> None:
         stats = self.data.stats
         listings = int(stats.get(f"spidermon_item_scraped_count/{LISTING}", 0))
-        if not listings:
+        if not listings or listings < self.settings.getint("NETWATCH_COVERAGE_MIN_LISTINGS"):
             return
         minimum = self.settings.getfloat("NETWATCH_MIN_FIELD_COVERAGE")
         # Spidermon covers fields one by one; "shop" is either of two, counted by netwatch.crawl.stats.

@@ -57,6 +57,7 @@ SPIDERMON_DICT_FIELDS_COVERAGE_LEVELS = 0  # not every key of Listing.specs: a s
 NETWATCH_MAX_ERROR_RATE = 0.2  # alarm above this share of failed requests (404/410 of delisted listings excluded)
 NETWATCH_MIN_FIELD_COVERAGE = 0.8  # alarm when fewer listings than this have each of the fields below
 NETWATCH_COVERAGE_FIELDS = ["title", "price", "shop"]  # Listing fields checked; "shop": shop_id or shop_name
+NETWATCH_COVERAGE_MIN_LISTINGS = 10  # fewer listings say nothing (an incremental night re-fetches only a few)
 NETWATCH_MIN_ITEM_RATIO = 0.5  # alarm below this share of the last good run's items
 NETWATCH_LAST_GOOD_ITEMS = 0  # the last good run's items; 0: the store's last run of the target without alarms
 # Peak memory is Scrapy's memusage/max (MemoryUsage); netwatch refreshes it when the spider closes.
