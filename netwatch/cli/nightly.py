@@ -214,10 +214,9 @@ def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None
            db_url: str | None) -> None:
     """Crawl the shared queue of `netwatch nightly --distributed` (run one per machine or core)."""
     from netwatch.crawl.distributed import DistributedError, run_worker
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from netwatch.exits import EXIT_FAILED, EXIT_OK
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         code = run_worker(redis_url, db_url=db_url, namespace=namespace, once=once, wait=wait, worker_id=worker_id)
     except DistributedError as exc:
