@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 with start_mall(shops=shops, items_per_shop=ITEMS_PER_SHOP) as mall:
                     bare = bare_crawl(mall.urls["netmall"], tmp)
                     ours = netwatch_crawl(mall.urls["netmall"], tmp, pipelines)
-                crawling = ours["summary"]["peak_rss_mib"]  # recorded when the spider closed, before the review pass
+                crawling = ours["summary"]["peak_rss_mib"]  # Scrapy's memusage/max, read when the spider closed, before the review pass
                 runs.append((size, bare["rss_mib"], crawling, ours["rss_mib"]))
                 speed = (ours["pages"] / ours["seconds"]) / (bare["pages"] / bare["seconds"])
                 print(f"  {size:7} listings: {ours['pages']:7} pages in {ours['seconds']:.1f} s (pages/s {speed:.2f} of "

@@ -13,8 +13,9 @@ import redis
 import sqlalchemy as sa
 
 from netwatch.crawl.distributed import SharedScheduler, shared_settings, spider_key
+from netwatch.exits import EXIT_OK
 from netwatch.ops.coordinator import combine_stats, crawl_targets_shared
-from netwatch.ops.nightly import EXIT_OK, run_nightly
+from netwatch.ops.nightly import run_nightly
 from netwatch.store.models import Base, Lead, LeadHit, Run
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
 from netwatch.ops.watchlist import add_target, make_spec, open_engine
@@ -44,10 +45,10 @@ def test_shared_settings_keep_the_queue_when_a_worker_finishes():
 
 def test_worker_stats_are_added_up():
     combined = combine_stats([
-        {"netwatch/pages": 10, "netwatch/items": 4, "finish_reason": "finished", "start_time": "x"},
-        {"netwatch/pages": 5, "netwatch/items": 1, "finish_reason": "finished"},
+        {"response_received_count": 10, "item_scraped_count": 4, "finish_reason": "finished", "start_time": "x"},
+        {"response_received_count": 5, "item_scraped_count": 1, "finish_reason": "finished"},
     ])
-    assert combined == {"netwatch/pages": 15, "netwatch/items": 5, "finish_reason": "finished", "start_time": "x"}
+    assert combined == {"response_received_count": 15, "item_scraped_count": 5, "finish_reason": "finished", "start_time": "x"}
     assert combine_stats([{"finish_reason": "finished"}, {"finish_reason": "shutdown"}])["finish_reason"] == "shutdown"
 
 

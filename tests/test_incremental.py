@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from netwatch.ops.nightly import EXIT_OK, run_nightly
+from netwatch.exits import EXIT_OK
+from netwatch.ops.nightly import run_nightly
 from netwatch.crawl.incremental import NOT_MODIFIED_STAT, SKIPPED_STAT
 from netwatch.store.models import Base, ListingRow, Run, Snapshot
 from netwatch.store.watchlist_models import NightlyTargetRun

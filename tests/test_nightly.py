@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from netwatch.ops.nightly import EXIT_ALARMS, EXIT_OK, run_nightly
+from netwatch.exits import EXIT_ALARMS, EXIT_OK
+from netwatch.ops.nightly import run_nightly
 from netwatch.store.models import Base, Lead, LeadHit, ListingRow, Run
 from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
 from netwatch.ops.watchlist import add_target, make_spec, open_engine

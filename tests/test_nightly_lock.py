@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from netwatch.cli.nightly import nightly
-from netwatch.ops.nightly import EXIT_LOCKED, LockHeld, RunLockHandle
+from netwatch.exits import EXIT_ERROR, EXIT_LOCKED
+from netwatch.ops.nightly import LockHeld, RunLockHandle
 from netwatch.store.watchlist_models import RunLock
 from netwatch.ops.watchlist import open_engine
 
@@ -103,7 +104,7 @@ def test_two_racing_takeovers_leave_one_holder(engine):
     assert holder(engine) == [(winners[0].owner, os.getpid())]
 
 
-def test_nightly_command_exits_3_while_another_run_holds_the_lock(engine, db_url, tmp_path):
+def test_nightly_command_exits_5_while_another_run_holds_the_lock(engine, db_url, tmp_path):
     with RunLockHandle(engine):
         result = CliRunner().invoke(nightly, ["--db", db_url, "--outbox", str(tmp_path / "outbox")])
     assert result.exit_code == EXIT_LOCKED, result.output
@@ -113,6 +114,6 @@ def test_nightly_command_exits_3_while_another_run_holds_the_lock(engine, db_url
 
 def test_nightly_command_with_nothing_to_crawl_fails_clearly(engine, db_url, tmp_path):
     result = CliRunner().invoke(nightly, ["--db", db_url, "--tag", "no-such-tag", "--outbox", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == EXIT_ERROR
     assert "no enabled watch targets tagged 'no-such-tag'" in result.output
     assert holder(engine) == []  # the lock was released

@@ -418,8 +418,8 @@ def test_reviews_without_reviewer_or_rating_still_score(scorer_factory):
 def test_review_pass_statistics_join_the_runs_fake_review_hits():
     from netwatch.analysis.reviews.store_pass import with_review_stats
 
-    merged = with_review_stats({"netwatch/hits/fake_reviews": 2, "netwatch/pages": 9},
+    merged = with_review_stats({"netwatch/hits/fake_reviews": 2, "response_received_count": 9},
                                {"netwatch/review_signals/leads": 3, "netwatch/review_signals/seconds": 0.5})
-    assert merged == {"netwatch/hits/fake_reviews": 5, "netwatch/pages": 9, "netwatch/review_signals/leads": 3,
+    assert merged == {"netwatch/hits/fake_reviews": 5, "response_received_count": 9, "netwatch/review_signals/leads": 3,
                       "netwatch/review_signals/seconds": 0.5}
     assert "netwatch/hits/fake_reviews" not in with_review_stats({}, {"netwatch/review_signals/leads": 0})

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from netwatch import config
-from netwatch.crawl.runner import EXIT_MOSTLY_ERRORS, EXIT_NO_ITEMS, CrawlResult, exit_code
+from netwatch.crawl.health import ALARMS_STAT
+from netwatch.crawl.runner import CrawlResult, exit_code
+from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
 
 PROJECT = Path(__file__).resolve().parent.parent
 SELF_BUILT = ("lvyuan", "zhenpin", "laopu", "globalgoods")
@@ -158,7 +160,8 @@ def test_netmall_faults_are_counted_not_fatal(netmall_crawl):
     assert errors.get("http_500", 0) == 1  # the item that always fails, after its retries
     assert errors.get("oversized", 0) == 1  # the item page over 8 MB
     assert summary["problem"] is None and summary["duration_s"] > 0 and summary["cpu_s"] > 0
-    assert 20 < summary["peak_rss_mib"] < 4096  # MiB, from getrusage (KiB on Linux)
+    assert summary["alarms"] == [] and code == EXIT_OK
+    assert 20 < summary["peak_rss_mib"] < 4096  # MiB, Scrapy's memusage/max (bytes)
     assert summary["items_by_type"]["listing"] == len(listings(items))
     assert summary["items_by_type"]["shop"] == len(shops(items))
     assert "progress netmall:" in log and "crawl summary" in log
@@ -270,12 +273,13 @@ def test_dead_site_fails_only_that_site(mall, tmp_path):
     assert by_target["lvyuan"]["items"] == 5 and by_target["lvyuan"]["problem"] is None
     assert by_target["laopu"]["items"] == 0 and by_target["laopu"]["dead_sites"] == [f"{dead}/"]
     assert "site unreachable" in log
-    assert code == EXIT_NO_ITEMS
+    assert sorted(alarm["check"] for alarm in by_target["laopu"]["alarms"]) == ["error_rate", "zero_items"]
+    assert code == EXIT_ALARMS
 
 
 def test_zero_items_exits_non_zero(tmp_path):
     code, items, stats, log = crawl(tmp_path, "generic", "-a", f"start_url=http://127.0.0.1:{free_port()}/")
-    assert items == [] and code == EXIT_NO_ITEMS
+    assert items == [] and code == EXIT_ALARMS
     assert "no items" in stats[0]["problem"]
 
 
@@ -296,14 +300,16 @@ def test_scrapy_crawl_command_works_too(mall, tmp_path):
     assert len(listings(items)) == 4 and len(shops(items)) == 1
 
 
-def test_exit_code_policy():
-    ok = CrawlResult("a", {"netwatch/items": 10, "netwatch/pages": 12, "netwatch/errors": 1})
-    empty = CrawlResult("b", {"netwatch/items": 0, "netwatch/pages": 3})
-    broken = CrawlResult("c", {"netwatch/items": 2, "netwatch/pages": 10, "netwatch/errors": 8, "netwatch/errors/http_500": 8})
-    assert exit_code([ok]) == 0
-    assert exit_code([ok, empty]) == EXIT_NO_ITEMS
-    assert exit_code([ok, broken]) == EXIT_MOSTLY_ERRORS
-    assert broken.problem.startswith("mostly errors") and empty.problem.startswith("no items")
+def test_exit_code_reads_the_monitors_verdict():
+    ok = CrawlResult("a", {"item_scraped_count": 10, "finish_reason": "finished", ALARMS_STAT: []})
+    alarmed = CrawlResult("b", {"finish_reason": "finished",
+                                ALARMS_STAT: [{"check": "zero_items", "message": "no items from 3 request(s)"}]})
+    unjudged = CrawlResult("c", {"item_scraped_count": 10, "finish_reason": "finished"})  # its monitors never ran
+    never_ran = CrawlResult("d", {})
+    assert exit_code([ok]) == EXIT_OK and ok.problem is None
+    assert exit_code([ok, alarmed]) == EXIT_ALARMS and alarmed.problem == "zero_items: no items from 3 request(s)"
+    assert exit_code([unjudged]) == EXIT_ALARMS and unjudged.problem.startswith("no_verdict")
+    assert exit_code([alarmed, never_ran]) == EXIT_FAILED
 
 
 def test_a_review_request_survives_the_shared_queue():

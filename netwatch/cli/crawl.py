@@ -33,7 +33,8 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
           stats_file: str | None, progress: float) -> None:
     """Crawl with the generic spider (-a start_url=…) or site profiles (netwatch/sites/*.yaml).
 
-    Exits non-zero when a crawl produced no items (3) or mostly errors (4).
+    Exit codes (netwatch.exits): 0 every crawl healthy, 3 health alarms (zero items, a drop, errors,
+    listing field coverage, finish reason), 4 a crawl did not run, 2 usage (a bad target or profile).
     """
     from netwatch.crawl.runner import exit_code, run_crawls
     from netwatch.sites import ProfileError
@@ -47,7 +48,7 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     try:
         results = run_crawls(list(targets), _pairs(spider_args, "-a"), base_urls=_pairs(base_urls, "--base-url"),
                              settings=overrides, out=out, stats_file=stats_file)
-    except (ProfileError, ValueError) as exc:
+    except (ProfileError, ValueError) as exc:  # no such spider or profile, a profile without its base URL
         raise click.UsageError(str(exc)) from None
     from rich.console import Console
     from rich.table import Table

@@ -150,7 +150,8 @@ def _overrides(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--min-workers", type=int, default=1, show_default=True, help="With --distributed: wait for this many.")
 @click.option("--stale-after", type=float, default=10.0, show_default=True,
               help="Minutes without heartbeat after which another run's lock is stale.")
-@click.option("--max-error-rate", type=float, default=None, help="Alarm above this share of failed requests (0.2).")
+@click.option("--max-error-rate", type=float, default=None,
+              help="Alarm above this share of failed requests (default: NETWATCH_MAX_ERROR_RATE, 0.2).")
 @click.option("--batch-size", type=int, default=50, show_default=True,
               help="Targets per crawl process; each batch is recorded as soon as it is done.")
 @click.option("-s", "settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting for the crawls.")
@@ -159,10 +160,12 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
             max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], db_url: str | None) -> None:
     """Crawl every watched target, classify leads, fill the outbox and write the report.
 
-    Exit codes: 0 all well, 1 crawl-health alarms, 2 a target failed, 3 another nightly run is running.
+    Exit codes (netwatch.exits): 0 all well, 3 crawl-health alarms, 4 a target failed to crawl,
+    5 another nightly run holds the lock, 1 an error (nothing to crawl, store unreachable).
     """
     from netwatch import config
-    from netwatch.ops.nightly import EXIT_FAILED, EXIT_LOCKED, LockHeld, NoTargets, run_nightly
+    from netwatch.exits import EXIT_LOCKED
+    from netwatch.ops.nightly import LockHeld, NoTargets, run_nightly
     from netwatch.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -177,17 +180,17 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
             raise click.UsageError("--distributed needs NETWATCH_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
         crawl = functools.partial(crawl_targets_shared, redis_url=redis_url, min_workers=min_workers,
                                   namespace=os.environ.get("NETWATCH_REDIS_NAMESPACE") or "netwatch")
+    overrides = {"NETWATCH_INCREMENTAL": True, **_overrides(settings)}
+    if max_error_rate is not None:
+        overrides["NETWATCH_MAX_ERROR_RATE"] = max_error_rate
     try:
         result = run_nightly(db_url, tag=tag, outbox=outbox, report_format=report_format, crawl=crawl,
-                             settings={"NETWATCH_INCREMENTAL": True, **_overrides(settings)}, stale_after=timedelta(minutes=stale_after),
-                             max_error_rate=max_error_rate, batch_size=max(1, batch_size))
+                             settings=overrides, stale_after=timedelta(minutes=stale_after),
+                             batch_size=max(1, batch_size))
     except LockHeld as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
-    except NoTargets as exc:
-        click.echo(f"netwatch nightly: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    except StoreError as exc:
+    except (NoTargets, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"nightly run {result.nightly_run_id}: {len(result.targets)} targets, {result.new} new, "
                f"{result.recurring} recurring, {result.gone} gone leads, {len(result.alarms)} alarm(s)")
@@ -212,12 +215,14 @@ def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None
            db_url: str | None) -> None:
     """Crawl the shared queue of `netwatch nightly --distributed` (run one per machine or core)."""
     from netwatch.crawl.distributed import DistributedError, run_worker
+    from netwatch.exits import EXIT_FAILED, EXIT_OK
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        sys.exit(run_worker(redis_url, db_url=db_url, namespace=namespace, once=once, wait=wait, worker_id=worker_id))
+        code = run_worker(redis_url, db_url=db_url, namespace=namespace, once=once, wait=wait, worker_id=worker_id)
     except DistributedError as exc:
         raise click.ClickException(str(exc)) from None
+    sys.exit(EXIT_OK if code == 0 else EXIT_FAILED)  # a job's crawl failed, or no job came within --wait
 
 
 # -- schedule ------------------------------------------------------------------------------------

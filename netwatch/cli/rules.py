@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from netwatch import config
+from netwatch.exits import EXIT_ERROR
 
 
 def _check_definitions(ctx: click.Context) -> dict:
@@ -106,7 +107,7 @@ def test_packs(ctx: click.Context, pack: str | None) -> None:
         click.echo(f"FAIL {failure}")
     click.echo(f"{run} examples, {len(failures)} failed")
     if failures:
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
 
 
 @rules.command("laws-index")

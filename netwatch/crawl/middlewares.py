@@ -19,8 +19,8 @@ class RetryBackoffMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Any) -> RetryBackoffMiddleware:
         settings = crawler.settings
-        return cls(crawler.stats, settings.getfloat("NETWATCH_RETRY_BACKOFF_BASE", 1.0),
-                   settings.getfloat("NETWATCH_RETRY_BACKOFF_MAX", 30.0))
+        return cls(crawler.stats, settings.getfloat("NETWATCH_RETRY_BACKOFF_BASE"),
+                   settings.getfloat("NETWATCH_RETRY_BACKOFF_MAX"))
 
     def delay(self, retries: int) -> float:
         return min(self.cap, self.base * 2 ** (retries - 1)) if retries > 0 else 0.0

@@ -1,7 +1,7 @@
 """Run one or several crawls in one process with netwatch's settings, and judge how they went.
 
-Used by `netwatch crawl`, the demo and the tests. Scrapy exits 0 even when a crawl found nothing;
-`exit_code` does not: no items, or mostly errors, is a failure.
+Used by `netwatch crawl`, the demo and the tests. Scrapy exits 0 even when a crawl found nothing; the
+health monitors' verdict (netwatch.crawl.monitors, in each crawl's stats) decides `exit_code`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netwatch.crawl.health import Alarm, alarms_from_stats, errors_by_kind
+from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
 from netwatch.sites import load_profile, profile_names
 
-EXIT_OK = 0
-EXIT_NO_ITEMS = 3
-EXIT_MOSTLY_ERRORS = 4
 SPIDER_NAMES = ("generic", "profile")
-# Above this share of failed requests a crawl is judged broken even if it produced items.
-MOSTLY_ERRORS = 0.5
 
 
 @dataclass
@@ -30,11 +27,11 @@ class CrawlResult:
 
     @property
     def items(self) -> int:
-        return int(self.stats.get("netwatch/items", 0))
+        return int(self.stats.get("item_scraped_count", 0))
 
     @property
     def pages(self) -> int:
-        return int(self.stats.get("netwatch/pages", 0))
+        return int(self.stats.get("response_received_count", 0))
 
     @property
     def errors(self) -> int:
@@ -42,8 +39,7 @@ class CrawlResult:
 
     @property
     def errors_by_kind(self) -> dict[str, int]:
-        prefix = "netwatch/errors/"
-        return {k[len(prefix):]: int(v) for k, v in self.stats.items() if k.startswith(prefix)}
+        return errors_by_kind(self.stats)
 
     @property
     def items_by_type(self) -> dict[str, int]:
@@ -51,45 +47,47 @@ class CrawlResult:
         return {k[len(prefix):]: int(v) for k, v in self.stats.items() if k.startswith(prefix)}
 
     @property
+    def ran(self) -> bool:
+        """False when the crawl never got going (its spider failed to open): no finish reason."""
+        return bool(self.stats.get("finish_reason"))
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        return alarms_from_stats(self.stats)
+
+    @property
     def problem(self) -> str | None:
-        """Why this crawl counts as failed, or None."""
-        dead = self.stats.get("netwatch/dead_sites")
-        if self.items == 0:
-            return f"no items ({'unreachable: ' + ', '.join(dead) if dead else f'{self.pages} pages, {self.errors} errors'})"
-        requests = self.pages + self.stats.get("netwatch/errors/dns", 0) + self.stats.get("netwatch/errors/timeout", 0) \
-            + self.stats.get("netwatch/errors/connection_refused", 0) + self.stats.get("netwatch/errors/connection", 0)
-        if requests and self.errors / requests > MOSTLY_ERRORS:
-            return f"mostly errors ({self.errors} errors for {requests} requests)"
-        return None
+        """The health alarms' messages, or None for a healthy crawl."""
+        if not self.ran:
+            return "the crawl did not run (its error is in the log)"
+        return "; ".join(f"{alarm.check}: {alarm.message}" for alarm in self.alarms) or None
 
     def summary(self) -> dict[str, Any]:
+        memory = self.stats.get("memusage/max")
         return {
             "target": self.target, "pages": self.pages, "items": self.items, "items_by_type": self.items_by_type,
             "leads": int(self.stats.get("netwatch/leads", 0)),
             # scored over the store once the crawl was done (not in duration_s)
             "review_leads": int(self.stats.get("netwatch/review_signals/leads", 0)),
             "review_pass_s": self.stats.get("netwatch/review_signals/seconds"), "errors": self.errors,
-            "errors_by_kind": self.errors_by_kind, "duration_s": self.stats.get("netwatch/duration_s"),
-            "cpu_s": self.stats.get("netwatch/cpu_s"), "peak_rss_mib": self.stats.get("netwatch/peak_rss_mib"),
+            "errors_by_kind": self.errors_by_kind, "duration_s": self.stats.get("elapsed_time_seconds"),
+            "cpu_s": self.stats.get("netwatch/cpu_s"),
+            "peak_rss_mib": round(memory / 2**20, 1) if memory else None,
             "dead_sites": self.stats.get("netwatch/dead_sites", []),
             "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)),
             "retries": int(self.stats.get("retry/count", 0)),
             "rendered_pages": int(self.stats.get("netwatch/rendered_pages", 0)),
             "browser_contexts": int(self.stats.get("playwright/context_count", 0)),
             "retry_backoff_s": round(float(self.stats.get("netwatch/retry_backoff_s", 0.0)), 3), "finish_reason": self.stats.get("finish_reason"),
-            "problem": self.problem,
+            "alarms": [alarm.to_dict() for alarm in self.alarms] if self.ran else [], "problem": self.problem,
         }
 
 
 def exit_code(results: Sequence[CrawlResult]) -> int:
-    """0 when every crawl produced items without mostly failing; otherwise the worst problem's code."""
-    code = EXIT_OK
-    for result in results:
-        if result.items == 0:
-            return EXIT_NO_ITEMS
-        if result.problem:
-            code = EXIT_MOSTLY_ERRORS
-    return code
+    """netwatch.exits: a crawl that did not run (4) before health alarms (3) before all well (0)."""
+    if any(not result.ran for result in results):
+        return EXIT_FAILED
+    return EXIT_ALARMS if any(result.alarms for result in results) else EXIT_OK
 
 
 def crawl_settings(overrides: Mapping[str, Any] | None = None, out: str | Path | None = None) -> Any:

@@ -34,6 +34,37 @@ SPIDER_MIDDLEWARES = {"netwatch.crawl.incremental.IncrementalCrawl": 950}
 NETWATCH_INCREMENTAL = False
 NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
 
+# -- netwatch's own settings (every NETWATCH_* a crawl reads, with its default; readers give none) --
+NETWATCH_DB_URL = None  # the lead store; None: NETWATCH_DB_URL from the environment, else ./netwatch.db
+NETWATCH_STORE_BATCH = 500  # items per store transaction
+NETWATCH_RULES_DIR = None  # rule packs; None: the ones shipped in the package netwatch_rules
+NETWATCH_SIGNALS_FILE = None  # fake-review signals; None: rules/signals/fake_reviews.yaml
+NETWATCH_PROGRESS_INTERVAL = 10.0  # seconds between progress lines in the log (0: none)
+NETWATCH_RETRY_BACKOFF_BASE = 1.0  # a retried request waits BASE * 2**(retries-1) seconds ...
+NETWATCH_RETRY_BACKOFF_MAX = 30.0  # ... at most this long
+# Distributed mode (netwatch.crawl.distributed sets these for its workers)
+NETWATCH_REDIS_PREFIX = "netwatch"  # Redis key prefix of a shared crawl
+NETWATCH_IDLE_POLL = 0.5  # seconds between an idle worker's looks at the shared queue
+NETWATCH_WORKER_ID = None  # this worker's name in Redis; None: host:pid
+NETWATCH_SHARED_RUN = False  # the crawl is one worker's part of a shared crawl
+NETWATCH_COUNT_FETCHES = False  # record which worker fetched each URL (tests: no URL fetched twice)
+
+# Crawl health (netwatch.crawl.monitors, Spidermon): checked when a spider closes; the verdict goes into the
+# crawl's stats as netwatch/health/alarms, read by `netwatch crawl` and `netwatch nightly` alike.
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["netwatch.crawl.monitors.CrawlHealthSuite"]
+SPIDERMON_ADD_FIELD_COVERAGE = True  # spidermon_field_coverage/Listing/<field>
+SPIDERMON_FIELD_COVERAGE_SKIP_NONE = True  # a dataclass field left None is missing, not covered
+SPIDERMON_DICT_FIELDS_COVERAGE_LEVELS = 0  # not every key of Listing.specs: a stat per spec name is noise
+NETWATCH_MAX_ERROR_RATE = 0.2  # alarm above this share of failed requests (404/410 of delisted listings excluded)
+NETWATCH_MIN_FIELD_COVERAGE = 0.8  # alarm when fewer listings than this have each of the fields below
+NETWATCH_COVERAGE_FIELDS = ["title", "price", "shop"]  # Listing fields checked; "shop": shop_id or shop_name
+NETWATCH_COVERAGE_MIN_LISTINGS = 10  # fewer listings say nothing (an incremental night re-fetches only a few)
+NETWATCH_MIN_ITEM_RATIO = 0.5  # alarm below this share of the last good run's items
+NETWATCH_LAST_GOOD_ITEMS = 0  # the last good run's items; 0: the store's last run of the target without alarms
+# Peak memory is Scrapy's memusage/max (MemoryUsage); netwatch refreshes it when the spider closes.
+MEMUSAGE_ENABLED = True
+
 # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response, whatever it yields: 100 (its default)
 # cost ~0.4 ms a page, 16 ~0.1 ms. A netwatch page yields one item at most, so 16 loses no parallelism.
 CONCURRENT_ITEMS = 16

@@ -1,6 +1,8 @@
-"""Crawl statistics per run (pages, items per type, leads, errors per kind, duration, CPU time) and a progress line.
+"""What Scrapy's own stats lack (items per type, leads, errors per kind, listings naming their shop, CPU
+time) and a progress line. Pages, items, duration and peak memory are Scrapy's: response_received_count,
+item_scraped_count, elapsed_time_seconds (CoreStats), memusage/max (MemoryUsage).
 
-Everything lands in `crawler.stats` under `netwatch/…`, so `netwatch.crawl.runner` and the store read one place.
+Everything lands in `crawler.stats`, so `netwatch.crawl.runner` and the store read one place.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import task
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
+
+from netwatch.crawl.health import LISTINGS_WITH_SHOP_STAT
+from netwatch.domain.items import Listing
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ class CrawlStats:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.interval = crawler.settings.getfloat("NETWATCH_PROGRESS_INTERVAL", 10.0)
+        self.interval = crawler.settings.getfloat("NETWATCH_PROGRESS_INTERVAL")
         self.started = time.monotonic()
         self.cpu_started = time.process_time()
         self._task: task.LoopingCall | None = None
@@ -74,7 +79,6 @@ class CrawlStats:
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
@@ -83,19 +87,18 @@ class CrawlStats:
     def spider_opened(self, spider: Any) -> None:
         self.started = time.monotonic()
         self.cpu_started = time.process_time()
-        for key in ("pages", "items", "leads", "errors"):
+        for key in ("leads", "errors"):
             self.stats.set_value(f"netwatch/{key}", 0)
         if self.interval > 0:
             self._task = task.LoopingCall(self.log_progress, spider)
             self._task.start(self.interval, now=False)
 
-    def response_received(self, response: Any, request: Any, spider: Any) -> None:
-        self.stats.inc_value("netwatch/pages")
-
     def item_scraped(self, item: Any, response: Any, spider: Any) -> None:
-        self.stats.inc_value("netwatch/items")
         self.stats.inc_value(f"netwatch/items/{type(item).__name__.lower()}")
         adapter = ItemAdapter(item)
+        if isinstance(item, Listing) and (item.shop_id or item.shop_name):
+            # Spidermon's field coverage counts fields one by one; the shop check wants either of two.
+            self.stats.inc_value(LISTINGS_WITH_SHOP_STAT)
         if "hits" in adapter and adapter.get("hits"):
             self.stats.inc_value("netwatch/leads")
         if "reviews" in adapter and adapter.get("reviews"):
@@ -112,18 +115,20 @@ class CrawlStats:
 
     def summary_line(self) -> str:
         get = self.stats.get_value
-        return (f"{spider_name(self.crawler)}: {get('netwatch/pages', 0)} pages, {get('netwatch/items', 0)} items, "
+        return (f"{spider_name(self.crawler)}: {get('response_received_count', 0)} pages, "
+                f"{get('item_scraped_count', 0)} items, "
                 f"{get('netwatch/leads', 0)} leads, {get('netwatch/errors', 0)} errors, "
                 f"{time.monotonic() - self.started:.0f} s")
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self._task is not None and self._task.running:
             self._task.stop()
-        self.stats.set_value("netwatch/duration_s", round(time.monotonic() - self.started, 3))
         # CPU time of the whole process (store thread included): on a shared machine it varies less than wall time.
         self.stats.set_value("netwatch/cpu_s", round(time.process_time() - self.cpu_started, 3))
-        # the process's peak resident memory so far: the crawl's, before the review pass that follows it
-        self.stats.set_value("netwatch/peak_rss_mib", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+        # MemoryUsage samples the peak RSS only every MEMUSAGE_CHECK_INTERVAL_SECONDS (60): take its last
+        # reading now, the crawl's peak before the review pass that follows it (ru_maxrss: KiB on Linux).
+        if self.crawler.settings.getbool("MEMUSAGE_ENABLED"):
+            self.stats.max_value("memusage/max", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         logger.info("finished (%s) %s", reason, self.summary_line(), extra={"spider": spider})
 
 

@@ -41,6 +41,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     Same contract as netwatch.ops.nightly.crawl_targets_locally. `stats_out` receives the shared figures
     (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
     """
+    from netwatch.crawl.runner import crawl_settings
     from netwatch.ops.nightly import CrawlOutcome, spider_for  # nightly calls this module: imported when used
 
     client = connect(redis_url)
@@ -87,7 +88,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
         crawl_seconds = stable_since - published  # from publishing the job to the last request moving
         worker_count = client.scard(f"{prefix}:workers")
         outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out,
-                           settings.get("NETWATCH_SIGNALS_FILE"))
+                           crawl_settings(settings))
         if stats_out is not None:
             stats_out.update({"workers": worker_count, "crawl_seconds": round(crawl_seconds, 3),
                               "fetched_urls": client.hlen(f"{prefix}:fetched"),
@@ -105,11 +106,14 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
 
 
 def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], worker_count: int,
-            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None,
-            signals_file: str | None = None) -> dict[int, Any]:
-    """Wait for every worker's stats per spider (up to a minute), add them up, and finish each run with the
-    post-run step (here, once all workers' listings are in). A target no worker reported on is finished
-    as killed: nothing says it went through."""
+            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None, settings: Any) -> dict[int, Any]:
+    """Wait for every worker's stats per spider (up to a minute), add them up, judge the whole crawl's health
+    (each worker judged only its part), and finish each run with the post-run step (here, once all workers'
+    listings are in). A target no worker reported on is finished as killed: nothing says it went through."""
+    from netwatch.crawl.health import LAST_GOOD_STAT, last_good_items
+    from netwatch.crawl.monitors import judge
+
+    signals_file = settings.get("NETWATCH_SIGNALS_FILE")
     deadline = time.monotonic() + 60
     keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
     while time.monotonic() < deadline and any(client.hlen(key) < worker_count for key in keys.values()):
@@ -120,10 +124,15 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
         by_worker = {worker: json.loads(value) for worker, value in client.hgetall(keys[entry["id"]]).items()}
         posted = list(by_worker.values())
         for worker, stats in by_worker.items():
-            pages_by_worker[worker] += int(stats.get("netwatch/pages", 0))
+            pages_by_worker[worker] += int(stats.get("response_received_count", 0))
         stats = combine_stats(posted)
         stats["netwatch/run_id"] = entry["run_id"]
         stats["netwatch/workers"] = len(posted)
+        last_good = last_good_items(store.earlier_runs_stats(entry["run_id"]))
+        stats.pop(LAST_GOOD_STAT, None)
+        if last_good is not None:
+            stats[LAST_GOOD_STAT] = last_good
+        stats = judge(stats, settings)
         stats = finish(store, entry["run_id"], stats, stats.get("finish_reason"), signals_file=signals_file)
         error = None if posted else "no worker reported on this target"
         outcomes[entry["id"]] = outcome_cls(entry["run_id"], stats, error)

@@ -18,15 +18,16 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from netwatch.crawl.health import Alarm, CrawlFigures, check_health, figures_from_stats
+from netwatch.crawl.health import Alarm, CrawlFigures, alarms_from_stats, figures_from_stats
 from netwatch.domain.clock import utcnow
 from netwatch.domain.process import die_with_parent
 from netwatch.ops.lock import DEFAULT_HEARTBEAT_EVERY, DEFAULT_STALE_AFTER, LockHeld, RunLockHandle
 from netwatch.ops.report import night_directory, summary_stats, write_outbox, write_report
+from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
 from netwatch.ops.watchlist import list_targets
 from netwatch.store import Store
 from netwatch.store.nightly import (
-    abandon_run, done_target_ids, last_good_figures, new_lead_categories_and_sites, record_target_runs, resume_run,
+    abandon_run, done_target_ids, new_lead_categories_and_sites, record_target_runs, resume_run,
     target_runs, unfinished_run,
 )
 from netwatch.store.watchlist import Target
@@ -34,7 +35,6 @@ from netwatch.store.watchlist import Target
 log = logging.getLogger(__name__)
 
 NIGHTLY_SPIDER = "nightly"  # the `runs.spider` of a nightly run's own row
-EXIT_OK, EXIT_ALARMS, EXIT_FAILED, EXIT_LOCKED = 0, 1, 2, 3
 
 
 class NoTargets(ValueError):
@@ -110,10 +110,11 @@ def target_key(target: Target) -> str:
 def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outbox", report_format: str = "md",
                 crawl: CrawlTargets | None = None, settings: Mapping[str, Any] | None = None,
                 day: date | None = None, stale_after: timedelta = DEFAULT_STALE_AFTER,
-                heartbeat_every: float = DEFAULT_HEARTBEAT_EVERY, max_error_rate: float | None = None,
-                batch_size: int = 50) -> NightlyResult:
+                heartbeat_every: float = DEFAULT_HEARTBEAT_EVERY, batch_size: int = 50) -> NightlyResult:
     """Crawl every enabled target tagged `tag`, classify leads, fill the outbox and write the report.
 
+    Each crawl judges its own health (netwatch.crawl.monitors; thresholds are crawl settings, e.g.
+    NETWATCH_MAX_ERROR_RATE, and the drop is measured against the target's last run without alarms).
     Raises LockHeld when another nightly run is alive. A nightly run left unfinished by a killed process
     is resumed: its finished targets are kept, the rest crawled.
     """
@@ -136,7 +137,7 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
             if lock.lost.is_set():
                 raise LockHeld("the nightly lock was taken over during the crawl: this run's results are kept, "
                                "its report is not written")
-            _record_outcomes(store, nightly_run_id, batch, outcomes, max_error_rate)
+            _record_outcomes(store, nightly_run_id, batch, outcomes)
         result = _summarise(store, nightly_run_id, tag, day, targets)
         result.resumed, result.lock_note = resumed, lock.cleared
         night_dir = night_directory(Path(outbox), day, nightly_run_id)
@@ -168,14 +169,8 @@ def _pending_targets(store: Store, nightly_run_id: int, targets: Sequence[Target
     return [target for target in targets if target.id not in done]
 
 
-def _last_good(store: Store, target_id: int, nightly_run_id: int) -> CrawlFigures | None:
-    figures = last_good_figures(store, target_id, nightly_run_id)
-    return None if figures is None else CrawlFigures(**figures)
-
-
 def _record_outcomes(store: Store, nightly_run_id: int, targets: Sequence[Target],
-                     outcomes: Mapping[int, CrawlOutcome], max_error_rate: float | None) -> None:
-    limits = {} if max_error_rate is None else {"max_error_rate": max_error_rate}
+                     outcomes: Mapping[int, CrawlOutcome]) -> None:
     rows: dict[int, dict[str, Any]] = {}  # target id -> its nightly_target_runs columns
     for target in targets:
         outcome = outcomes.get(target.id)
@@ -186,7 +181,7 @@ def _record_outcomes(store: Store, nightly_run_id: int, targets: Sequence[Target
             row["crawl_run_id"] = outcome.run_id if outcome else None
         else:
             figures = figures_from_stats(outcome.stats)
-            alarms = check_health(figures, _last_good(store, target.id, nightly_run_id), **limits)
+            alarms = alarms_from_stats(outcome.stats)  # the crawl's own verdict, as `netwatch crawl` reads it
             row["crawl_run_id"] = outcome.run_id
             row["items"], row["pages"], row["errors"] = figures.items, figures.pages, figures.errors
             row["finish_reason"] = figures.finish_reason

@@ -15,7 +15,6 @@ from netwatch.domain.clock import utcnow
 from netwatch.store.models import Lead, ListingRow, Run, ShopRow
 from netwatch.store.watchlist_models import NightlyTargetRun
 
-_FIGURES = ("items", "pages", "errors", "finish_reason")
 
 
 def unfinished_run(store, spider: str, target: str) -> tuple[int, datetime] | None:  # type: ignore[no-untyped-def]
@@ -43,16 +42,6 @@ def done_target_ids(store, nightly_run_id: int) -> set[int]:  # type: ignore[no-
     with store.reading() as conn:
         return set(conn.scalars(sa.select(NightlyTargetRun.target_id).where(
             NightlyTargetRun.nightly_run_id == nightly_run_id, NightlyTargetRun.status != "pending")))
-
-
-def last_good_figures(store, target_id: int, before_run_id: int) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
-    """The figures (items, pages, errors, finish_reason) of the target's latest "ok" crawl in an earlier
-    nightly run, or None."""
-    with store.reading() as conn:
-        row = conn.execute(sa.select(*(getattr(NightlyTargetRun, name) for name in _FIGURES)).where(
-            NightlyTargetRun.target_id == target_id, NightlyTargetRun.nightly_run_id < before_run_id,
-            NightlyTargetRun.status == "ok").order_by(NightlyTargetRun.nightly_run_id.desc()).limit(1)).first()
-    return dict(row._mapping) if row is not None else None
 
 
 def record_target_runs(store, nightly_run_id: int, outcomes: Mapping[int, Mapping[str, Any]]) -> None:  # type: ignore[no-untyped-def]

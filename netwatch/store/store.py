@@ -165,6 +165,16 @@ class Store:
 
         return self._write(work, f"saving the leads derived from run {run_id} in") if sightings else 0
 
+    def earlier_runs_stats(self, run_id: int, last: int = 20) -> list[dict[str, Any]]:
+        """The stats of the last finished runs of this run's spider and target before it, newest first."""
+        with self.reading() as conn:
+            run = conn.execute(sa.select(Run.spider, Run.target).where(Run.id == run_id)).one_or_none()
+            if run is None:
+                raise StoreError(f"there is no run {run_id}")
+            return [stats or {} for stats in conn.scalars(
+                sa.select(Run.stats).where(Run.spider == run.spider, _same_target(run.target), Run.id < run_id,
+                                           Run.status == "finished").order_by(Run.id.desc()).limit(last))]
+
     def run_summary(self, run_id: int) -> dict[str, Any]:
         with self.reading() as conn:
             return _run_summary(conn, run_id)

@@ -10,7 +10,6 @@ from typing import Any
 import redis
 
 DEFAULT_NAMESPACE = "netwatch"  # Redis key namespace: `<namespace>:job` is the job workers pick up
-DEFAULT_PREFIX = DEFAULT_NAMESPACE
 
 
 class DistributedError(RuntimeError):

@@ -6,7 +6,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 
-from netwatch.crawl.distributed.common import DEFAULT_PREFIX, DistributedError, spider_prefix
+from netwatch.crawl.distributed.common import DistributedError, spider_prefix
 
 # One round trip instead of two for each request: the duplicate filter's SADD and the queue's ZADD (only
 # for a new fingerprint), and the queue's pop with the count the coordinator watches (only when a
@@ -42,7 +42,7 @@ class SharedScheduler(_RedisScheduler):
     def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
         instance = super().from_crawler(crawler)
         instance.crawler = crawler
-        instance.prefix = crawler.settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
+        instance.prefix = crawler.settings.get("NETWATCH_REDIS_PREFIX")
         return instance
 
     def open(self, spider):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.queue import PriorityQueue
 from twisted.internet.task import LoopingCall
 
-from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, DEFAULT_PREFIX, connect, job_key, spider_key
+from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, connect, job_key, spider_key
 from netwatch.crawl.distributed.jobs import spawn
 from netwatch.crawl.distributed.scheduler import queue_key
 from netwatch.crawl.pipelines.store import StorePipeline
@@ -48,9 +48,9 @@ class WorkerPresence:
         settings = crawler.settings
         self.crawler = crawler
         self.server = redis.Redis.from_url(settings["REDIS_URL"], decode_responses=True)
-        self.prefix = settings.get("NETWATCH_REDIS_PREFIX", DEFAULT_PREFIX)
+        self.prefix = settings.get("NETWATCH_REDIS_PREFIX")
         self.worker_id = settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
-        self.idle_poll = settings.getfloat("NETWATCH_IDLE_POLL", 0.5)
+        self.idle_poll = settings.getfloat("NETWATCH_IDLE_POLL")
         self.marked_idle = False  # this worker's idle marker is set in Redis
         self.queue: PriorityQueue | None = None  # the spider's shared queue, to take work from when idle
         self.waking: LoopingCall | None = None

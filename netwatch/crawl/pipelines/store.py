@@ -12,6 +12,7 @@ from scrapy.crawler import Crawler
 
 from netwatch import config
 from netwatch.analysis.post_run import finish
+from netwatch.crawl.health import LAST_GOOD_STAT, last_good_items
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.store import Store
 
@@ -19,9 +20,9 @@ from netwatch.store import Store
 class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.batch_size = crawler.settings.getint("NETWATCH_STORE_BATCH", 500)
+        self.batch_size = crawler.settings.getint("NETWATCH_STORE_BATCH")
         self.db_url = crawler.settings.get("NETWATCH_DB_URL") or config.db_url()
-        self.score_reviews = crawler.settings.getbool("NETWATCH_SCORE_REVIEWS", True)
+        self.score_reviews = crawler.settings.getbool("NETWATCH_SCORE_REVIEWS")
         self.store: Store | None = None
         self.run_id: int | None = None
         self.buffer: list[Shop | Listing | ListingSeen] = []
@@ -38,6 +39,10 @@ class StorePipeline:
         self.store = await asyncio.to_thread(Store, self.db_url)
         self.run_id = await asyncio.to_thread(self.store.start_run, spider.name, getattr(spider, "target", None))
         self.crawler.stats.set_value("netwatch/run_id", self.run_id)
+        if getattr(spider, "target", None):  # a watched target (the nightly run): its history is comparable
+            last_good = last_good_items(await asyncio.to_thread(self.store.earlier_runs_stats, self.run_id))
+            if last_good is not None:
+                self.crawler.stats.set_value(LAST_GOOD_STAT, last_good)  # for the drop monitor
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, (Shop, Listing, ListingSeen)):

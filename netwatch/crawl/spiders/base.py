@@ -38,7 +38,8 @@ def page_from_response(response: Response) -> Page:
 class NetwatchSpider(scrapy.Spider):
     # The browser's settings are crawl settings (netwatch.crawl.settings), for `scrapy crawl` and netwatch alike.
     custom_settings: ClassVar[dict[str, Any]] = {
-        "EXTENSIONS": {"netwatch.crawl.stats.CrawlStats": 500},
+        # Spidermon after netwatch's stats: its health monitors (SPIDERMON_* in netwatch.crawl.settings) read them.
+        "EXTENSIONS": {"netwatch.crawl.stats.CrawlStats": 500, "netwatch.crawl.monitors.HealthMonitors": 510},
         "DOWNLOADER_MIDDLEWARES": {"netwatch.crawl.middlewares.RetryBackoffMiddleware": 100},
     }
     platform: str = ""

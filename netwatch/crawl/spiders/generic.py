@@ -25,7 +25,8 @@ _NEXT_PAGE_CSS = "a[rel=next], a.next, link[rel=next]"
 
 class GenericSpider(NetwatchSpider):
     name = "generic"
-    custom_settings = {**NetwatchSpider.custom_settings, "DEPTH_LIMIT": 10}
+    # Without a profile a site's shops are unknown: listings carry no shop, so its coverage is not checked.
+    custom_settings = {**NetwatchSpider.custom_settings, "DEPTH_LIMIT": 10, "NETWATCH_COVERAGE_FIELDS": ["title", "price"]}
 
     def __init__(self, start_url: str | None = None, platform: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
