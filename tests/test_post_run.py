@@ -65,7 +65,10 @@ def test_crawl_shut_down_is_killed_without_delisting_or_review_scoring(db_url, t
     platform, target = f"shop-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:1/{uuid.uuid4().hex[:8]}"
     seed_earlier_run(db_url, "testshop", target, platform)
     listings, _ = build_items(write_reviews(tmp_path), platform=platform)
-    crawler = get_crawler(Spider, {"NETWATCH_DB_URL": db_url})
+    from netwatch.crawl import settings as crawl_settings  # netwatch's declared defaults, as a crawl has them
+
+    defaults = {name: getattr(crawl_settings, name) for name in dir(crawl_settings) if name.startswith("NETWATCH_")}
+    crawler = get_crawler(Spider, {**defaults, "NETWATCH_DB_URL": db_url})
     pipeline = StorePipeline.from_crawler(crawler)
     pipeline.store = Store(db_url)
     pipeline.run_id = pipeline.store.start_run("testshop", target)  # what open_spider does for a spider so named
