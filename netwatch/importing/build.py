@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from price_parser import Price
-
 from netwatch.domain.items import Listing, Review
+from netwatch.extract.prices import parse_price
 from netwatch.importing.columns import KINDS, guess_kind, resolve_columns
 from netwatch.importing.read import ImportFileError, RowError, read_rows
 
@@ -53,9 +52,8 @@ def _str(value: Any) -> str | None:
 def _price(value: Any, what: str) -> float | None:
     if _blank(value):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    amount = Price.fromstring(str(value)).amount_float
+    # The extraction's parser: a dump's price is read as a page's is (no sign, no exponent, no absurd size).
+    amount = parse_price(value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))[0]
     if amount is None:
         raise ValueError(f"{what} {value!r} is not a price")
     return amount
