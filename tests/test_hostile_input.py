@@ -39,3 +39,46 @@ def test_import_reports_prices_that_are_not_prices_by_file_and_row(tmp_path):
         (3, "price '-5' is not a price"), (4, "price '1e999' is not a price"),
         (5, "original price '-1e309' is not a price")]
     assert str(report.errors[0]).startswith(f"{path}:3: ")
+
+
+BROKEN_THEN_PRODUCT = """<!doctype html><html><head><meta charset="utf-8"><title>店铺首页</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Organization", "name": "坏块",}}</script>
+<script type="application/ld+json">
+{"@context": "https://schema.org", "@type": "Product", "name": "明前龙井 250g",
+ "offers": {"@type": "Offer", "price": "168.00", "priceCurrency": "CNY"}}
+</script></head><body><p>没有别的价格</p></body></html>"""
+
+
+def test_one_malformed_json_ld_block_hides_no_other(tmp_path):
+    from netwatch.extract import Page, extract_listing
+
+    path = tmp_path / "page.html"
+    path.write_text(BROKEN_THEN_PRODUCT, encoding="utf-8")
+    page = Page.from_file(path, url="https://shop.example/item/1")
+    listing = extract_listing(page, require_product=False)
+    assert (listing.title, listing.price, listing.currency) == ("明前龙井 250g", 168.0, "CNY")
+    from netwatch.extract.structured import json_ld_items
+
+    items, problems = json_ld_items(page.text)
+    assert [item["@type"] for item in items] == ["Product"]
+    assert len(problems) == 1 and problems[0].startswith("JSON-LD block 1 (line 2): not valid JSON")
+
+
+def test_json_ld_nested_100k_deep_is_refused_without_recursion_error(tmp_path, caplog):
+    from netwatch.extract import Page, extract_listing
+
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    path = tmp_path / "deep.html"
+    path.write_text(f'<html><head><script type="application/ld+json">{deep}</script>'
+                    f'<script type="application/ld+json">[' + "[" * 150 + "]" * 150 + ']</script>'
+                    + BROKEN_THEN_PRODUCT.split("<head>", 1)[1], encoding="utf-8")
+    page = Page.from_file(path, url="https://shop.example/item/2")
+    with caplog.at_level("DEBUG"):
+        listing = extract_listing(page, require_product=False)
+    assert (listing.title, listing.price) == ("明前龙井 250g", 168.0)
+    assert not [r for r in caplog.records if "Recursion" in r.getMessage() or (r.exc_info and r.exc_info[0] is RecursionError)]
+    from netwatch.extract.structured import json_ld_items
+
+    _, problems = json_ld_items(page.text)
+    assert [p.split(":", 1)[1].strip() for p in problems][:2] == ["nested deeper than 100, skipped"] * 2
+    assert any("https://shop.example/item/2: JSON-LD block 1" in r.getMessage() for r in caplog.records)
