@@ -82,3 +82,102 @@ def test_json_ld_nested_100k_deep_is_refused_without_recursion_error(tmp_path, c
     _, problems = json_ld_items(page.text)
     assert [p.split(":", 1)[1].strip() for p in problems][:2] == ["nested deeper than 100, skipped"] * 2
     assert any("https://shop.example/item/2: JSON-LD block 1" in r.getMessage() for r in caplog.records)
+
+
+class HostileServer:
+    """A loopback HTTP server that misbehaves in one way; it stops itself after `lifetime` seconds."""
+
+    def __init__(self, behave, lifetime: float = 10.0):
+        import socket
+        import threading
+        import time
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/item/1"
+        self.stop_at = time.monotonic() + lifetime
+        self.behave = behave
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        import time
+
+        return time.monotonic() < self.stop_at
+
+    def serve(self) -> None:
+        while self.alive():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                try:
+                    self.behave(self, conn)
+                except OSError:
+                    pass  # the client gave up: that is the point
+        self.sock.close()
+
+
+def drip(server, conn):
+    import time
+
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n")
+    while server.alive():
+        conn.sendall(b"<")
+        time.sleep(0.2)
+
+
+def drip_headers(server, conn):
+    import time
+
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    while server.alive():
+        conn.sendall(b"X")
+        time.sleep(0.2)
+
+
+def header_flood(server, conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Flood-%d: %s\r\n" % (i, b"y" * 100) for i in range(5000)) + b"\r\n")
+
+
+def run_cli(*args: str, timeout: float = 60):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "netwatch.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("behave", [drip, drip_headers])
+def test_scan_of_a_dripping_server_gives_up_at_the_deadline(behave):
+    import time
+
+    server = HostileServer(behave, lifetime=20)
+    started = time.monotonic()
+    result = run_cli("scan", server.url, "--timeout", "2")
+    took = time.monotonic() - started
+    assert result.returncode != 0 and took < 15, (took, result.stdout, result.stderr)
+    assert result.stderr.strip() == f"Error: {server.url}: no complete response within 2 s (--timeout)"
+
+
+def test_scan_of_a_header_flood_is_one_clear_line():
+    server = HostileServer(header_flood)
+    result = run_cli("scan", server.url, "--timeout", "10")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {server.url}: cannot fetch: "), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scan_refuses_a_huge_saved_file_without_reading_it(tmp_path):
+    from netwatch.cli.scan import MAX_PAGE_BYTES
+
+    huge = tmp_path / "huge.html"
+    with huge.open("wb") as handle:  # sparse: 200 MB on paper, nothing on disk
+        handle.truncate(200 * 1024 * 1024)
+    result = run_cli("scan", str(huge))
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"Error: {huge}: {200 * 1024 * 1024} bytes, larger than a page can be ({MAX_PAGE_BYTES} bytes)"
