@@ -35,6 +35,7 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
 
     Exits non-zero when a crawl produced no items (3) or mostly errors (4).
     """
+    from netwatch.checks.text import PackError
     from netwatch.crawl.runner import exit_code, run_crawls
     from netwatch.sites import ProfileError
 
@@ -47,6 +48,8 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     try:
         results = run_crawls(list(targets), _pairs(spider_args, "-a"), base_urls=_pairs(base_urls, "--base-url"),
                              settings=overrides, out=out, stats_file=stats_file)
+    except PackError as exc:  # a data problem, not a usage one: one line naming file:line and rule
+        raise click.ClickException(f"rule pack unusable: {exc}") from None
     except (ProfileError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     from rich.console import Console
