@@ -181,3 +181,142 @@ def test_scan_refuses_a_huge_saved_file_without_reading_it(tmp_path):
     result = run_cli("scan", str(huge))
     assert result.returncode != 0
     assert result.stderr.strip() == f"Error: {huge}: {200 * 1024 * 1024} bytes, larger than a page can be ({MAX_PAGE_BYTES} bytes)"
+
+
+# -- imports without limits -------------------------------------------------------------------------
+
+def write_listings_csv(path, rows: int, bad_every: int = 0) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["商品ID", "标题", "价格", "店铺ID", "商品描述"])
+        for i in range(rows):
+            price = "-1" if bad_every and i % bad_every == 0 else f"{i % 500}.00"
+            writer.writerow([f"L{i}", f"保温杯 {i} 号 不锈钢", price, f"S{i % 1000}", "双层真空 保温保冷 容量500ml"])
+
+
+def bomb_workbook(path, shared_mb: int = 340) -> None:
+    """A real one-row workbook plus a sharedStrings.xml of `shared_mb` MB packed into well under 1 MB."""
+    import zipfile
+
+    import pandas as pd
+
+    base = path.with_name("base.xlsx")
+    pd.DataFrame([{"商品ID": "A1", "标题": "保温杯"}]).to_excel(base, index=False)
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.filename != "xl/sharedStrings.xml":
+                out.writestr(info, src.read(info))
+        with out.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(b'<?xml version="1.0" encoding="UTF-8"?>'
+                       b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            block = (b"<si><t>" + b"A" * 1000 + b"</t></si>") * 1000
+            for _ in range(shared_mb):
+                part.write(block)
+            part.write(b"</sst>")
+
+
+@pytest.mark.timeout(60)
+def test_xlsx_decompression_bomb_is_refused_before_it_is_read(tmp_path):
+    import time
+
+    from netwatch.importing import ImportFileError
+
+    path = tmp_path / "bomb.xlsx"
+    bomb_workbook(path)
+    assert path.stat().st_size < 2 * 1024 * 1024
+    started = time.monotonic()
+    with pytest.raises(ImportFileError) as caught:
+        build_items(path)
+    assert time.monotonic() - started < 5
+    assert str(caught.value).startswith(f"{path}: xl/sharedStrings.xml inflates ")
+    assert "a decompression bomb, not a platform export" in str(caught.value)
+
+
+def test_shared_strings_past_the_cap_are_refused(tmp_path, monkeypatch):
+    import random
+    import zipfile
+
+    from netwatch.importing import ImportFileError, read
+
+    path = tmp_path / "strings.xlsx"
+    rng = random.Random(1)
+    text = "".join(f"<si><t>{''.join(rng.choices('保温杯不锈钢双层真空容量号', k=30))}</t></si>" for _ in range(40_000))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:  # packs a few times: no bomb, only too much text
+        out.writestr("xl/sharedStrings.xml", f"<sst>{text}</sst>")
+    monkeypatch.setattr(read, "MAX_SHARED_STRINGS", 1024 * 1024)
+    with pytest.raises(ImportFileError, match=r"strings.xlsx: 4 MB of shared strings \(limit 1 MB"):
+        build_items(path)
+
+
+def test_a_sheet_longer_than_excel_allows_is_refused(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from netwatch.importing import ImportFileError, read
+
+    path = tmp_path / "long.xlsx"
+    pd.DataFrame([{"商品ID": f"A{i}", "标题": "保温杯"} for i in range(60)]).to_excel(path, index=False)
+    monkeypatch.setattr(read, "EXCEL_MAX_ROWS", 50)  # Excel's 1,048,576, scaled down
+    with pytest.raises(ImportFileError, match="long.xlsx: more than 50 rows, more than Excel allows"):
+        build_items(path)
+
+
+def test_an_oversized_cell_or_line_is_a_bad_row_and_the_rest_is_read(tmp_path, monkeypatch):
+    from netwatch.importing import read
+
+    monkeypatch.setattr(read, "MAX_ROW_BYTES", 1000)
+    csv_path = tmp_path / "cells.csv"
+    csv_path.write_text(f"商品ID,标题\nA1,保温杯\nA2,\"{'x' * 5000}\"\nA3,水杯\n", encoding="utf-8")
+    items, report = build_items(csv_path)
+    assert [item.canonical_id for item in items] == ["A1", "A3"]
+    assert [(e.row, e.message.split(":")[0]) for e in report.errors] == [(3, "unreadable")]
+    jsonl = tmp_path / "lines.jsonl"
+    jsonl.write_text('{"商品ID": "A1"}\n{"商品ID": "A2", "标题": "' + "x" * 5000 + '"}\n{"商品ID": "A3"}\n', encoding="utf-8")
+    items, report = build_items(jsonl)
+    assert [item.canonical_id for item in items] == ["A1", "A3"]
+    assert [(e.row, e.message) for e in report.errors] == [(2, "line longer than 1000 bytes")]
+
+
+def test_millions_of_bad_rows_keep_a_thousand_messages_and_count_all(tmp_path):
+    path = tmp_path / "bad.csv"
+    write_listings_csv(path, 3000, bad_every=2)
+    items, report = build_items(path)
+    assert (len(items), report.skipped, len(report.errors)) == (1500, 1500, 1000)
+    assert str(report.errors[-1]) == f"{path}:{2 + 2 * 999}: price '-1' is not a price"
+
+
+def test_import_command_exits_non_zero_with_counts_when_rows_are_skipped(tmp_path):
+    path = tmp_path / "some_bad.csv"
+    write_listings_csv(path, 30, bad_every=10)
+    result = run_cli("import", str(path), "--db", f"sqlite:///{tmp_path / 'nw.db'}")
+    assert result.returncode == 1, result.stderr
+    assert "27 of 30 rows, 27 listings" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == f"Error: {path}: 3 of 30 rows skipped (listed above)"
+
+
+PEAK_SCRIPT = """
+import resource, sys
+from netwatch.importing import import_file
+report = import_file(sys.argv[1], platform="peak", db_url=sys.argv[2])
+assert report.listings == int(sys.argv[3]), report
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def peak_mib(tmp_path, rows: int) -> int:
+    import subprocess
+    import sys
+
+    path = tmp_path / f"listings{rows}.csv"
+    write_listings_csv(path, rows)
+    result = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path), f"sqlite:///{tmp_path / f'{rows}.db'}",
+                             str(rows)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+def test_import_memory_does_not_grow_with_the_file(tmp_path):
+    small, large = peak_mib(tmp_path, 2_000), peak_mib(tmp_path, 60_000)
+    # Holding every row costs ~1.7 KB a row (1.67 GB for a million): 100 MB more here. Streamed: a few MB.
+    assert large - small < 40, (small, large)

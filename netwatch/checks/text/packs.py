@@ -136,17 +136,15 @@ class _LineLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     # YAML keeps the last of two equal keys: `keywords:` written twice would silently drop the first list.
-    first_lines: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            if key_node.value in first_lines:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key_node.value!r} (first at line {first_lines[key_node.value]})",
-                    key_node.start_mark)
-            first_lines[key_node.value] = key_node.start_mark.line + 1
+    key_lines: dict[Any, int] = {}
+    for key in (k for k, _ in node.value if isinstance(k, yaml.ScalarNode)):
+        if key.value in key_lines:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key.value!r} (first at line {key_lines[key.value]})", key.start_mark)
+        key_lines[key.value] = key.start_mark.line + 1
     mapping = loader.construct_mapping(node, deep=True)
     mapping[_LINE] = node.start_mark.line + 1
-    mapping[_KEY_LINES] = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    mapping[_KEY_LINES] = key_lines
     return mapping
 
 
@@ -313,15 +311,15 @@ class _PackReader:
                                 "would hit nearly every text (write the term it stands in, e.g. 的确 not 的)", "keywords")
         for pattern in regexes:
             try:
-                re.compile(pattern)
+                re.compile(pattern)  # the prefilter reads it with Python's parser; RE2 runs it
             except re.error as exc:
                 raise self.fail(node, rule_id, f"bad regex {pattern!r}: {exc}", "regex") from exc
             try:
                 compile_regex(pattern)
             except ValueError as exc:
                 raise self.fail(node, rule_id, f"regex {pattern!r} cannot run in linear time on RE2 ({exc}); write it "
-                                "without lookaround or backreferences - (?P<hit>...) marks the part that is the hit, "
-                                "e.g. (?:^|[^0-9])(?P<hit>100%) for (?<![0-9])100%", "regex") from exc
+                                "without lookaround or backreferences: (?P<hit>...) marks the hit, e.g. "
+                                "(?:^|[^0-9])(?P<hit>100%) for (?<![0-9])100%", "regex") from exc
         for key in ("collapse_repeats", "word_boundary"):
             if not isinstance(node.get(key, False), bool):
                 raise self.fail(node, rule_id, f"{key} must be true or false")
