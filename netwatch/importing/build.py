@@ -173,7 +173,7 @@ class Staged:
         self._file = tempfile.NamedTemporaryFile(prefix="netwatch-import-", suffix=".sqlite")  # noqa: SIM115 - closed in close()
         self.db = sqlite3.connect(self._file.name)
         self.db.executescript("""
-            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16000;
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
             CREATE TABLE listing (ident TEXT PRIMARY KEY, first_row INTEGER) WITHOUT ROWID;
             CREATE TABLE row (ident TEXT, number INTEGER, data TEXT);
             CREATE TABLE shop (id TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -195,6 +195,9 @@ class Staged:
         return None
 
     def finish(self) -> None:
+        if self.builder.kind == "reviews":  # so that batches() reads each listing's reviews in order, unsorted
+            self.db.executescript("CREATE INDEX row_order ON row (ident, number); "
+                                  "CREATE INDEX listing_order ON listing (first_row);")
         self.db.commit()
         self.report.listings = self.db.execute("SELECT count(*) FROM listing").fetchone()[0]
         self.report.shops = self.db.execute("SELECT count(*) FROM shop").fetchone()[0]
@@ -203,8 +206,11 @@ class Staged:
     def batches(self, size: int = 500) -> Iterator[list[Listing]]:
         """The listings in file order (a listing's reviews in file order too), `size` rows' worth at a time."""
         now = datetime.now(timezone.utc).isoformat()
-        rows = self.db.execute("SELECT row.ident, row.data FROM row JOIN listing USING (ident) "
-                               "ORDER BY listing.first_row, row.number")
+        # Indexes give the order (a sort of the whole file would need memory as the file grows).
+        rows = self.db.execute(
+            "SELECT ident, data FROM row ORDER BY rowid" if self.builder.kind == "listings" else
+            "SELECT row.ident, row.data FROM listing CROSS JOIN row ON row.ident = listing.ident "
+            "ORDER BY listing.first_row, row.number")
         batch: list[Listing] = []
         current: Listing | None = None
         weight = 0
