@@ -323,3 +323,15 @@ def test_import_memory_does_not_grow_with_the_file(tmp_path):
     before, after = map(int, result.stdout.split())
     # Holding every row: 22 MB more here (1.67 GB for a million-row dump). Streamed: 7 MB, whatever the size.
     assert after - before < 15, (before, after)
+
+
+def test_gbk_file_longer_than_the_detection_sample_is_read_whole(tmp_path, monkeypatch):
+    from netwatch.importing import read
+
+    monkeypatch.setattr(read, "_SAMPLE_BYTES", 4096)  # 1 MB in use: scaled down with the file
+    path = tmp_path / "gbk.csv"
+    path.write_text("商品ID,标题,价格\n" + "".join(f"G{i},老象牙手镯 包浆自然 第{i}号,128\n" for i in range(600)),
+                    encoding="gbk")
+    assert path.stat().st_size > 4 * 4096
+    items, report = build_items(path)
+    assert (len(items), report.skipped, items[-1].title) == (600, 0, "老象牙手镯 包浆自然 第599号")

@@ -96,6 +96,8 @@ def file_encoding(path: Path, source: str) -> str:
 
     with path.open("rb") as handle:
         sample = handle.read(_SAMPLE_BYTES)
+    if len(sample) == _SAMPLE_BYTES:
+        sample = sample[: sample.rfind(b"\n") + 1] or sample  # whole lines: no character cut in two
     best = from_bytes(sample).best()
     if best is None or best.encoding is None:
         raise ImportFileError(f"{source}: cannot tell the text encoding (not UTF-8, GBK or another known one)")
