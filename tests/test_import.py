@@ -176,8 +176,9 @@ def test_import_command_end_to_end(tmp_path, db_url):
     platform = unique("netmall")
     result = CliRunner().invoke(cli, ["import", str(path), "--kind", "reviews", "--platform", platform,
                                       "--map", "text=评价内容,reviewer=用户", "--db", db_url])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # rows were skipped: the good ones are stored all the same
     assert "skipped" in result.output and f"{path}:7:" in result.output
+    assert result.output.strip().splitlines()[-1] == f"Error: {path}: 4 of 61 rows skipped (listed above)"
     assert "2 listings" in result.output and "fake_reviews" in result.output
     out = tmp_path / "leads.csv"
     from netwatch.ops.export import export_leads

@@ -36,6 +36,7 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     Exit codes (netwatch.exits): 0 every crawl healthy, 3 health alarms (zero items, a drop, errors,
     listing field coverage, finish reason), 4 a crawl did not run, 2 usage (a bad target or profile).
     """
+    from netwatch.checks.text import PackError
     from netwatch.crawl.runner import exit_code, run_crawls
     from netwatch.sites import ProfileError
 
@@ -48,6 +49,8 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     try:
         results = run_crawls(list(targets), _pairs(spider_args, "-a"), base_urls=_pairs(base_urls, "--base-url"),
                              settings=overrides, out=out, stats_file=stats_file)
+    except PackError as exc:  # a data problem, not a usage one: one line naming file:line and rule
+        raise click.ClickException(f"rule pack unusable: {exc}") from None
     except (ProfileError, ValueError) as exc:  # no such spider or profile, a profile without its base URL
         raise click.UsageError(str(exc)) from None
     from rich.console import Console

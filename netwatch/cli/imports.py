@@ -22,7 +22,10 @@ import click
 @click.option("--max-errors", default=20, show_default=True, help="Bad rows to list (all are counted).")
 def import_(file: Path, kind: str | None, platform: str, mapping: tuple[str, ...], sheet: str | None,
             timezone_name: str, db_url: str | None, max_errors: int) -> None:
-    """Import FILE (CSV in UTF-8 or GBK, JSONL, XLSX): rows become listings or reviews and yield leads."""
+    """Import FILE (CSV in UTF-8 or GBK, JSONL, XLSX): rows become listings or reviews and yield leads.
+
+    Exits 1 when rows were skipped (the good ones are stored), and when the file cannot be read at all.
+    """
     from netwatch.importing import ImportFileError, import_file, parse_mapping
     from netwatch.store import StoreError
 
@@ -33,9 +36,12 @@ def import_(file: Path, kind: str | None, platform: str, mapping: tuple[str, ...
         raise click.ClickException(str(exc)) from exc
     for problem in report.errors[:max_errors]:
         click.echo(f"skipped {problem}", err=True)
-    if len(report.errors) > max_errors:
-        click.echo(f"… and {len(report.errors) - max_errors} more bad rows", err=True)
+    if report.skipped > max_errors:
+        click.echo(f"… and {report.skipped - max_errors} more bad rows", err=True)
     hits = ", ".join(f"{category} {n}" for category, n in sorted(report.hits_by_category.items())) or "none"
     click.echo(f"imported {file} as {report.kind} (platform {report.platform}, run {report.run_id}): "
                f"{report.rows - report.skipped} of {report.rows} rows, {report.listings} listings, "
                f"{report.reviews} reviews, {report.shops} shops; skipped {report.skipped}; hits: {hits}")
+    if report.skipped:
+        # The good rows are stored; the exit status tells a script that the file was not imported whole.
+        raise click.ClickException(f"{file}: {report.skipped} of {report.rows} rows skipped (listed above)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -14,32 +16,51 @@ from netwatch.checks import process
 from netwatch.domain.items import Listing
 from netwatch.extract import Page, extract_listing
 
-MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_PAGE_BYTES = 8 * 1024 * 1024  # a live page or a saved file; bigger is refused, not read
+DEFAULT_TIMEOUT = 30.0
 
 
-def fetch(url: str, timeout: float = 30.0) -> Page:
-    """One live page, fetched as the crawler identifies itself."""
+def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> Page:
+    """One live page, fetched as the crawler identifies itself, within `timeout` seconds in all.
+
+    urllib's timeout bounds each socket read only (a server dripping a byte a second never trips it), so
+    the fetch runs in a daemon thread that is abandoned at the deadline.
+    """
     from netwatch.crawl import settings
 
     request = urllib.request.Request(url, headers={"User-Agent": settings.USER_AGENT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked below
-            body = response.read(MAX_PAGE_BYTES + 1)
-            headers = dict(response.headers.items())
-            final_url = response.geturl()
-    except OSError as exc:
-        raise click.ClickException(f"{url}: cannot fetch: {exc}") from None
+    outcome: dict[str, object] = {}
+
+    def get() -> None:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked by load_page
+                outcome["page"] = (response.read(MAX_PAGE_BYTES + 1), dict(response.headers.items()), response.geturl())
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # header floods are HTTPExceptions
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=get, name=f"fetch {url}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise click.ClickException(f"{url}: no complete response within {timeout:g} s (--timeout)")
+    if "error" in outcome:
+        error = outcome["error"]
+        raise click.ClickException(f"{url}: cannot fetch: {type(error).__name__}: {error}".splitlines()[0][:300])
+    body, headers, final_url = outcome["page"]
     if len(body) > MAX_PAGE_BYTES:
         raise click.ClickException(f"{url}: larger than {MAX_PAGE_BYTES} bytes")
     return Page(url=final_url, body=body, headers=headers)
 
 
-def load_page(source: str, url: str | None) -> Page:
+def load_page(source: str, url: str | None, timeout: float = DEFAULT_TIMEOUT) -> Page:
     if source.startswith(("http://", "https://")):
-        return fetch(source)
+        return fetch(source, timeout)
     path = Path(source)
     if not path.is_file():
         raise click.ClickException(f"{source}: no such file (give a saved page or an http(s) URL)")
+    size = path.stat().st_size
+    if size > MAX_PAGE_BYTES:
+        raise click.ClickException(f"{source}: {size} bytes, larger than a page can be ({MAX_PAGE_BYTES} bytes)")
     return Page.from_file(path, url=url)
 
 
@@ -73,9 +94,11 @@ def _plain(value: Any) -> Any:
 @click.option("--url", help="the page's original URL (for a saved file)")
 @click.option("--profile", "profile_name", help="read the page with this site profile's selectors")
 @click.option("--json", "as_json", is_flag=True, help="print JSON: {listings: […], hits: […]}")
-def scan(source: str, url: str | None, profile_name: str | None, as_json: bool) -> None:
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="seconds a live URL may take in all")
+def scan(source: str, url: str | None, profile_name: str | None, as_json: bool, timeout: float) -> None:
     """Extract the listing from one saved page or live URL and check it against the rules."""
-    page = load_page(source, url)
+    page = load_page(source, url, timeout)
     listing = scan_listing(page, profile_name)
     listings = [listing] if listing is not None and (listing.title or listing.price is not None) else []
     # The crawl's and the import's item path (clean text -> rules -> price marks): the same hits as a crawl.

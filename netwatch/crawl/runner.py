@@ -123,6 +123,15 @@ def resolve_target(target: str, spider_args: Mapping[str, Any], base_urls: Mappi
     return ProfileSpider, {**args, "profile": load_profile(target, base_url)}
 
 
+def check_rule_packs(settings: Any) -> None:
+    """Load the crawl's rule packs before the reactor starts: a broken pack raises PackError (file:line, rule)
+    here, not as a traceback from the CheckPipeline inside Twisted once the crawl is under way."""
+    from netwatch import config
+    from netwatch.checks.text import load_packs
+
+    load_packs(settings.get("NETWATCH_RULES_DIR") or config.rules_dir())
+
+
 def crawl_in_process(settings: Any, spiders: Sequence[tuple[type, Mapping[str, Any]]]) -> list[Any]:
     """Run the spiders (class, arguments) together in this process and return their crawlers, in order.
     Twisted's reactor starts once per process: callers that crawl again do it in a child process."""
@@ -150,10 +159,12 @@ def run_crawls(
     """Crawl every target in one process (one reactor) and return each one's stats.
 
     `base_urls` maps profile keys to running sites' base URLs (the demo marketplace's random port).
-    Bad targets or profiles raise before anything is fetched.
+    Bad targets, profiles or rule packs raise before anything is fetched.
     """
     resolved = [resolve_target(target, spider_args or {}, base_urls or {}) for target in targets]
-    crawlers = crawl_in_process(crawl_settings(settings, out), resolved)
+    crawl_config = crawl_settings(settings, out)
+    check_rule_packs(crawl_config)
+    crawlers = crawl_in_process(crawl_config, resolved)
     results = [CrawlResult(target, dict(crawler.stats.get_stats()) if crawler.stats else {})
                for target, crawler in zip(targets, crawlers)]
     if stats_file:

@@ -1,11 +1,13 @@
 """Price text → (amount, ISO currency) with price-parser, tuned for Chinese shops.
 
 "¥1,299.00", "￥99-199" (a range: the lowest price is the one a buyer is shown first), "99元",
-"原价 ¥2,599.00", "3.350 €" (European thousands separator).
+"原价 ¥2,599.00", "3.350 €" (European thousands separator). What is not a price gives no price: a negative
+amount, exponent notation (price-parser reads "1e999" as 1), a non-finite or absurdly large number.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -17,6 +19,11 @@ _CURRENCY_CODES = {
     "hk$": "HKD", "hkd": "HKD", "nt$": "TWD", "twd": "TWD", "jpy": "JPY", "円": "JPY",
 }
 _YUAN = re.compile(r"\d\s*元")
+MAX_PRICE = 1e9  # no listing costs a billion: a bigger number is a placeholder, an id or an attack
+# A minus before the first digit, with at most a currency sign between ("-5", "-¥5", "¥ -5"); a minus
+# after a digit is a range ("￥99-199"), one before a space a dash ("特价 - ¥99"): both stay.
+_NEGATIVE = re.compile(r"^[^\d]*[-−－](?:[¥￥$€£]|[A-Za-z]{1,3}\$?)?\s*\d")
+_EXPONENT = re.compile(r"\d\s*[eE]\s*[-+]?\d")
 
 
 def currency_code(symbol: str | None) -> str | None:
@@ -37,16 +44,23 @@ def parse_price(
     if text is None or text == "":
         return None, None
     if isinstance(text, (int, float)):
-        return float(text), currency_code(currency_hint)
+        amount = float(text)
+        return (amount, currency_code(currency_hint)) if _plausible(amount) else (None, None)
     return _parse_price_text(str(text), currency_hint, decimal_separator)
+
+
+def _plausible(amount: float) -> bool:
+    return math.isfinite(amount) and 0 <= amount <= MAX_PRICE
 
 
 # A shop shows few distinct price texts, each on its list page and on the item page: parse each once.
 @lru_cache(maxsize=8192)
 def _parse_price_text(text: str, currency_hint: str | None, decimal_separator: str | None) -> tuple[float | None, str | None]:
+    if _NEGATIVE.search(text) or _EXPONENT.search(text):
+        return None, None
     price = Price.fromstring(text, currency_hint=currency_hint, decimal_separator=decimal_separator)
     amount = price.amount_float
-    if amount is None:
+    if amount is None or not _plausible(amount):
         return None, None
     currency = currency_code(price.currency) or currency_code(currency_hint)
     if currency is None and _YUAN.search(text):

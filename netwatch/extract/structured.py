@@ -1,8 +1,14 @@
-"""Listing fields from structured markup: schema.org (JSON-LD, microdata, RDFa) and Open Graph, via extruct."""
+"""Listing fields from structured markup: schema.org (JSON-LD, microdata, RDFa) and Open Graph, via extruct.
+
+JSON-LD blocks are read one by one (extruct drops every block of a page when one is malformed), and a
+block nested deeper than MAX_JSON_DEPTH is refused before it is parsed (a hostile page's 100k-deep block
+would otherwise end in a RecursionError).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +23,9 @@ logger = logging.getLogger(__name__)
 PRODUCT_TYPES = {"Product", "IndividualProduct", "ProductModel", "ProductGroup", "SomeProducts", "Book", "Vehicle"}
 _OG_PRICE_KEYS = ("product:price:amount", "og:price:amount", "product:sale_price:amount")
 _OG_ORIGINAL_KEYS = ("product:original_price:amount", "og:price:standard_amount", "product:price:standard_amount")
+MAX_JSON_DEPTH = 100  # real schema.org markup nests under 20 deep; _walk and json recurse per level
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _types(node: dict[str, Any]) -> set[str]:
@@ -176,6 +185,36 @@ def _opengraph_fields(graphs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
+def json_ld_items(html: str, encoding: str = "UTF-8") -> tuple[list[Any], list[str]]:
+    """Every readable JSON-LD item of the page, and one problem per block that was skipped."""
+    from extruct.jsonld import JsonLdExtractor
+    from extruct.utils import parse_html
+
+    extractor = JsonLdExtractor()
+    items: list[Any] = []
+    problems: list[str] = []
+    for number, node in enumerate(extractor._xp_jsonld(parse_html(html.encode("utf-8"), encoding=encoding)), start=1):
+        where = f"JSON-LD block {number} (line {node.sourceline})"
+        if _too_deep(node.xpath("string()")):
+            problems.append(f"{where}: nested deeper than {MAX_JSON_DEPTH}, skipped")
+            continue
+        try:
+            # extruct's reader of one block (JSON, then JSON with comments), so the blocks fail one at a time
+            items.extend(item for item in extractor._extract_items(node) if item)
+        except (ValueError, RecursionError) as exc:
+            problems.append(f"{where}: not valid JSON ({exc}), skipped")
+    return items, problems
+
+
 def structured_sources(page: Page) -> list[tuple[str, dict[str, Any]]]:
     """Listing fields per source, best first: JSON-LD, microdata, RDFa, Open Graph. Product sources only."""
     html = page.text
@@ -186,13 +225,18 @@ def structured_sources(page: Page) -> list[tuple[str, dict[str, Any]]]:
     syntaxes = [syntax for syntax, marker in markers.items() if marker in lowered]
     if not syntaxes:
         return []
+    data: dict[str, Any] = {}
+    if "json-ld" in syntaxes:
+        syntaxes.remove("json-ld")
+        data["json-ld"], problems = json_ld_items(html)
+        for problem in problems:
+            logger.warning("%s: %s", page.url, problem)
     try:
-        data = extruct.extract(
-            html.encode("utf-8"), base_url=page.url, encoding="UTF-8", syntaxes=syntaxes, uniform=True, errors="log"
-        )
+        if syntaxes:
+            data.update(extruct.extract(html.encode("utf-8"), base_url=page.url, encoding="UTF-8", syntaxes=syntaxes,
+                                        uniform=True, errors="log"))
     except Exception as exc:  # noqa: BLE001 - extruct raises anything on broken markup; heuristics still run
         logger.warning("structured data unreadable on %s: %s", page.url, exc)
-        return []
     sources = []
     for syntax in ("json-ld", "microdata", "rdfa"):
         product = _main_product(data.get(syntax) or [])

@@ -6,12 +6,13 @@ engine -> shop licence -> price marks), are saved by the store and their reviews
 number and skipped; good rows are kept.
 """
 
-from netwatch.importing.build import ImportReport, ItemBuilder, build_items
+from netwatch.importing.build import ImportReport, ItemBuilder, Staged, build_items, stage_items
 from netwatch.importing.columns import ALIASES, KINDS, REQUIRED, guess_kind, parse_mapping, resolve_columns
 from netwatch.importing.read import ImportFileError, RowError, decode_bytes, load_frame, read_rows
 from netwatch.importing.run import import_file
 
 __all__ = [
-    "ALIASES", "KINDS", "REQUIRED", "ImportFileError", "ImportReport", "ItemBuilder", "RowError", "build_items",
-    "decode_bytes", "guess_kind", "import_file", "load_frame", "parse_mapping", "read_rows", "resolve_columns",
+    "ALIASES", "KINDS", "REQUIRED", "ImportFileError", "ImportReport", "ItemBuilder", "RowError", "Staged",
+    "build_items", "decode_bytes", "guess_kind", "import_file", "load_frame", "parse_mapping", "read_rows",
+    "resolve_columns", "stage_items",
 ]

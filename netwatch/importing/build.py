@@ -1,22 +1,30 @@
 """Rows -> items: one Listing per listing id, with the reviews of a reviews dump attached to their listing.
-Bad values are reported as RowErrors (file and row) and their rows skipped."""
+Bad values are reported as RowErrors (file and row) and their rows skipped.
+
+Memory stays bounded whatever the file's size: each row is checked and its values parked in a SQLite
+file beside the system's temporary files (which also finds a listing id seen twice, and gathers the
+reviews of one listing from all over the file); items then come out of it in batches (Staged.batches).
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from price_parser import Price
-
 from netwatch.domain.items import Listing, Review
+from netwatch.extract.prices import parse_price
 from netwatch.importing.columns import KINDS, guess_kind, resolve_columns
 from netwatch.importing.read import ImportFileError, RowError, read_rows
+
+MAX_KEPT_ERRORS = 1000  # a file of millions of bad rows must not hold millions of messages
 
 
 @dataclass
@@ -29,12 +37,14 @@ class ImportReport:
     reviews: int = 0
     shops: int = 0
     run_id: int | None = None
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_KEPT_ERRORS; `skipped` counts them all
+    skipped: int = 0
     hits_by_category: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def skipped(self) -> int:
-        return len(self.errors)
+    def add_error(self, error: RowError) -> None:
+        self.skipped += 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(error)
 
 
 
@@ -53,9 +63,8 @@ def _str(value: Any) -> str | None:
 def _price(value: Any, what: str) -> float | None:
     if _blank(value):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    amount = Price.fromstring(str(value)).amount_float
+    # The extraction's parser: a dump's price is read as a page's is (no sign, no exponent, no absurd size).
+    amount = parse_price(value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))[0]
     if amount is None:
         raise ValueError(f"{what} {value!r} is not a price")
     return amount
@@ -106,77 +115,136 @@ def _time(value: Any, zone: tzinfo = timezone.utc) -> str | None:
 
 @dataclass
 class ItemBuilder:
-    """Turns rows into listings, one per id, with reviews attached to their listing."""
+    """Checks a row and turns it into a record (JSON-able values), and records back into items."""
 
     kind: str
     platform: str
     columns: dict[str, str]
     source: str
     zone: tzinfo = timezone.utc
-    listings: dict[str, Listing] = field(default_factory=dict)
-    shop_ids: set[str] = field(default_factory=set)
 
     def value(self, row: Mapping[str, Any], name: str) -> Any:
         column = self.columns.get(name)
         return row.get(column) if column is not None else None
 
-    def add(self, number: int, row: Mapping[str, Any]) -> RowError | None:
-        try:
-            self._add(row)
-        except ValueError as exc:
-            return RowError(self.source, number, str(exc))
-        return None
-
-    def _listing(self, row: Mapping[str, Any]) -> Listing:
+    def record(self, row: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(listing id, the row's checked values); ValueError names what is wrong. Every value is read
+        before anything is kept: a bad row adds nothing."""
         ident = _str(self.value(row, "canonical_id"))
         if ident is None:
             raise ValueError(f"missing {self.columns['canonical_id']!r} (the listing id)")
-        listing = self.listings.get(ident)
-        if listing is None:
-            shop_id = _str(self.value(row, "shop_id"))
-            listing = self.listings[ident] = Listing(
-                url=_str(self.value(row, "url")) or f"import://{self.platform}/item/{ident}",
-                canonical_id=ident, platform=self.platform, shop_id=shop_id,
-                shop_name=_str(self.value(row, "shop_name")), title=_str(self.value(row, "title")),
-            )
-            if shop_id:
-                # No Shop item: a dump says nothing of what the shop page displays (its licence, its
-                # notices), so the shop checks must not run on it; the store knows the shop from its listings.
-                self.shop_ids.add(shop_id)
-        return listing
-
-    def _add(self, row: Mapping[str, Any]) -> None:
+        record: dict[str, Any] = {name: _str(self.value(row, name)) for name in ("url", "shop_id", "shop_name", "title")}
         if self.kind == "reviews":
             text = _str(self.value(row, "text"))
             if text is None:
                 raise ValueError(f"missing {self.columns['text']!r} (the review text)")
-            review = Review(text=text, reviewer=_str(self.value(row, "reviewer")),
-                            rating=_rating(self.value(row, "rating")), time=_time(self.value(row, "time"), self.zone),
-                            review_id=_str(self.value(row, "review_id")))
-            self._listing(row).reviews.append(review)
-            return
+            record["review"] = {"text": text, "reviewer": _str(self.value(row, "reviewer")),
+                                "rating": _rating(self.value(row, "rating")),
+                                "time": _time(self.value(row, "time"), self.zone),
+                                "review_id": _str(self.value(row, "review_id"))}
+            return ident, record
         price = _price(self.value(row, "price"), "price")
-        original = _price(self.value(row, "original_price"), "original price")
-        fetched = _time(self.value(row, "fetched_at"), self.zone)
-        specs = _specs(self.value(row, "specs"))  # every value read before the listing is made: a bad row adds none
-        ident = _str(self.value(row, "canonical_id"))
-        if ident in self.listings:
-            raise ValueError(f"listing {ident!r} appears again (first row kept)")
-        listing = self._listing(row)
-        listing.price, listing.original_price = price, original
-        listing.currency = _str(self.value(row, "currency")) or ("CNY" if price is not None else None)
-        listing.description = _str(self.value(row, "description"))
-        listing.specs = specs
         category = _str(self.value(row, "category"))
-        listing.category_hints = [c.strip() for c in category.replace("，", ",").split(",") if c.strip()] if category else []
-        listing.fetched_at = fetched
+        record.update(
+            price=price, original_price=_price(self.value(row, "original_price"), "original price"),
+            fetched_at=_time(self.value(row, "fetched_at"), self.zone), specs=_specs(self.value(row, "specs")),
+            currency=_str(self.value(row, "currency")) or ("CNY" if price is not None else None),
+            description=_str(self.value(row, "description")),
+            category_hints=[c.strip() for c in category.replace("，", ",").split(",") if c.strip()] if category else [],
+        )
+        return ident, record
+
+    def listing(self, ident: str, record: Mapping[str, Any]) -> Listing:
+        listing = Listing(url=record["url"] or f"import://{self.platform}/item/{ident}", canonical_id=ident,
+                          platform=self.platform, shop_id=record["shop_id"], shop_name=record["shop_name"],
+                          title=record["title"])
+        if self.kind == "listings":
+            for name in ("price", "original_price", "currency", "description", "specs", "category_hints", "fetched_at"):
+                setattr(listing, name, record[name])
+        return listing
 
 
-def build_items(
+class Staged:
+    """The checked rows of one file, parked on disk; `batches` gives their items a few at a time."""
+
+    def __init__(self, builder: ItemBuilder, report: ImportReport):
+        self.builder = builder
+        self.report = report
+        self._file = tempfile.NamedTemporaryFile(prefix="netwatch-import-", suffix=".sqlite")  # noqa: SIM115 - closed in close()
+        self.db = sqlite3.connect(self._file.name)
+        self.db.executescript("""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+            CREATE TABLE listing (ident TEXT PRIMARY KEY, first_row INTEGER) WITHOUT ROWID;
+            CREATE TABLE row (ident TEXT, number INTEGER, data TEXT);
+            CREATE TABLE shop (id TEXT PRIMARY KEY) WITHOUT ROWID;
+        """)
+
+    def add(self, number: int, row: Mapping[str, Any]) -> RowError | None:
+        try:
+            ident, record = self.builder.record(row)
+        except ValueError as exc:
+            return RowError(self.builder.source, number, str(exc))
+        new = self.db.execute("INSERT OR IGNORE INTO listing VALUES (?, ?)", (ident, number)).rowcount
+        if not new and self.builder.kind == "listings":
+            return RowError(self.builder.source, number, f"listing {ident!r} appears again (first row kept)")
+        if record["shop_id"]:
+            # No Shop item: a dump says nothing of what the shop page displays (its licence, its
+            # notices), so the shop checks must not run on it; the store knows the shop from its listings.
+            self.db.execute("INSERT OR IGNORE INTO shop VALUES (?)", (record["shop_id"],))
+        self.db.execute("INSERT INTO row VALUES (?, ?, ?)", (ident, number, json.dumps(record, ensure_ascii=False)))
+        return None
+
+    def finish(self) -> None:
+        if self.builder.kind == "reviews":  # so that batches() reads each listing's reviews in order, unsorted
+            self.db.executescript("CREATE INDEX row_order ON row (ident, number); "
+                                  "CREATE INDEX listing_order ON listing (first_row);")
+        self.db.commit()
+        self.report.listings = self.db.execute("SELECT count(*) FROM listing").fetchone()[0]
+        self.report.shops = self.db.execute("SELECT count(*) FROM shop").fetchone()[0]
+        self.report.reviews = self.db.execute("SELECT count(*) FROM row").fetchone()[0] if self.builder.kind == "reviews" else 0
+
+    def batches(self, size: int = 500) -> Iterator[list[Listing]]:
+        """The listings in file order (a listing's reviews in file order too), `size` rows' worth at a time."""
+        now = datetime.now(timezone.utc).isoformat()
+        # Indexes give the order (a sort of the whole file would need memory as the file grows).
+        rows = self.db.execute(
+            "SELECT ident, data FROM row ORDER BY rowid" if self.builder.kind == "listings" else
+            "SELECT row.ident, row.data FROM listing CROSS JOIN row ON row.ident = listing.ident "
+            "ORDER BY listing.first_row, row.number")
+        batch: list[Listing] = []
+        current: Listing | None = None
+        weight = 0
+        for ident, data in rows:
+            record = json.loads(data)
+            if current is None or current.canonical_id != ident:
+                if weight >= size:
+                    yield batch
+                    batch, weight = [], 0
+                current = self.builder.listing(ident, record)
+                current.fetched_at = current.fetched_at or now
+                batch.append(current)
+            if "review" in record:
+                current.reviews.append(Review(**record["review"]))
+            weight += 1
+        if batch:
+            yield batch
+
+    def close(self) -> None:
+        self.db.close()
+        self._file.close()
+
+    def __enter__(self) -> Staged:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def stage_items(
     path: str | Path, *, kind: str | None = None, platform: str = "import", mapping: Mapping[str, str] | None = None,
     sheet: str | None = None, timezone_name: str = "UTC",
-) -> tuple[list[Listing], ImportReport]:
-    """Read the file into items; bad rows go to the report's errors and are skipped."""
+) -> Staged:
+    """Read and check the whole file (bad rows to the report), keeping its rows on disk, not in memory."""
     source = str(path)
     try:
         zone = ZoneInfo(timezone_name)
@@ -184,28 +252,39 @@ def build_items(
         raise ImportFileError(f"unknown time zone {timezone_name!r} (e.g. Asia/Shanghai or UTC)") from exc
     rows = read_rows(path, sheet=sheet)
     report = ImportReport(file=source, kind=kind or "?", platform=platform)
-    builder: ItemBuilder | None = None
-    for number, row in rows:
-        report.rows += 1
-        if isinstance(row, RowError):
-            report.errors.append(row)
-            continue
-        if builder is None:
-            columns = list(row)
-            chosen = kind or guess_kind(columns)
-            if chosen not in KINDS:
-                raise ImportFileError(f"{source}: --kind must be one of {', '.join(KINDS)}")
-            report.kind = chosen
-            builder = ItemBuilder(chosen, platform, resolve_columns(chosen, columns, mapping or {}, source), source, zone)
-        error = builder.add(number, row)
-        if error is not None:
-            report.errors.append(error)
-    if builder is None:
-        raise ImportFileError(f"{source}: no data rows")
-    now = datetime.now(timezone.utc).isoformat()
-    for listing in builder.listings.values():
-        listing.fetched_at = listing.fetched_at or now
-    report.listings = len(builder.listings)
-    report.reviews = sum(len(item.reviews) for item in builder.listings.values())
-    report.shops = len(builder.shop_ids)
-    return list(builder.listings.values()), report
+    staged: Staged | None = None
+    try:
+        for number, row in rows:
+            report.rows += 1
+            if isinstance(row, RowError):
+                report.add_error(row)
+                continue
+            if staged is None:
+                columns = list(row)
+                chosen = kind or guess_kind(columns)
+                if chosen not in KINDS:
+                    raise ImportFileError(f"{source}: --kind must be one of {', '.join(KINDS)}")
+                report.kind = chosen
+                builder = ItemBuilder(chosen, platform, resolve_columns(chosen, columns, mapping or {}, source), source, zone)
+                staged = Staged(builder, report)
+            error = staged.add(number, row)
+            if error is not None:
+                report.add_error(error)
+        if staged is None:
+            raise ImportFileError(f"{source}: no data rows")
+        staged.finish()
+    except BaseException:
+        if staged is not None:
+            staged.close()
+        raise
+    return staged
+
+
+def build_items(
+    path: str | Path, *, kind: str | None = None, platform: str = "import", mapping: Mapping[str, str] | None = None,
+    sheet: str | None = None, timezone_name: str = "UTC",
+) -> tuple[list[Listing], ImportReport]:
+    """Every item of the file at once (for small files and tests; `netwatch import` streams: stage_items)."""
+    with stage_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
+                     timezone_name=timezone_name) as staged:
+        return [item for batch in staged.batches() for item in batch], staged.report

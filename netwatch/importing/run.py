@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netwatch.checks import CHECKED_TYPES, process
-from netwatch.importing.build import ImportReport, build_items
+from netwatch.importing.build import ImportReport, stage_items
 
 if TYPE_CHECKING:
     from netwatch.analysis.reviews import ReviewSignalScorer
@@ -37,31 +37,35 @@ def import_file(
     from netwatch.analysis.reviews.store_pass import LEADS_STAT
     from netwatch.store import Store
 
-    items, report = build_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet,
-                                timezone_name=timezone_name)
+    staged = stage_items(path, kind=kind, platform=platform, mapping=mapping, sheet=sheet, timezone_name=timezone_name)
+    report = staged.report
     found_hits: Counter[str] = Counter()
-    for item in items:
-        found_hits.update(hit.category for hit in process(item))
-    report.hits_by_category.update(found_hits)
-    # The statistics a crawl's CheckPipeline counts, under the same names.
-    stats = {"netwatch/match/items": sum(isinstance(item, CHECKED_TYPES) for item in items),
-             **{f"netwatch/hits/{category}": count for category, count in found_hits.items()}}
+    checked = 0
     store = Store(db_url)
     try:
         run_id = store.start_run("import", target=str(path))
         report.run_id = run_id
         try:
-            for start in range(0, len(items), batch_size):
-                store.save_batch(run_id, items[start : start + batch_size])
-            recorded = finish(store, run_id, {**stats, "netwatch/import/rows": report.rows,
-                                              "netwatch/import/skipped": report.skipped}, "finished", scorer=scorer)
+            # A batch at a time through the item path and into the store: memory stays that of one batch.
+            for items in staged.batches(batch_size):
+                for item in items:
+                    found_hits.update(hit.category for hit in process(item))
+                checked += sum(isinstance(item, CHECKED_TYPES) for item in items)
+                store.save_batch(run_id, items)
+            # The statistics a crawl's CheckPipeline counts, under the same names.
+            stats = {"netwatch/match/items": checked,
+                     **{f"netwatch/hits/{category}": count for category, count in found_hits.items()},
+                     "netwatch/import/rows": report.rows, "netwatch/import/skipped": report.skipped}
+            recorded = finish(store, run_id, stats, "finished", scorer=scorer)
         except BaseException as exc:
             reason = "shutdown" if isinstance(exc, KeyboardInterrupt) else "failed"
             finish(store, run_id, {"rows": report.rows, "skipped": report.skipped}, reason, score_reviews=False)
             raise
+        report.hits_by_category.update(found_hits)
         leads = int(recorded.get(LEADS_STAT, 0))
         if leads:
             report.hits_by_category[CATEGORY] = report.hits_by_category.get(CATEGORY, 0) + leads
     finally:
         store.close()
+        staged.close()
     return report

@@ -1,21 +1,21 @@
 """The rule engine: listing text in, hits with offsets into the original text out.
 
 One automaton holds every literal of every pack (keywords, exclusions, proximity terms); one pass
-flags the regexes worth confirming with `re`. Candidates are then checked in order: short hits
+flags the regexes worth confirming with RE2 (linear time: no pack regex can stall a crawl). Candidates are then checked in order: short hits
 split by sentence punctuation, Latin word boundaries, exclusions, cancelling and required nearby
 terms, and - where a rule asks - jieba word boundaries. Plain Python: no Scrapy here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from netwatch import config
-from netwatch.checks.text.matcher import REGEX_FLAGS, build_matcher
+from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
 from netwatch.checks.text.segment import BoundaryChecker
@@ -52,7 +52,7 @@ class _Compiled:
     exclusion_ids: tuple[int, ...]
     near: tuple[tuple[int, ...], int] | None
     cancels: tuple[tuple[tuple[int, ...], int], ...]
-    regexes: tuple[re.Pattern[str], ...]
+    regexes: tuple[Any, ...]  # RE2 patterns (compile_regex)
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class RuleEngine:
         # literal id -> [(compiled rule index, True if the literal is the collapsed form)]
         self._keyword_uses: list[list[tuple[int, bool]]] = []
         self._regex_rules: list[int] = []
-        self._regexes: list[re.Pattern[str]] = []
+        self._regexes: list[Any] = []
         self._rules: list[_Compiled] = []
         boundary_words: set[str] = set()
         for pack_index, pack in enumerate(packs):
@@ -172,7 +172,7 @@ class RuleEngine:
                 boundary_words.add(normalize_term(keyword))
         for pattern in rule.regexes:
             self._regex_rules.append(index)
-            self._regexes.append(re.compile(pattern, REGEX_FLAGS))
+            self._regexes.append(compile_regex(pattern))
 
         def ids(terms: Iterable[str]) -> tuple[int, ...]:
             return tuple(sorted({self._literal(t, pack, rule) for t in terms}))
@@ -251,8 +251,10 @@ class RuleEngine:
             compiled = rules[rule_index]
             if compiled.pack_index not in active:
                 continue
-            for match in self._regexes[regex_id].finditer(norm.text):
-                start, end = match.span()
+            regex = self._regexes[regex_id]
+            group = regex.groupindex.get(HIT_GROUP, 0)
+            for match in regex.finditer(norm.text):
+                start, end = match.span(group)
                 if end > start and self._accept(compiled, norm, start, end, found, literal=False):
                     self._add(out, rule_index, compiled, norm, start, end, field)
 

@@ -8,6 +8,7 @@ in a pack fails at load with the file, the line and the rule id (see PackError).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from netwatch.checks.legal import LAWS_FILE, Citation, LawIndex, find_laws_file, load_laws, parse_citation, render_citations
+from netwatch.checks.text.matcher import compile_regex
 from netwatch.domain.vocab import CATEGORIES, SEVERITIES
 
 FIELDS = ("title", "description", "specs", "shop_name", "shop_text", "review")
@@ -31,6 +33,7 @@ RULE_KEYS = {
 PROXIMITY_KEYS = {"terms", "within"}
 EXAMPLE_KEYS = {"text", "field", "product_categories"}
 _LINE = "__line__"
+MIN_KEYWORD_CHARS = 2  # one character (的, a) occurs in nearly every text: a hit per occurrence swamps a crawl
 _KEY_LINES = "__key_lines__"
 
 
@@ -123,9 +126,16 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    # YAML keeps the last of two equal keys: `keywords:` written twice would silently drop the first list.
+    key_lines: dict[Any, int] = {}
+    for key in (k for k, _ in node.value if isinstance(k, yaml.ScalarNode)):
+        if key.value in key_lines:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key.value!r} (first at line {key_lines[key.value]})", key.start_mark)
+        key_lines[key.value] = key.start_mark.line + 1
     mapping = loader.construct_mapping(node, deep=True)
     mapping[_LINE] = node.start_mark.line + 1
-    mapping[_KEY_LINES] = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    mapping[_KEY_LINES] = key_lines
     return mapping
 
 
@@ -138,7 +148,9 @@ def read_yaml(path: Path, what: str = "a pack must be a mapping with id, title, 
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise PackError(path, mark.line + 1 if mark else None, None, f"invalid YAML: {exc}") from exc
+        # the problem alone: str(exc) adds a quoted snippet over several lines, and the line is in the PackError
+        problem = " ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))) or str(exc)
+        raise PackError(path, mark.line + 1 if mark else None, None, f"invalid YAML: {problem}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise PackError(path, None, None, f"cannot read: {exc}") from exc
     if not isinstance(data, dict):
@@ -288,11 +300,22 @@ class _PackReader:
         regexes = self.text_list(node, "regex", rule_id)
         if not keywords and not regexes:
             raise self.fail(node, rule_id, "a rule needs keywords or regex")
+        for keyword in keywords:
+            # NFKC and no spaces, as the engine reads it (not normalize_term: its table is built and cached on first use)
+            if len("".join(unicodedata.normalize("NFKC", keyword).split())) < MIN_KEYWORD_CHARS:
+                raise self.fail(node, rule_id, f"keyword {keyword!r} is shorter than {MIN_KEYWORD_CHARS} characters: it "
+                                "would hit nearly every text (write the term it stands in, e.g. 的确 not 的)", "keywords")
         for pattern in regexes:
             try:
-                re.compile(pattern)
+                re.compile(pattern)  # the prefilter reads it with Python's parser; RE2 runs it
             except re.error as exc:
                 raise self.fail(node, rule_id, f"bad regex {pattern!r}: {exc}", "regex") from exc
+            try:
+                compile_regex(pattern)
+            except ValueError as exc:
+                raise self.fail(node, rule_id, f"regex {pattern!r} cannot run in linear time on RE2 ({exc}); write it "
+                                "without lookaround or backreferences: (?P<hit>...) marks the hit, e.g. "
+                                "(?:^|[^0-9])(?P<hit>100%) for (?<![0-9])100%", "regex") from exc
         for key in ("collapse_repeats", "word_boundary"):
             if not isinstance(node.get(key, False), bool):
                 raise self.fail(node, rule_id, f"{key} must be true or false")
