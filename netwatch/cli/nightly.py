@@ -159,7 +159,8 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
             max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], db_url: str | None) -> None:
     """Crawl every watched target, classify leads, fill the outbox and write the report.
 
-    Exit codes: 0 all well, 1 crawl-health alarms, 2 a target failed, 3 another nightly run is running.
+    Exit codes: 0 all well, 1 crawl-health alarms, 2 a target failed (or the shared crawl could not go on),
+    3 another nightly run (or distributed coordinator) is running.
     """
     from netwatch import config
     from netwatch.ops.nightly import EXIT_FAILED, EXIT_LOCKED, LockHeld, NoTargets, run_nightly
@@ -168,9 +169,12 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     db_url = db_url or config.db_url()
     crawl = None
+    distributed_errors: tuple[type[Exception], ...] = ()
     if distributed:
-        from netwatch.crawl.distributed import redis_url_from_env
-        from netwatch.ops.coordinator import crawl_targets_shared
+        from netwatch.crawl.distributed import DistributedError, redis_url_from_env
+        from netwatch.ops.coordinator import CoordinatorBusy, crawl_targets_shared
+
+        distributed_errors = (DistributedError,)
 
         redis_url = redis_url_from_env()
         if not redis_url:
@@ -187,6 +191,9 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     except NoTargets as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    except distributed_errors as exc:  # one line, no traceback: Redis, another coordinator, no workers
+        click.echo(f"netwatch nightly: {exc}", err=True)
+        sys.exit(EXIT_LOCKED if isinstance(exc, CoordinatorBusy) else EXIT_FAILED)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"nightly run {result.nightly_run_id}: {len(result.targets)} targets, {result.new} new, "

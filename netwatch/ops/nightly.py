@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 NIGHTLY_SPIDER = "nightly"  # the `runs.spider` of a nightly run's own row
 EXIT_OK, EXIT_ALARMS, EXIT_FAILED, EXIT_LOCKED = 0, 1, 2, 3
+# Set by the distributed coordinator in a target's stats: the workers that died during its crawl.
+LOST_WORKERS_STAT = "netwatch/distributed/lost_workers"
 
 
 class NoTargets(ValueError):
@@ -187,6 +189,9 @@ def _record_outcomes(store: Store, nightly_run_id: int, targets: Sequence[Target
         else:
             figures = figures_from_stats(outcome.stats)
             alarms = check_health(figures, _last_good(store, target.id, nightly_run_id), **limits)
+            if outcome.stats.get(LOST_WORKERS_STAT):
+                alarms.append(Alarm("worker_lost", f"worker(s) {outcome.stats[LOST_WORKERS_STAT]} died during the "
+                                                   "crawl; the requests they held were crawled again by the others"))
             row["crawl_run_id"] = outcome.run_id
             row["items"], row["pages"], row["errors"] = figures.items, figures.pages, figures.errors
             row["finish_reason"] = figures.finish_reason
