@@ -52,8 +52,8 @@ def _drained(client: redis.Redis, prefix: str, min_workers: int) -> bool:
             and inflight_count(client, prefix) == 0)
 
 
-def _reap(client: redis.Redis, prefix: str) -> None:
-    for incarnation, requeued in reap_dead_workers(client, prefix):
+def _reap(client: redis.Redis, prefix: str, finished: set[str] | frozenset[str] = frozenset()) -> None:
+    for incarnation, requeued in reap_dead_workers(client, prefix, finished):
         log.warning("worker %s stopped beating: taken for dead, its %d request(s) in flight re-queued",
                     incarnation, requeued)
 
@@ -158,9 +158,10 @@ def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Ma
     deadline = time.monotonic() + 60
     keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
     while time.monotonic() < deadline:
-        _reap(client, prefix)
-        live = client.smembers(f"{prefix}:workers") - client.smembers(lost_key(prefix))
-        if all(live <= set(client.hkeys(key)) for key in keys.values()):
+        # A worker that posted all its stats stops beating because it is done, not dead.
+        finished = set.intersection(*(set(client.hkeys(key)) for key in keys.values())) if keys else set()
+        _reap(client, prefix, finished)
+        if client.smembers(f"{prefix}:workers") - client.smembers(lost_key(prefix)) <= finished:
             break
         time.sleep(poll / 2)
     lost = sorted(client.smembers(lost_key(prefix)))

@@ -75,11 +75,13 @@ def inflight_count(client: redis.Redis, prefix: str) -> int:
     return sum(client.zcard(key) for key in client.scan_iter(f"{_glob(prefix)}:*:inflight:*"))
 
 
-def reap_dead_workers(client: redis.Redis, prefix: str) -> list[tuple[str, int]]:
-    """Workers of the job whose heartbeat expired, not reaped before: (incarnation, requests re-queued)."""
+def reap_dead_workers(client: redis.Redis, prefix: str, finished: set[str] | frozenset[str] = frozenset()
+                      ) -> list[tuple[str, int]]:
+    """Workers of the job whose heartbeat expired, not reaped before: (incarnation, requests re-queued).
+    `finished`: workers that posted all their stats, which stop beating because they are done."""
     reaped = []
     requeue = client.register_script(_REQUEUE)
-    for incarnation in sorted(client.smembers(f"{prefix}:workers") - client.smembers(lost_key(prefix))):
+    for incarnation in sorted(client.smembers(f"{prefix}:workers") - client.smembers(lost_key(prefix)) - finished):
         if client.exists(alive_key(prefix, incarnation)):
             continue
         requeued = 0
