@@ -211,7 +211,8 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
 @click.option("--redis-url", envvar="NETWATCH_REDIS_URL", required=True, help="Default: NETWATCH_REDIS_URL.")
 @click.option("--once", is_flag=True, help="Stop after one job.")
 @click.option("--wait", type=float, default=None, help="Give up after this many seconds without a job.")
-@click.option("--id", "worker_id", default=None, help="Worker name in Redis (default host:pid).")
+@click.option("--id", "worker_id", default=None,
+              help="Worker name (default host:pid); each job it joins gets a fresh incarnation ID#token.")
 @click.option("--namespace", envvar="NETWATCH_REDIS_NAMESPACE", default="netwatch", show_default=True,
               help="Redis key namespace shared with the coordinator (one per bureau sharing a Redis).")
 @db_option

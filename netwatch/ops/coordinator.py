@@ -65,7 +65,9 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     """The nightly run's crawl, done by `netwatch worker` processes: seed, wait for the drain, finish runs.
 
     Same contract as netwatch.ops.nightly.crawl_targets_locally. `stats_out` receives the shared figures
-    (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
+    (worker incarnations seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`,
+    the lost workers and how many requests they held were re-queued). Raises CoordinatorBusy when another
+    coordinator is alive on the namespace, DistributedError when the crawl cannot go on.
     """
     from netwatch.ops.nightly import CrawlOutcome, spider_for  # nightly calls this module: imported when used
 
