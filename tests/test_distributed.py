@@ -52,10 +52,10 @@ def test_worker_stats_are_added_up():
     assert combine_stats([{"finish_reason": "finished"}, {"finish_reason": "shutdown"}])["finish_reason"] == "shutdown"
 
 
-def start_worker(redis_url: str, namespace: str, name: str) -> subprocess.Popen:
+def start_worker(redis_url: str, namespace: str, name: str, *, once: bool = True, **popen) -> subprocess.Popen:
     code = "import sys; from netwatch.cli.nightly import worker; worker(sys.argv[1:])"
     return subprocess.Popen([sys.executable, "-c", code, "--redis-url", redis_url, "--namespace", namespace,
-                             "--once", "--wait", "300", "--id", name])
+                             *(["--once"] if once else []), "--wait", "300", "--id", name], **popen)
 
 
 def test_two_workers_share_one_nightly_crawl(pg_url, redis_url, namespace, tmp_path):

@@ -3,6 +3,7 @@ as a reactor runs once per process), a crawl killed mid-run then re-run, and two
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from netwatch.store import Store
 
 ITEMS = 60
 CRAWL_SCRIPT = textwrap.dedent('''
-    import sys, warnings
+    import json, sys, warnings
     from scrapy.exceptions import ScrapyDeprecationWarning
     warnings.filterwarnings("error", category=ScrapyDeprecationWarning)
     import scrapy
@@ -57,6 +58,7 @@ CRAWL_SCRIPT = textwrap.dedent('''
         "NETWATCH_DB_URL": db_url, "NETWATCH_STORE_BATCH": 5, "CONCURRENT_REQUESTS": 2,
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False,
+        **json.loads(sys.argv[3] if len(sys.argv) > 3 else "{}"),
     })
     crawler = process.create_crawler(ShopSpider)
     process.crawl(crawler)
@@ -100,9 +102,9 @@ def shop_server():
     Shop.delay = 0.0
 
 
-def crawl(script, server, url: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(script), f"http://127.0.0.1:{server.server_port}", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def crawl(script, server, url: str, **settings) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(script), f"http://127.0.0.1:{server.server_port}", url,
+                             json.dumps(settings)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture
@@ -174,6 +176,27 @@ def test_crawl_killed_mid_run_then_rerun(store_url, shop_server, script):
         seen_twice = scalar(store_url, "SELECT count(*) FROM leads WHERE times_seen = 2")
         assert seen_twice == scalar(store_url, f"SELECT count(*) FROM lead_hits WHERE run_id = {first['id']}")
         assert seen_twice > 0
+
+
+def test_a_batch_is_written_on_time_before_it_is_full(store_url, shop_server, script):
+    """A batch far larger than the crawl is written every NETWATCH_STORE_FLUSH_SECONDS all the same: a crawl
+    killed mid-run loses seconds of items, not its whole buffer."""
+    Shop.delay = 0.1
+    child = crawl(script, shop_server, store_url, NETWATCH_STORE_BATCH=1000, NETWATCH_STORE_FLUSH_SECONDS=0.5)
+    try:
+        deadline = time.monotonic() + 60
+        stored = 0
+        while time.monotonic() < deadline and child.poll() is None and not stored:
+            try:
+                stored = scalar(store_url, "SELECT count(*) FROM listings")
+            except sa.exc.DBAPIError:
+                pass  # the schema is still being created
+            time.sleep(0.05)
+        assert child.poll() is None, "the crawl ended before anything was seen stored"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert 0 < stored < ITEMS
 
 
 WRITER_SCRIPT = textwrap.dedent('''

@@ -160,20 +160,24 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
             max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], db_url: str | None) -> None:
     """Crawl every watched target, classify leads, fill the outbox and write the report.
 
-    Exit codes (netwatch.exits): 0 all well, 3 crawl-health alarms, 4 a target failed to crawl,
-    5 another nightly run holds the lock, 1 an error (nothing to crawl, store unreachable).
+    Exit codes (netwatch.exits): 0 all well, 3 crawl-health alarms (a lost distributed worker among them),
+    4 a target failed to crawl (or the shared crawl could not go on), 5 another nightly run or distributed
+    coordinator holds the lock, 1 an error (nothing to crawl, store unreachable).
     """
     from netwatch import config
-    from netwatch.exits import EXIT_LOCKED
+    from netwatch.exits import EXIT_FAILED, EXIT_LOCKED
     from netwatch.ops.nightly import LockHeld, NoTargets, run_nightly
     from netwatch.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     db_url = db_url or config.db_url()
     crawl = None
+    distributed_errors: tuple[type[Exception], ...] = ()
     if distributed:
-        from netwatch.crawl.distributed import redis_url_from_env
-        from netwatch.ops.coordinator import crawl_targets_shared
+        from netwatch.crawl.distributed import DistributedError, redis_url_from_env
+        from netwatch.ops.coordinator import CoordinatorBusy, crawl_targets_shared
+
+        distributed_errors = (DistributedError,)
 
         redis_url = redis_url_from_env()
         if not redis_url:
@@ -190,6 +194,9 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     except LockHeld as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
+    except distributed_errors as exc:  # one line, no traceback: Redis, another coordinator, no workers
+        click.echo(f"netwatch nightly: {exc}", err=True)
+        sys.exit(EXIT_LOCKED if isinstance(exc, CoordinatorBusy) else EXIT_FAILED)
     except (NoTargets, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"nightly run {result.nightly_run_id}: {len(result.targets)} targets, {result.new} new, "
@@ -207,7 +214,8 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
 @click.option("--redis-url", envvar="NETWATCH_REDIS_URL", required=True, help="Default: NETWATCH_REDIS_URL.")
 @click.option("--once", is_flag=True, help="Stop after one job.")
 @click.option("--wait", type=float, default=None, help="Give up after this many seconds without a job.")
-@click.option("--id", "worker_id", default=None, help="Worker name in Redis (default host:pid).")
+@click.option("--id", "worker_id", default=None,
+              help="Worker name (default host:pid); each job it joins gets a fresh incarnation ID#token.")
 @click.option("--namespace", envvar="NETWATCH_REDIS_NAMESPACE", default="netwatch", show_default=True,
               help="Redis key namespace shared with the coordinator (one per bureau sharing a Redis).")
 @db_option

@@ -13,6 +13,8 @@ from typing import Any
 
 ALARMS_STAT = "netwatch/health/alarms"  # list of {check, message}; [] is a healthy crawl
 LAST_GOOD_STAT = "netwatch/last_good_items"  # items of the target's last run without alarms (the store's)
+# Set by the distributed coordinator in a target's stats: the worker incarnations that died during its crawl.
+LOST_WORKERS_STAT = "netwatch/distributed/lost_workers"
 LISTINGS_WITH_SHOP_STAT = "netwatch/listings_with_shop"  # listings naming their shop (shop_id or shop_name)
 ERROR_PREFIX = "netwatch/errors/"
 # Error kinds that are the web working as meant: a delisted listing answers 404 or 410.

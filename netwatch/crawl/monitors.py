@@ -19,7 +19,7 @@ from spidermon.runners import MonitorRunner
 from spidermon.utils.field_coverage import calculate_field_coverage
 
 from netwatch.crawl.health import (
-    ALARMS_STAT, LAST_GOOD_STAT, LISTINGS_WITH_SHOP_STAT, Alarm, CrawlFigures, figures_from_stats,
+    ALARMS_STAT, LAST_GOOD_STAT, LISTINGS_WITH_SHOP_STAT, LOST_WORKERS_STAT, Alarm, CrawlFigures, figures_from_stats,
 )
 
 LISTING = "Listing"  # the item class whose field coverage is checked (Spidermon keys stats by class name)
@@ -129,8 +129,22 @@ def verdict_of(result: Any) -> list[Alarm]:
     return alarms
 
 
+@monitors.name("workers")
+class LostWorkersMonitor(HealthMonitor):
+    """A shared crawl whose coordinator found workers dead (their requests were crawled again by the others,
+    but their statistics are lost: the figures are the survivors')."""
+
+    check = "worker_lost"
+
+    def test_no_worker_lost(self) -> None:
+        lost = self.data.stats.get(LOST_WORKERS_STAT)
+        self.assertFalse(lost, f"worker(s) {lost} died during the crawl; the requests they held were crawled "
+                               "again by the others")
+
+
 class CrawlHealthSuite(MonitorSuite):
-    monitors = [FinishReasonMonitor, ZeroItemsMonitor, ItemDropMonitor, ErrorRateMonitor, FieldCoverageMonitor]
+    monitors = [FinishReasonMonitor, ZeroItemsMonitor, ItemDropMonitor, ErrorRateMonitor, FieldCoverageMonitor,
+                LostWorkersMonitor]
     monitors_finished_actions = [RecordVerdict]
 
 

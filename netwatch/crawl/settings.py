@@ -87,6 +87,17 @@ ITEM_PIPELINES = {
     "netwatch.crawl.pipelines.store.StorePipeline": 900,
 }
 
+# The store pipeline writes a batch at NETWATCH_STORE_BATCH items or this many seconds after the last batch,
+# whichever comes first: a killed crawl loses seconds of items, not a whole buffer.
+NETWATCH_STORE_BATCH = 500
+NETWATCH_STORE_FLUSH_SECONDS = 5.0
+
+# Distributed mode: a worker refreshes its heartbeat key in Redis every NETWATCH_HEARTBEAT_SECONDS; the key
+# expires after NETWATCH_HEARTBEAT_TTL, and the coordinator then takes the worker for dead and re-queues its
+# requests in flight. The coordinator's own heartbeat uses the same figures.
+NETWATCH_HEARTBEAT_SECONDS = 5.0
+NETWATCH_HEARTBEAT_TTL = 15.0
+
 # Score the stored reviews when a crawl ends (distributed workers leave it to the coordinator).
 NETWATCH_SCORE_REVIEWS = True
 

@@ -1,5 +1,10 @@
 """The coordinator: publishes a job, waits until the shared crawl has drained, gathers the workers'
-stats and finishes each target's run through the post-run step (netwatch.analysis.post_run)."""
+stats and finishes each target's run through the post-run step (netwatch.analysis.post_run).
+
+Liveness (netwatch.crawl.distributed.liveness): the coordinator holds `<namespace>:coordinator` by a
+heartbeat; a job key without it was left by a killed coordinator and is cleared. While waiting it reaps
+workers whose heartbeat expired: their requests in flight go back to the queue, the drain does not wait
+for them, their stats are not waited for, and every target's stats name them (`netwatch/distributed/lost_workers`)."""
 
 from __future__ import annotations
 
@@ -14,11 +19,24 @@ from typing import Any
 import redis
 
 from netwatch.analysis.post_run import finish
+from netwatch.crawl import settings as defaults
 from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, DistributedError, connect, job_key, spider_key
 from netwatch.crawl.distributed.jobs import spawn
+from netwatch.crawl.distributed.liveness import (
+    CoordinatorBeat,
+    clear_stale_job,
+    inflight_count,
+    lost_key,
+    reap_dead_workers,
+    worker_name,
+)
 from netwatch.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class CoordinatorBusy(DistributedError):
+    """Another coordinator is alive on this Redis namespace."""
 
 
 def _queued(client: redis.Redis, prefix: str) -> int:
@@ -29,7 +47,15 @@ def _drained(client: redis.Redis, prefix: str, min_workers: int) -> bool:
     workers = client.scard(f"{prefix}:workers")
     busy = client.smembers(f"{prefix}:busy_spiders")
     idle = client.smembers(f"{prefix}:idle_spiders")
-    return workers >= min_workers and bool(busy) and busy <= idle and _queued(client, prefix) == 0
+    # In flight: popped and not yet stored (an idle worker stores and releases them within a moment).
+    return (workers >= min_workers and bool(busy) and busy <= idle and _queued(client, prefix) == 0
+            and inflight_count(client, prefix) == 0)
+
+
+def _reap(client: redis.Redis, prefix: str, finished: set[str] | frozenset[str] = frozenset()) -> None:
+    for incarnation, requeued in reap_dead_workers(client, prefix, finished):
+        log.warning("worker %s stopped beating: taken for dead, its %d request(s) in flight re-queued",
+                    incarnation, requeued)
 
 
 def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[str, Any], *, redis_url: str,
@@ -39,19 +65,30 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     """The nightly run's crawl, done by `netwatch worker` processes: seed, wait for the drain, finish runs.
 
     Same contract as netwatch.ops.nightly.crawl_targets_locally. `stats_out` receives the shared figures
-    (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
+    (worker incarnations seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`,
+    the lost workers and how many requests they held were re-queued). Raises CoordinatorBusy when another
+    coordinator is alive on the namespace, DistributedError when the crawl cannot go on.
     """
     from netwatch.crawl.runner import crawl_settings
     from netwatch.ops.nightly import CrawlOutcome, spider_for  # nightly calls this module: imported when used
 
     client = connect(redis_url)
     job_name = job_key(namespace)
-    if client.exists(job_name):
-        raise DistributedError(f"Redis {redis_url} already holds a job ({client.get(job_name)[:200]}): "
-                               f"another coordinator is running, or a killed one left it (delete the key {job_name})")
     prefix = f"{namespace}:{uuid.uuid4().hex[:12]}"
-    store = Store(db_url)
+    beat = CoordinatorBeat(client, namespace, prefix, float(settings.get("NETWATCH_HEARTBEAT_SECONDS",
+                                                                         defaults.NETWATCH_HEARTBEAT_SECONDS)),
+                           float(settings.get("NETWATCH_HEARTBEAT_TTL", defaults.NETWATCH_HEARTBEAT_TTL)))
+    holder = beat.acquire()
+    if holder is not None:
+        raise CoordinatorBusy(f"another coordinator is running job {holder} on {redis_url} (namespace "
+                              f"{namespace!r}); wait for it to finish")
+    stale = client.get(job_name)
+    if stale:
+        log.warning("cleared the stale job %s: the coordinator that published it stopped beating (killed?)",
+                    clear_stale_job(client, job_name, stale))
+    store: Store | None = None
     try:
+        store = Store(db_url)
         spiders = []
         for target in targets:
             spec = spider_for(target)
@@ -70,9 +107,14 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
         deadline = time.monotonic() + timeout
         last_dequeued, stable_since = None, None
         while True:
+            if beat.lost.is_set():
+                raise DistributedError(f"this coordinator's heartbeat ({job_name}) lapsed and another coordinator "
+                                       "took the namespace: stopping")
+            _reap(client, prefix)
             if time.monotonic() > deadline:
                 raise DistributedError(f"the shared crawl did not drain within {timeout:.0f} s "
                                        f"({client.scard(f'{prefix}:workers')} worker(s) joined, "
+                                       f"{client.scard(lost_key(prefix))} of them lost, "
                                        f"{_queued(client, prefix)} requests still queued): are workers running?")
             dequeued = client.get(f"{prefix}:dequeued")
             if _drained(client, prefix, min_workers):
@@ -87,12 +129,13 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
         client.set(f"{prefix}:done", 1)
         crawl_seconds = stable_since - published  # from publishing the job to the last request moving
         worker_count = client.scard(f"{prefix}:workers")
-        outcomes = _gather(client, store, prefix, spiders, worker_count, poll, CrawlOutcome, stats_out,
-                           crawl_settings(settings))
+        outcomes = _gather(client, store, prefix, spiders, poll, CrawlOutcome, stats_out, crawl_settings(settings))
         if stats_out is not None:
             stats_out.update({"workers": worker_count, "crawl_seconds": round(crawl_seconds, 3),
                               "fetched_urls": client.hlen(f"{prefix}:fetched"),
-                              "fetched_by_two_workers": sorted(client.smembers(f"{prefix}:fetched_by_two_workers"))})
+                              "fetched_by_two_workers": sorted(client.smembers(f"{prefix}:fetched_by_two_workers")),
+                              "lost_workers": sorted(client.smembers(lost_key(prefix))),
+                              "requeued": int(client.get(f"{prefix}:requeued") or 0)})
         return outcomes
     finally:
         if client.get(job_name) and json.loads(client.get(job_name))["prefix"] == prefix:
@@ -102,32 +145,43 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
             if key != f"{prefix}:done":
                 client.delete(key)
         client.expire(f"{prefix}:done", 600)
-        store.close()
+        beat.release()
+        if store is not None:
+            store.close()
 
 
-def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], worker_count: int,
-            poll: float, outcome_cls: type, stats_out: dict[str, Any] | None, settings: Any) -> dict[int, Any]:
-    """Wait for every worker's stats per spider (up to a minute), add them up, judge the whole crawl's health
-    (each worker judged only its part), and finish each run with the post-run step (here, once all workers'
-    listings are in). A target no worker reported on is finished as killed: nothing says it went through."""
-    from netwatch.crawl.health import LAST_GOOD_STAT, last_good_items
+def _gather(client: redis.Redis, store: Store, prefix: str, spiders: Sequence[Mapping[str, Any]], poll: float,
+            outcome_cls: type, stats_out: dict[str, Any] | None, settings: Any) -> dict[int, Any]:
+    """Wait for every live worker's stats per spider (up to a minute; a lost worker's never come), add them
+    up, judge the whole crawl's health (each worker judged only its part; a lost worker is an alarm), and
+    finish each run with the post-run step (here, once all workers' listings are in). A target no worker
+    reported on is finished as killed: nothing says it went through."""
+    from netwatch.crawl.health import LAST_GOOD_STAT, LOST_WORKERS_STAT, last_good_items
     from netwatch.crawl.monitors import judge
 
     signals_file = settings.get("NETWATCH_SIGNALS_FILE")
     deadline = time.monotonic() + 60
     keys = {entry["id"]: f"{prefix}:stats:{spider_key(*_spider_identity(entry))}" for entry in spiders}
-    while time.monotonic() < deadline and any(client.hlen(key) < worker_count for key in keys.values()):
+    while time.monotonic() < deadline:
+        # A worker that posted all its stats stops beating because it is done, not dead.
+        finished = set.intersection(*(set(client.hkeys(key)) for key in keys.values())) if keys else set()
+        _reap(client, prefix, finished)
+        if client.smembers(f"{prefix}:workers") - client.smembers(lost_key(prefix)) <= finished:
+            break
         time.sleep(poll / 2)
+    lost = sorted(client.smembers(lost_key(prefix)))
     outcomes = {}
     pages_by_worker: Counter[str] = Counter()
     for entry in spiders:
         by_worker = {worker: json.loads(value) for worker, value in client.hgetall(keys[entry["id"]]).items()}
         posted = list(by_worker.values())
         for worker, stats in by_worker.items():
-            pages_by_worker[worker] += int(stats.get("response_received_count", 0))
+            pages_by_worker[worker_name(worker)] += int(stats.get("response_received_count", 0))
         stats = combine_stats(posted)
         stats["netwatch/run_id"] = entry["run_id"]
         stats["netwatch/workers"] = len(posted)
+        if lost:
+            stats[LOST_WORKERS_STAT] = ", ".join(lost)
         last_good = last_good_items(store.earlier_runs_stats(entry["run_id"]))
         stats.pop(LAST_GOOD_STAT, None)
         if last_good is not None:

@@ -14,8 +14,13 @@ Each target's spider gets its own queue and duplicate filter (`<prefix>:<spider>
 two targets of the same spider class never swap requests. SCHEDULER_PERSIST is on: one worker finishing
 must not wipe the shared queue; the coordinator deletes the job's keys at the end.
 
+Liveness: workers and the coordinator beat heartbeat keys with a TTL; a popped request stays in its worker's
+in-flight set until the items of its response are stored; the coordinator re-queues a dead worker's
+in-flight requests, stops waiting for it and names it; a job left by a dead coordinator is cleared.
+
 Modules: common (keys, connection, settings), scheduler (SharedScheduler, SeedOnlyScheduler), worker (the
-workers' middleware, extension and store pipeline; run_worker), jobs (a job's spiders in a child process;
+workers' middleware, extension and store pipeline; run_worker), inflight (what a worker holds), liveness
+(heartbeats, incarnations, reaping the dead), jobs (a job's spiders in a child process;
 `python -m netwatch.crawl.distributed` is that child). The coordinator, which orchestrates a night rather than
 crawls, is netwatch.ops.coordinator (crawl_targets_shared).
 """

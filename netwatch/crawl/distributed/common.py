@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from typing import Any
 
 import redis
@@ -28,6 +29,11 @@ def connect(url: str) -> redis.Redis:
     except redis.RedisError as exc:
         raise DistributedError(f"cannot reach Redis at {url}: {exc}") from None
     return client
+
+
+def worker_incarnation(settings: Any) -> str:
+    """This worker's incarnation (NETWATCH_WORKER_ID, set by run_worker), else host:pid."""
+    return settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def job_key(namespace: str) -> str:

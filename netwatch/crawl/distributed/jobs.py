@@ -54,6 +54,7 @@ def run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = "
         for spidercls, _ in resolved:
             middlewares.update((spidercls.custom_settings or {}).get("SPIDER_MIDDLEWARES", {}))
         middlewares[f"{_HERE}.worker.SeededByCoordinator"] = 10
+        middlewares[f"{_HERE}.inflight.InFlightOutput"] = 1  # the outermost: sees what reaches the pipelines
         settings.set("SPIDER_MIDDLEWARES", middlewares, priority="cmdline")
     crawl_in_process(settings, resolved)
     return 0

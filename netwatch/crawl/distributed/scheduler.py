@@ -6,22 +6,25 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 
-from netwatch.crawl.distributed.common import DistributedError, spider_prefix
+from netwatch.crawl.distributed.common import DistributedError, spider_prefix, worker_incarnation
+from netwatch.crawl.distributed.inflight import InFlight
+from netwatch.crawl.distributed.liveness import inflight_key
 
 # One round trip instead of two for each request: the duplicate filter's SADD and the queue's ZADD (only
 # for a new fingerprint), and the queue's pop with the count the coordinator watches (only when a
-# request was popped). Same keys and encodings as scrapy-redis's RFPDupeFilter and PriorityQueue.
+# request was popped), which also moves the request into this worker's in-flight set with its score (see
+# netwatch.crawl.distributed.inflight). Same keys and encodings as scrapy-redis's RFPDupeFilter and PriorityQueue.
 _ENQUEUE = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
 _DEQUEUE = """
-local popped = redis.call('ZRANGE', KEYS[1], 0, 0)
+local popped = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #popped == 0 then return false end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
-redis.call('INCR', KEYS[2])
-return popped[1]
+redis.call('ZADD', KEYS[3], popped[2], popped[1])
+return {popped[1], redis.call('INCR', KEYS[2])}
 """
 
 
@@ -57,6 +60,9 @@ class SharedScheduler(_RedisScheduler):
                                    f"not {type(self.queue).__name__}")
         self._enqueue = self.server.register_script(_ENQUEUE)
         self._dequeue = self.server.register_script(_DEQUEUE)
+        self.inflight = InFlight(self.server, inflight_key(spider_prefix(self.prefix, spider),
+                                                           worker_incarnation(self.crawler.settings)))
+        self.inflight.connect(self.crawler)
         return opened
 
     def enqueue_request(self, request):  # type: ignore[no-untyped-def]
@@ -72,13 +78,14 @@ class SharedScheduler(_RedisScheduler):
         return True
 
     def next_request(self):  # type: ignore[no-untyped-def]
-        data = self._dequeue(keys=[self.queue.key, self.dequeued_key])
-        if data is None:
+        popped = self._dequeue(keys=[self.queue.key, self.dequeued_key, self.inflight.key])
+        if popped is None:
             return None
         if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
-        # The coordinator sees the count move and does not call the crawl drained.
-        return self.queue._decode_request(data)
+        # The coordinator sees the count move and does not call the crawl drained; the count numbers the pop.
+        data, token = popped
+        return self.inflight.took(int(token), data, self.queue._decode_request(data))
 
 
 class SeedOnlyScheduler(SharedScheduler):

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import time
+from typing import ClassVar
 
 import redis
 from scrapy import signals
@@ -17,8 +18,10 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.queue import PriorityQueue
 from twisted.internet.task import LoopingCall
 
-from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, connect, job_key, spider_key
+from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, connect, job_key, spider_key, worker_incarnation
+from netwatch.crawl.distributed.inflight import InFlight
 from netwatch.crawl.distributed.jobs import spawn
+from netwatch.crawl.distributed.liveness import alive_key, new_incarnation
 from netwatch.crawl.distributed.scheduler import queue_key
 from netwatch.crawl.pipelines.store import StorePipeline
 from netwatch.store import Store
@@ -40,16 +43,22 @@ class SeededByCoordinator:
 
 
 class WorkerPresence:
-    """Extension in each worker: keeps the spider open while the job is not done, tells the coordinator
-    whether this worker is idle, wakes an idle worker when other workers queue work, and posts the
-    spider's stats when it closes."""
+    """Extension in each worker: beats this worker's heartbeat, keeps the spider open while the job is not
+    done, tells the coordinator whether this worker is idle, wakes an idle worker when other workers queue
+    work, and posts the spider's stats when it closes."""
+
+    # One heartbeat per worker process (one crawler per target, one extension each). A reactor call, not a
+    # thread: a worker whose reactor hangs stops beating too.
+    heartbeat: ClassVar[LoopingCall | None] = None
 
     def __init__(self, crawler) -> None:  # type: ignore[no-untyped-def]
         settings = crawler.settings
         self.crawler = crawler
         self.server = redis.Redis.from_url(settings["REDIS_URL"], decode_responses=True)
         self.prefix = settings.get("NETWATCH_REDIS_PREFIX")
-        self.worker_id = settings.get("NETWATCH_WORKER_ID") or f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = worker_incarnation(settings)
+        self.beat_every = settings.getfloat("NETWATCH_HEARTBEAT_SECONDS")
+        self.beat_ttl = settings.getfloat("NETWATCH_HEARTBEAT_TTL")
         self.idle_poll = settings.getfloat("NETWATCH_IDLE_POLL")
         self.marked_idle = False  # this worker's idle marker is set in Redis
         self.queue: PriorityQueue | None = None  # the spider's shared queue, to take work from when idle
@@ -80,7 +89,16 @@ class WorkerPresence:
     def _idle_key(self, spider) -> str:  # type: ignore[no-untyped-def]
         return f"{self.prefix}:idle:{self.worker_id}:{spider_key(spider.name, getattr(spider, 'target', None))}"
 
+    def _beat(self) -> None:
+        try:
+            self.server.set(alive_key(self.prefix, self.worker_id), int(time.time()), px=int(self.beat_ttl * 1000))
+        except redis.RedisError as exc:  # Redis away for a moment: the key lives on for its TTL
+            log.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
+
     def spider_opened(self, spider) -> None:  # type: ignore[no-untyped-def]
+        if WorkerPresence.heartbeat is None:  # alive before it is listed: the coordinator never sees it dead
+            WorkerPresence.heartbeat = LoopingCall(self._beat)
+            WorkerPresence.heartbeat.start(self.beat_every, now=True)
         self.server.sadd(f"{self.prefix}:workers", self.worker_id)
         self.server.sadd(f"{self.prefix}:busy_spiders", self._idle_key(spider))
         serializer = self.crawler.settings.get("SCHEDULER_SERIALIZER")  # as the scheduler reads it
@@ -130,19 +148,52 @@ class WorkerPresence:
         stats["finish_reason"] = reason
         key = f"{self.prefix}:stats:{spider_key(spider.name, getattr(spider, 'target', None))}"
         self.server.hset(key, self.worker_id, json.dumps(stats))
+        tracker = InFlight.of(self.crawler)
+        if tracker is not None and reason == "finished":  # the pipelines stored everything at close
+            tracker.forget()
 
 
 class SharedRunStorePipeline(StorePipeline):
     """The store pipeline for a shared crawl: every worker writes into the run the coordinator created
     for the target (spider argument `netwatch_run_id`); the coordinator finishes it once, after all
     workers are done (the post-run step marks unseen listings delisted and scores the stored reviews,
-    so no single worker may run it)."""
+    so no single worker may run it).
+
+    A batch committed releases the requests whose items it held from this worker's in-flight set (see
+    netwatch.crawl.distributed.inflight); an idle spider writes its batch at once."""
+
+    @classmethod
+    def from_crawler(cls, crawler):  # type: ignore[no-untyped-def]
+        pipeline = super().from_crawler(crawler)
+        crawler.signals.connect(pipeline.spider_idle, signal=signals.spider_idle)
+        return pipeline
 
     async def open_spider(self) -> None:
         spider = self.crawler.spider
         self.store = await asyncio.to_thread(Store, self.db_url)
         self.run_id = int(spider.netwatch_run_id)
         self.crawler.stats.set_value("netwatch/run_id", self.run_id)
+        self.start_timer()
+
+    def has_pending(self) -> bool:
+        tracker = InFlight.of(self.crawler)
+        return super().has_pending() or bool(tracker and tracker.answered)
+
+    async def _write_batch(self) -> None:
+        tracker = InFlight.of(self.crawler)
+        answered = set(tracker.answered) if tracker else set()  # their items are in this batch or stored
+        await super()._write_batch()
+        if tracker is not None:
+            tracker.release(answered)
+
+    def spider_idle(self, spider) -> None:  # type: ignore[no-untyped-def]
+        """Nothing is in progress: every request taken is finished with; store and release them now (the
+        coordinator calls the crawl drained only once no worker holds requests in flight)."""
+        tracker = InFlight.of(self.crawler)
+        if tracker is not None:
+            tracker.all_answered()
+        if self.has_pending() and not self.flushing.locked():
+            asyncio.get_running_loop().create_task(self.flush_logging_errors())
 
     async def spider_closed(self, spider, reason: str) -> None:  # type: ignore[no-untyped-def]
         if self.store is not None:
@@ -168,8 +219,9 @@ def run_worker(redis_url: str, *, db_url: str | None = None, namespace: str = DE
             continue
         if db_url:
             job["db_url"] = db_url  # this machine reaches the store by its own URL
-        log.info("worker %s: joining job %s (%d spiders)", worker_id, job["prefix"], len(job["spiders"]))
-        code = spawn("work", job, redis_url, worker_id)
+        incarnation = new_incarnation(worker_id)  # a restarted worker is not taken for its dead predecessor
+        log.info("worker %s: joining job %s (%d spiders)", incarnation, job["prefix"], len(job["spiders"]))
+        code = spawn("work", job, redis_url, incarnation)
         done_jobs.add(job["prefix"])
         if once:
             return code

@@ -1,10 +1,15 @@
 """StorePipeline: hands crawled items to the lead store in batches (one transaction each, in a thread so
-the reactor keeps crawling) and records the run with its statistics. When the crawl is done, the post-run
+the reactor keeps crawling) and records the run with its statistics. A batch is written when it holds
+NETWATCH_STORE_BATCH items, or NETWATCH_STORE_FLUSH_SECONDS after the last one: a crawl killed
+mid-run loses seconds of work, not a whole buffer. When the crawl is done, the post-run
 step (netwatch.analysis.post_run: delisting, price history, review scoring) finishes the run."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 from typing import Any
 
 from scrapy import Spider, signals
@@ -16,16 +21,22 @@ from netwatch.crawl.health import LAST_GOOD_STAT, last_good_items
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.store import Store
 
+log = logging.getLogger(__name__)
+
 
 class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.batch_size = crawler.settings.getint("NETWATCH_STORE_BATCH")
+        self.flush_seconds = crawler.settings.getfloat("NETWATCH_STORE_FLUSH_SECONDS")
         self.db_url = crawler.settings.get("NETWATCH_DB_URL") or config.db_url()
         self.score_reviews = crawler.settings.getbool("NETWATCH_SCORE_REVIEWS")
         self.store: Store | None = None
         self.run_id: int | None = None
         self.buffer: list[Shop | Listing | ListingSeen] = []
+        self.flushed_at = time.monotonic()
+        self.flushing = asyncio.Lock()  # one batch at a time: a subclass acts on "everything before is stored"
+        self.timer: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -43,6 +54,28 @@ class StorePipeline:
             last_good = last_good_items(await asyncio.to_thread(self.store.earlier_runs_stats, self.run_id))
             if last_good is not None:
                 self.crawler.stats.set_value(LAST_GOOD_STAT, last_good)  # for the drop monitor
+        self.start_timer()
+
+    def start_timer(self) -> None:
+        """Flush on time too: items of a slow or idle crawl do not wait in memory for a full batch."""
+        if self.flush_seconds > 0:
+            self.timer = asyncio.get_running_loop().create_task(self._flush_on_time())
+
+    async def _flush_on_time(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_seconds / 2)
+            if self.has_pending() and time.monotonic() - self.flushed_at >= self.flush_seconds:
+                await self.flush_logging_errors()
+
+    async def flush_logging_errors(self) -> None:
+        """A flush no item waits for (on time, on idle): its error is logged, the crawl goes on."""
+        try:
+            await self._flush()
+        except Exception:  # noqa: BLE001 - the next batch may get through
+            log.exception("storing a batch of %s failed", self.crawler.spider and self.crawler.spider.name)
+
+    def has_pending(self) -> bool:
+        return bool(self.buffer)
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, (Shop, Listing, ListingSeen)):
@@ -52,12 +85,22 @@ class StorePipeline:
         return item
 
     async def _flush(self) -> None:
+        async with self.flushing:
+            await self._write_batch()
+
+    async def _write_batch(self) -> None:
+        """Write the buffer (called holding self.flushing)."""
         batch, self.buffer = self.buffer, []
+        self.flushed_at = time.monotonic()
         if batch and self.store is not None:
             await asyncio.to_thread(self.store.save_batch, self.run_id, batch)
             self.crawler.stats.inc_value("netwatch/stored_items", len(batch))
 
     async def close_spider(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.timer
         await self._flush()
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
