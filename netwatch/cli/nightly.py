@@ -159,10 +159,11 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
             max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], db_url: str | None) -> None:
     """Crawl every watched target, classify leads, fill the outbox and write the report.
 
-    Exit codes: 0 all well, 1 crawl-health alarms, 2 a target failed, 3 another nightly run is running.
+    Exit codes: 0 all well, 1 crawl-health alarms, 2 a target failed, 3 another nightly run is running,
+    143 (130) stopped by SIGTERM (SIGINT): the next run resumes the night.
     """
     from netwatch import config
-    from netwatch.ops.nightly import EXIT_FAILED, EXIT_LOCKED, LockHeld, NoTargets, run_nightly
+    from netwatch.ops.nightly import EXIT_FAILED, EXIT_LOCKED, LockHeld, NightlyInterrupted, NoTargets, run_nightly
     from netwatch.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -184,6 +185,9 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     except LockHeld as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
+    except NightlyInterrupted as exc:
+        click.echo(f"netwatch nightly: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except NoTargets as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_FAILED)
