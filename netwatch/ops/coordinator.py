@@ -17,6 +17,7 @@ from netwatch.analysis.post_run import finish
 from netwatch.crawl.distributed.common import DEFAULT_NAMESPACE, DistributedError, connect, job_key, spider_key
 from netwatch.crawl.distributed.jobs import spawn
 from netwatch.store import Store
+from netwatch.store.nightly import record_crawl_run
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     Same contract as netwatch.ops.nightly.crawl_targets_locally. `stats_out` receives the shared figures
     (workers seen, the crawl's own duration, URLs fetched by two workers when `count_fetches`).
     """
-    from netwatch.ops.nightly import CrawlOutcome, spider_for  # nightly calls this module: imported when used
+    from netwatch.ops.nightly import NIGHTLY_RUN_SETTING, CrawlOutcome, spider_for  # nightly calls this module
 
     client = connect(redis_url)
     job_name = job_key(namespace)
@@ -56,6 +57,8 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
             spec = spider_for(target)
             spider_name = "generic" if spec[0] == "generic" else "profile"
             run_id = store.start_run(spider_name, spec[1]["target"])
+            if settings.get(NIGHTLY_RUN_SETTING) is not None:  # the night's as soon as it exists (a kill loses no lead)
+                record_crawl_run(store, settings[NIGHTLY_RUN_SETTING], target.id, run_id)
             spiders.append({"id": target.id, "spec": spec, "run_id": run_id})
         job = {"prefix": prefix, "db_url": db_url, "settings": dict(settings), "spiders": spiders,
                "count_fetches": count_fetches}
