@@ -99,7 +99,8 @@ class Stopping:
 
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            if handler is not None:  # None: set outside Python, cannot be restored from here
+                signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous.clear()
 
 
