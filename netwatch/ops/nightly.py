@@ -149,7 +149,7 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
         nightly_run_id, resumed = _start_or_resume(store, tag)
         try:
             pending = _pending_targets(store, nightly_run_id, targets)
-            # The crawls record their runs as the night's themselves (NETWATCH_NIGHTLY_RUN_ID, read by the child).
+            # Each crawl run is recorded as the night's as it starts (by the crawl child, or the coordinator).
             crawl_settings = {**(settings or {}), NIGHTLY_RUN_SETTING: nightly_run_id}
             # Batch by batch, each recorded as soon as it is crawled: a killed run crawls one batch again at most.
             for start in range(0, len(pending), batch_size):
