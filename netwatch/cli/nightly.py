@@ -234,7 +234,8 @@ def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
     parts = [f"cd {shlex.quote(str(Path.cwd()))} &&"]
     if db_url:
         parts.append(f"NETWATCH_DB_URL={shlex.quote(db_url)}")
-    parts += [netwatch, "nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))]
+    # exec: the scheduler's SIGTERM reaches netwatch itself (not the shell), which then stops cleanly
+    parts += ["exec", netwatch, "nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))]
     return " ".join(parts)
 
 
@@ -248,7 +249,9 @@ def cron_line(at: str, tag: str, outbox: str, db_url: str | None, log: str) -> s
 
 def systemd_units(at: str, tag: str, outbox: str, db_url: str | None) -> str:
     return (f"# ~/.config/systemd/user/netwatch-nightly.service\n[Unit]\nDescription=netwatch nightly run ({tag})\n\n"
-            f"[Service]\nType=oneshot\nExecStart=/bin/sh -c {shlex.quote(_nightly_command(tag, outbox, db_url))}\n\n"
+            f"[Service]\nType=oneshot\nExecStart=/bin/sh -c {shlex.quote(_nightly_command(tag, outbox, db_url))}\n"
+            # stop: SIGTERM to netwatch only (it stops its crawl gracefully), SIGKILL to the rest after the timeout
+            "KillMode=mixed\nTimeoutStopSec=60\n\n"
             f"# ~/.config/systemd/user/netwatch-nightly.timer\n[Unit]\nDescription=netwatch nightly run at {at}\n\n"
             f"[Timer]\nOnCalendar=*-*-* {at}:00\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
             "# then: systemctl --user daemon-reload && systemctl --user enable --now netwatch-nightly.timer\n")

@@ -337,7 +337,6 @@ def _crawl_batch(job_path: str, answer_path: str) -> int:
     """Child process: crawl one batch of targets with netwatch.crawl.runner's settings and spiders."""
     from netwatch.crawl.runner import crawl_in_process, crawl_settings, resolve_target
 
-    parent = os.getppid()
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     settings = {"NETWATCH_DB_URL": job["db_url"], **job["settings"]}
     nightly_run_id = settings.pop(NIGHTLY_RUN_SETTING, None)
@@ -362,9 +361,6 @@ def _crawl_batch(job_path: str, answer_path: str) -> int:
         error = None if stats.get("finish_reason") or stats.get("netwatch/run_id") else \
             "the crawl did not start (its error is in the log above)"
         outcomes[str(target_id)] = {"run_id": stats.get("netwatch/run_id"), "stats": stats, "error": error}
-    if os.getppid() != parent:  # the nightly run was killed: nobody reads the answer or removes its directory
-        shutil.rmtree(Path(job_path).parent, ignore_errors=True)
-        return 1
     Path(answer_path).write_text(json.dumps(outcomes), encoding="utf-8")
     return 0
 
@@ -372,4 +368,11 @@ def _crawl_batch(job_path: str, answer_path: str) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(_crawl_batch(*sys.argv[1:3]))
+    parent = os.getppid()
+    # Until Scrapy installs its graceful handler, SIGTERM (the nightly run stopped or died) ends the child here.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        sys.exit(_crawl_batch(*sys.argv[1:3]))
+    finally:
+        if os.getppid() != parent:  # the nightly run was killed: nobody reads the answer or removes the directory
+            shutil.rmtree(Path(sys.argv[1]).parent, ignore_errors=True)
