@@ -30,3 +30,5 @@ def test_systemd_units():
     assert result.exit_code == 0
     assert "OnCalendar=*-*-* 01:15:00" in result.output and "Persistent=true" in result.output
     assert "ExecStart=/bin/sh -c " in result.output and "nightly --tag nightly" in result.output
+    # systemctl stop: SIGTERM to netwatch alone (exec'd by the shell), which stops its crawl child itself
+    assert "KillMode=mixed" in result.output and " && exec " in result.output

@@ -162,11 +162,12 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
 
     Exit codes (netwatch.exits): 0 all well, 3 crawl-health alarms (a lost distributed worker among them),
     4 a target failed to crawl (or the shared crawl could not go on), 5 another nightly run or distributed
-    coordinator holds the lock, 1 an error (nothing to crawl, store unreachable).
+    coordinator holds the lock, 1 an error (nothing to crawl, store unreachable), 143 (130) stopped by
+    SIGTERM (SIGINT): the next run resumes the night.
     """
     from netwatch import config
     from netwatch.exits import EXIT_FAILED, EXIT_LOCKED
-    from netwatch.ops.nightly import LockHeld, NoTargets, run_nightly
+    from netwatch.ops.nightly import LockHeld, NightlyInterrupted, NoTargets, run_nightly
     from netwatch.store import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -194,6 +195,9 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     except LockHeld as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
+    except NightlyInterrupted as exc:
+        click.echo(f"netwatch nightly: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except distributed_errors as exc:  # one line, no traceback: Redis, another coordinator, no workers
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_LOCKED if isinstance(exc, CoordinatorBusy) else EXIT_FAILED)
@@ -243,7 +247,8 @@ def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
     parts = [f"cd {shlex.quote(str(Path.cwd()))} &&"]
     if db_url:
         parts.append(f"NETWATCH_DB_URL={shlex.quote(db_url)}")
-    parts += [netwatch, "nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))]
+    # exec: the scheduler's SIGTERM reaches netwatch itself (not the shell), which then stops cleanly
+    parts += ["exec", netwatch, "nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))]
     return " ".join(parts)
 
 
@@ -257,7 +262,9 @@ def cron_line(at: str, tag: str, outbox: str, db_url: str | None, log: str) -> s
 
 def systemd_units(at: str, tag: str, outbox: str, db_url: str | None) -> str:
     return (f"# ~/.config/systemd/user/netwatch-nightly.service\n[Unit]\nDescription=netwatch nightly run ({tag})\n\n"
-            f"[Service]\nType=oneshot\nExecStart=/bin/sh -c {shlex.quote(_nightly_command(tag, outbox, db_url))}\n\n"
+            f"[Service]\nType=oneshot\nExecStart=/bin/sh -c {shlex.quote(_nightly_command(tag, outbox, db_url))}\n"
+            # stop: SIGTERM to netwatch only (it stops its crawl gracefully), SIGKILL to the rest after the timeout
+            "KillMode=mixed\nTimeoutStopSec=60\n\n"
             f"# ~/.config/systemd/user/netwatch-nightly.timer\n[Unit]\nDescription=netwatch nightly run at {at}\n\n"
             f"[Timer]\nOnCalendar=*-*-* {at}:00\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
             "# then: systemctl --user daemon-reload && systemctl --user enable --now netwatch-nightly.timer\n")

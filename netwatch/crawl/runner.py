@@ -6,9 +6,10 @@ health monitors' verdict (netwatch.crawl.monitors, in each crawl's stats) decide
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,20 +133,38 @@ def check_rule_packs(settings: Any) -> None:
     load_packs(settings.get("NETWATCH_RULES_DIR") or config.rules_dir())
 
 
-def crawl_in_process(settings: Any, spiders: Sequence[tuple[type, Mapping[str, Any]]]) -> list[Any]:
+def crawl_in_process(settings: Any, spiders: Sequence[tuple[type, Mapping[str, Any]]],
+                     on_run_started: Callable[[int, int], None] | None = None) -> list[Any]:
     """Run the spiders (class, arguments) together in this process and return their crawlers, in order.
-    Twisted's reactor starts once per process: callers that crawl again do it in a child process."""
+    Twisted's reactor starts once per process: callers that crawl again do it in a child process.
+
+    on_run_started(index, store run id) is called (in a thread) as each crawl's store run starts, before
+    its first request: so a caller can record the run even if the crawl is then killed."""
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
     process = CrawlerProcess(settings)
     crawlers = []
-    for spidercls, kwargs in spiders:
+    for index, (spidercls, kwargs) in enumerate(spiders):
         crawler = process.create_crawler(spidercls)
+        if on_run_started is not None:
+            crawler.signals.connect(_run_started_handler(crawler, index, on_run_started), signal=signals.spider_opened,
+                                    weak=False)
         process.crawl(crawler, **kwargs)
         crawlers.append(crawler)
     if crawlers:
         process.start()
     return crawlers
+
+
+def _run_started_handler(crawler: Any, index: int, on_run_started: Callable[[int, int], None]) -> Any:
+    # spider_opened comes after the pipelines opened (StorePipeline started the run) and is awaited
+    # before the crawl's first request.
+    async def handler() -> None:
+        run_id = crawler.stats.get_value("netwatch/run_id")
+        if run_id is not None:
+            await asyncio.to_thread(on_run_started, index, int(run_id))
+    return handler
 
 
 def run_crawls(

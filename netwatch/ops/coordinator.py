@@ -31,6 +31,7 @@ from netwatch.crawl.distributed.liveness import (
     worker_name,
 )
 from netwatch.store import Store
+from netwatch.store.nightly import record_crawl_run
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     coordinator is alive on the namespace, DistributedError when the crawl cannot go on.
     """
     from netwatch.crawl.runner import crawl_settings
-    from netwatch.ops.nightly import CrawlOutcome, spider_for  # nightly calls this module: imported when used
+    from netwatch.ops.nightly import NIGHTLY_RUN_SETTING, CrawlOutcome, spider_for  # nightly calls this module
 
     client = connect(redis_url)
     job_name = job_key(namespace)
@@ -94,6 +95,8 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
             spec = spider_for(target)
             spider_name = "generic" if spec[0] == "generic" else "profile"
             run_id = store.start_run(spider_name, spec[1]["target"])
+            if settings.get(NIGHTLY_RUN_SETTING) is not None:  # the night's as soon as it exists (a kill loses no lead)
+                record_crawl_run(store, settings[NIGHTLY_RUN_SETTING], target.id, run_id)
             spiders.append({"id": target.id, "spec": spec, "run_id": run_id})
         job = {"prefix": prefix, "db_url": db_url, "settings": dict(settings), "spiders": spiders,
                "count_fetches": count_fetches}

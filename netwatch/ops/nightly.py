@@ -3,14 +3,23 @@ new / recurring / gone, each region's new leads written to `outbox/<date>/<regio
 crawl-health alarms, and an exit code that says whether the night went well.
 
 Two nightly runs never overlap (the lock: netwatch.ops.lock). A killed run is resumed by the next one:
-targets it finished are not crawled again, and the store's upserts keep every lead once. This module is
-the orchestration; the outbox and report are netwatch.ops.report's, what it stores netwatch.store.nightly's.
+targets it finished are not crawled again, and the store's upserts keep every lead once. Every crawl run
+is recorded as the night's as soon as it starts (`nightly_crawl_runs`), so the leads of a batch killed
+half-way reach the resumed night's outbox too. SIGTERM / SIGINT stop the night cleanly
+(netwatch.ops.stopping). This module is the orchestration; the outbox and report are
+netwatch.ops.report's, what it stores netwatch.store.nightly's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import shutil
+import signal
+import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,17 +27,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from netwatch.analysis.post_run import KILLED, run_status
 from netwatch.crawl.health import Alarm, CrawlFigures, alarms_from_stats, figures_from_stats
 from netwatch.domain.clock import utcnow
-from netwatch.domain.process import die_with_parent
+from netwatch.domain.process import die_with_parent, process_alive
 from netwatch.ops.lock import DEFAULT_HEARTBEAT_EVERY, DEFAULT_STALE_AFTER, LockHeld, RunLockHandle
 from netwatch.ops.report import night_directory, summary_stats, write_outbox, write_report
 from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
+from netwatch.ops.stopping import NightlyInterrupted, stopping, wait_for_child
 from netwatch.ops.watchlist import list_targets
 from netwatch.store import Store
 from netwatch.store.nightly import (
-    abandon_run, done_target_ids, new_lead_categories_and_sites, record_target_runs, resume_run,
-    target_runs, unfinished_run,
+    abandon_run, done_target_ids, new_lead_categories_and_sites, night_crawl_runs, night_lead_counts,
+    record_crawl_run, record_target_runs, resume_run, stop_run, target_runs, unfinished_run,
 )
 from netwatch.store.watchlist import Target
 
@@ -101,6 +112,10 @@ class NightlyResult:
         return {EXIT_OK: "OK", EXIT_ALARMS: "ALARMS", EXIT_FAILED: "FAILED"}[self.exit_code]
 
 
+NIGHTLY_RUN_SETTING = "NETWATCH_NIGHTLY_RUN_ID"  # passed to the crawl child: whose crawl runs it records
+CHILD_MODULE = "netwatch.ops.nightly"  # `python -m` of a crawl child (this module's __main__)
+
+
 def target_key(target: Target) -> str:
     """The `runs.target` of a target's crawls: the same string every night, so the store can tell
     which listings a target no longer shows (delisted) and which leads are gone."""
@@ -116,39 +131,54 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
     Each crawl judges its own health (netwatch.crawl.monitors; thresholds are crawl settings, e.g.
     NETWATCH_MAX_ERROR_RATE, and the drop is measured against the target's last run without alarms).
     Raises LockHeld when another nightly run is alive. A nightly run left unfinished by a killed process
-    is resumed: its finished targets are kept, the rest crawled.
+    is resumed: its finished targets are kept, the rest crawled. SIGTERM or SIGINT stops the night
+    (its crawl child shut down gracefully, what finished recorded, the lock released) and raises
+    NightlyInterrupted; the next run resumes it.
     """
     if report_format not in ("md", "html"):
         raise ValueError(f"unknown report format {report_format!r}: use md or html")
     day = day or datetime.now().date()
     crawl = crawl or crawl_targets_locally
-    with Store(db_url) as store, RunLockHandle(store.engine, NIGHTLY_SPIDER, stale_after=stale_after,
-                                               heartbeat_every=heartbeat_every) as lock:
+    with stopping() as stop, Store(db_url) as store, \
+            RunLockHandle(store.engine, NIGHTLY_SPIDER, stale_after=stale_after, heartbeat_every=heartbeat_every) as lock:
         targets = list_targets(store.engine, tag, enabled_only=True)
         if not targets:
             raise NoTargets(f"no enabled watch targets tagged {tag!r} in {store.engine.url.render_as_string()}: "
                             "add some with `netwatch watch add` or `netwatch watch import FILE`")
         nightly_run_id, resumed = _start_or_resume(store, tag)
-        pending = _pending_targets(store, nightly_run_id, targets)
-        # Batch by batch, each recorded as soon as it is crawled: a killed run loses one batch at most.
-        for start in range(0, len(pending), batch_size):
-            batch = pending[start:start + batch_size]
-            outcomes = crawl(batch, db_url, dict(settings or {}))
-            if lock.lost.is_set():
-                raise LockHeld("the nightly lock was taken over during the crawl: this run's results are kept, "
-                               "its report is not written")
-            _record_outcomes(store, nightly_run_id, batch, outcomes)
-        result = _summarise(store, nightly_run_id, tag, day, targets)
-        result.resumed, result.lock_note = resumed, lock.cleared
-        night_dir = night_directory(Path(outbox), day, nightly_run_id)
-        write_outbox(store, result, night_dir)
-        result.report_path = write_report(result, night_dir, report_format)
-        status = {EXIT_OK: "finished", EXIT_ALARMS: "alarms", EXIT_FAILED: "failed"}[result.exit_code]
-        store.finish_run(nightly_run_id, summary_stats(result), status)
+        try:
+            pending = _pending_targets(store, nightly_run_id, targets)
+            # Each crawl run is recorded as the night's as it starts (by the crawl child, or the coordinator).
+            crawl_settings = {**(settings or {}), NIGHTLY_RUN_SETTING: nightly_run_id}
+            # Batch by batch, each recorded as soon as it is crawled: a killed run crawls one batch again at most.
+            for start in range(0, len(pending), batch_size):
+                stop.raise_if_requested()
+                batch = pending[start:start + batch_size]
+                outcomes = crawl(batch, db_url, crawl_settings)
+                with stop.deferred():
+                    if lock.lost.is_set():
+                        raise LockHeld("the nightly lock was taken over during the crawl: this run's results are "
+                                       "kept, its report is not written")
+                    # Stopped: only the crawls that went through count as done; the rest are crawled again.
+                    _record_outcomes(store, nightly_run_id, batch, outcomes, finished_only=stop.requested)
+                stop.raise_if_requested()
+            result = _summarise(store, nightly_run_id, tag, day)
+            result.resumed, result.lock_note = resumed, lock.cleared
+            night_dir = night_directory(Path(outbox), day, nightly_run_id)
+            write_outbox(store, result, night_dir)  # each file renamed into place: a stop never leaves half a file
+            result.report_path = write_report(result, night_dir, report_format)
+            status = {EXIT_OK: "finished", EXIT_ALARMS: "alarms", EXIT_FAILED: "failed"}[result.exit_code]
+            with stop.deferred():  # the outbox is written: a signal now no longer stops the night
+                store.finish_run(nightly_run_id, summary_stats(result), status)
+        except NightlyInterrupted as exc:
+            log.warning("nightly run %s %s", nightly_run_id, exc)
+            stop_run(store, nightly_run_id, {"tag": tag, "stopped_by": signal.Signals(exc.signum).name})
+            raise
         return result
 
 
 RESUME_WITHIN = timedelta(hours=20)  # a killed run older than this is abandoned, not resumed: it was another night
+ORPHAN_WAIT = 30.0  # seconds a resumed night waits for the killed night's crawl children to close their runs
 
 
 def _start_or_resume(store: Store, tag: str) -> tuple[int, bool]:
@@ -158,9 +188,38 @@ def _start_or_resume(store: Store, tag: str) -> tuple[int, bool]:
         run_id, started_at = unfinished
         if utcnow() - started_at < RESUME_WITHIN:
             resume_run(store, run_id)
+            _wait_for_orphans(store, run_id)
             return run_id, True
         abandon_run(store, run_id)
     return store.start_run(NIGHTLY_SPIDER, f"tag:{tag}"), False
+
+
+def _wait_for_orphans(store: Store, nightly_run_id: int) -> None:
+    """A killed night's crawl child got SIGTERM with its parent and is shutting down: let it store its last
+    items (they must be in the store before this night's outbox is written); one that does not end in
+    ORPHAN_WAIT seconds is killed."""
+    host = socket.gethostname()
+
+    def alive() -> list[int]:
+        return sorted({run["pid"] for run in night_crawl_runs(store, nightly_run_id)
+                       if run["status"] == "running" and run["host"] == host and run["pid"] and process_alive(run["pid"])
+                       and _is_crawl_child(run["pid"])})
+
+    deadline = time.monotonic() + ORPHAN_WAIT
+    while (pids := alive()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        log.warning("killing process %s, a crawl of the killed nightly run %s that did not end", pid, nightly_run_id)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _is_crawl_child(pid: int) -> bool:
+    """Whether the process is still a crawl child of a nightly run (its pid was not reused since)."""
+    try:
+        return CHILD_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pid
 
 
 def _pending_targets(store: Store, nightly_run_id: int, targets: Sequence[Target]) -> list[Target]:
@@ -170,10 +229,18 @@ def _pending_targets(store: Store, nightly_run_id: int, targets: Sequence[Target
 
 
 def _record_outcomes(store: Store, nightly_run_id: int, targets: Sequence[Target],
-                     outcomes: Mapping[int, CrawlOutcome]) -> None:
+                     outcomes: Mapping[int, CrawlOutcome], finished_only: bool = False) -> None:
+    """The batch's nightly_target_runs rows. finished_only (the night was stopped): only the crawls that
+    went through; a target whose crawl was cut short stays pending and is crawled again on resuming."""
     rows: dict[int, dict[str, Any]] = {}  # target id -> its nightly_target_runs columns
     for target in targets:
         outcome = outcomes.get(target.id)
+        if outcome is not None and outcome.run_id is not None:
+            # a crawl path that does not record its runs as they start (the distributed one) is recorded here
+            record_crawl_run(store, nightly_run_id, target.id, outcome.run_id)
+        if finished_only and (outcome is None or outcome.error
+                              or run_status(outcome.stats.get("finish_reason")) == KILLED):
+            continue
         row = rows[target.id] = {}
         if outcome is None or outcome.error:
             why = outcome.error if outcome else "the crawl returned nothing for it"
@@ -190,12 +257,12 @@ def _record_outcomes(store: Store, nightly_run_id: int, targets: Sequence[Target
     record_target_runs(store, nightly_run_id, rows)
 
 
-def _summarise(store: Store, nightly_run_id: int, tag: str, day: date, targets: Sequence[Target]) -> NightlyResult:
-    """Per-target status and the night's new / recurring / gone leads (the store's per-run summary)."""
-    by_id = {target.id: target for target in targets}
+def _summarise(store: Store, nightly_run_id: int, tag: str, day: date) -> NightlyResult:
+    """Per-target status and the night's new / recurring / gone leads. New and recurring count over every
+    crawl run of the night, a killed batch's too (each lead once); gone comes from each target's last crawl."""
+    by_id = {target.id: target for target in list_targets(store.engine)}  # disabled since: still its region
     reports: list[TargetReport] = []
     result = NightlyResult(nightly_run_id=nightly_run_id, day=day, tag=tag, targets=reports)
-    region_runs = result.region_runs
     for row in target_runs(store, nightly_run_id):
         target = by_id.get(row["target_id"])
         name = target.name if target else f"target #{row['target_id']} (since removed)"
@@ -204,15 +271,16 @@ def _summarise(store: Store, nightly_run_id: int, tag: str, day: date, targets: 
         figures = (CrawlFigures(row["items"], row["pages"], row["errors"], row["finish_reason"])
                    if row["status"] != "failed" else None)
         reports.append(TargetReport(name, region, row["status"], figures, alarms, row["crawl_run_id"]))
-        if row["crawl_run_id"] is None:
-            continue
-        region_runs.setdefault(region, []).append(row["crawl_run_id"])
-        summary = store.run_summary(row["crawl_run_id"])
-        result.new += summary["new"]
-        result.recurring += summary["recurring"]
-        result.gone += summary["gone"]
+        if row["crawl_run_id"] is not None:
+            result.gone += store.run_summary(row["crawl_run_id"])["gone"]
     reports.sort(key=lambda report: (report.status == "ok", report.name))
-    crawl_runs = [run for runs in region_runs.values() for run in runs]
+    # region -> every crawl run of the night for its targets: the outbox hands each lead first found by
+    # one of them to that region, once (a lead has one first run)
+    for run in night_crawl_runs(store, nightly_run_id):
+        target = by_id.get(run["target_id"])
+        result.region_runs.setdefault(target.region if target else "unassigned", []).append(run["crawl_run_id"])
+    crawl_runs = [run for runs in result.region_runs.values() for run in runs]
+    result.new, result.recurring = night_lead_counts(store, crawl_runs)
     if crawl_runs:
         for category, site in new_lead_categories_and_sites(store, crawl_runs):
             result.new_by_category[category] += 1
@@ -244,13 +312,15 @@ def crawl_targets_locally(targets: Sequence[Target], db_url: str, settings: Mapp
             "db_url": db_url, "settings": dict(settings),
             "targets": [{"id": t.id, "spec": spider_for(t)} for t in targets],
         }), encoding="utf-8")
-        finished = subprocess.run([sys.executable, "-m", "netwatch.ops.nightly", str(job), str(answer)],
-                                  preexec_fn=die_with_parent, check=False)
+        # Its own session: a Ctrl-C on the terminal reaches the parent only, which passes one SIGTERM on.
+        child = subprocess.Popen([sys.executable, "-m", CHILD_MODULE, str(job), str(answer)],
+                                 preexec_fn=die_with_parent, start_new_session=True)
+        returncode = wait_for_child(child)
         if answer.exists():
             for target_id, outcome in json.loads(answer.read_text(encoding="utf-8")).items():
                 outcomes[int(target_id)] = CrawlOutcome(**outcome)
     for target in targets:
-        outcomes.setdefault(target.id, CrawlOutcome(None, {}, f"the crawl process exited with {finished.returncode}"))
+        outcomes.setdefault(target.id, CrawlOutcome(None, {}, f"the crawl process exited with {returncode}"))
     return outcomes
 
 
@@ -260,6 +330,7 @@ def _crawl_batch(job_path: str, answer_path: str) -> int:
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     settings = {"NETWATCH_DB_URL": job["db_url"], **job["settings"]}
+    nightly_run_id = settings.pop(NIGHTLY_RUN_SETTING, None)
     outcomes: dict[str, dict[str, Any]] = {}
     ids, spiders = [], []
     for entry in job["targets"]:
@@ -269,7 +340,13 @@ def _crawl_batch(job_path: str, answer_path: str) -> int:
             ids.append(entry["id"])
         except Exception as exc:  # noqa: BLE001 - a bad target fails alone, the others are crawled
             outcomes[str(entry["id"])] = {"run_id": None, "stats": {}, "error": f"cannot crawl: {exc}"}
-    crawlers = list(zip(ids, crawl_in_process(crawl_settings(settings), spiders)))
+    with Store(job["db_url"]) as store:
+        def run_started(index: int, run_id: int) -> None:
+            # the run is the night's before the crawl's first request: a kill from now on loses none of its leads
+            if nightly_run_id is not None:
+                record_crawl_run(store, nightly_run_id, ids[index], run_id)
+
+        crawlers = list(zip(ids, crawl_in_process(crawl_settings(settings), spiders, on_run_started=run_started)))
     for target_id, crawler in crawlers:
         stats = json.loads(json.dumps(dict(crawler.stats.get_stats()) if crawler.stats else {}, default=str))
         error = None if stats.get("finish_reason") or stats.get("netwatch/run_id") else \
@@ -282,4 +359,11 @@ def _crawl_batch(job_path: str, answer_path: str) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(_crawl_batch(*sys.argv[1:3]))
+    parent = os.getppid()
+    # Until Scrapy installs its graceful handler, SIGTERM (the nightly run stopped or died) ends the child here.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        sys.exit(_crawl_batch(*sys.argv[1:3]))
+    finally:
+        if os.getppid() != parent:  # the nightly run was killed: nobody reads the answer or removes the directory
+            shutil.rmtree(Path(sys.argv[1]).parent, ignore_errors=True)

@@ -31,7 +31,12 @@ def night_directory(outbox: Path, day: date, nightly_run_id: int) -> Path:
 
 def write_outbox(store: Store, result: NightlyResult, directory: Path) -> None:
     """<region>.csv: each region's new leads in the Excel-safe CSV (a header-only file tells a region
-    the night ran and found nothing new)."""
+    the night ran and found nothing new).
+
+    A region's new leads are those first found by any crawl run of the night, a killed attempt's too;
+    a lead has one first run, so it is in one file, once. The files are written when all crawls are
+    done, each renamed into place; a resumed night (same run, same directory) writes them again whole,
+    with every new lead of the night, so an attempt stopped while writing them leaves nothing behind."""
     for region, run_ids in sorted(result.region_runs.items()):
         path = directory / f"{region}.csv"
         export_new_leads(store, path, run_ids)

@@ -1,5 +1,6 @@
 """What a nightly run reads and writes besides the crawls' own rows: its own run row (resumed or
-abandoned), what it did per target (`nightly_target_runs`), and the new leads of its crawls."""
+abandoned), the crawl runs it started (`nightly_crawl_runs`, written as each crawl starts), what it did
+per target (`nightly_target_runs`), and the leads of its crawls."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from netwatch.domain.clock import utcnow
-from netwatch.store.models import Lead, ListingRow, Run, ShopRow
-from netwatch.store.watchlist_models import NightlyTargetRun
+from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow
+from netwatch.store.watchlist_models import NightlyCrawlRun, NightlyTargetRun
 
 
 
@@ -30,6 +31,12 @@ def resume_run(store, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Make the run this process's again (it goes on where a killed process left it)."""
     store._write(lambda conn: conn.execute(sa.update(Run).where(Run.id == run_id).values(
         status="running", host=socket.gethostname(), pid=os.getpid())), f"resuming run {run_id} in")
+
+
+def stop_run(store, run_id: int, stats: Mapping[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """A run stopped by a signal: "killed" (the next one resumes it), with what it had done so far."""
+    store._write(lambda conn: conn.execute(sa.update(Run).where(Run.id == run_id).values(
+        status="killed", stats=dict(stats))), f"recording run {run_id} as stopped in")
 
 
 def abandon_run(store, run_id: int) -> None:  # type: ignore[no-untyped-def]
@@ -76,3 +83,36 @@ def new_lead_categories_and_sites(store, crawl_run_ids: Sequence[int]) -> list[t
             sa.select(Lead.category, platform).select_from(Lead)
             .outerjoin(ListingRow, ListingRow.id == Lead.listing_id).outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
             .where(Lead.first_run_id.in_(crawl_run_ids)))]
+
+
+def record_crawl_run(store, nightly_run_id: int, target_id: int | None, crawl_run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """The crawl run belongs to the nightly run (and crawls that target); recording it again changes nothing."""
+    def work(conn: sa.Connection) -> None:
+        known = conn.scalar(sa.select(NightlyCrawlRun.nightly_run_id).where(NightlyCrawlRun.crawl_run_id == crawl_run_id))
+        if known is None:
+            conn.execute(sa.insert(NightlyCrawlRun).values(
+                crawl_run_id=crawl_run_id, nightly_run_id=nightly_run_id, target_id=target_id))
+
+    store._write(work, f"recording crawl run {crawl_run_id} of nightly run {nightly_run_id} in")
+
+
+def night_crawl_runs(store, nightly_run_id: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Every crawl run the nightly run started, finished or not: crawl_run_id, target_id, status, host, pid."""
+    with store.reading() as conn:
+        return [dict(row) for row in conn.execute(
+            sa.select(NightlyCrawlRun.crawl_run_id, NightlyCrawlRun.target_id, Run.status, Run.host, Run.pid)
+            .join(Run, Run.id == NightlyCrawlRun.crawl_run_id)
+            .where(NightlyCrawlRun.nightly_run_id == nightly_run_id).order_by(NightlyCrawlRun.crawl_run_id)).mappings()]
+
+
+def night_lead_counts(store, crawl_run_ids: Sequence[int]) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(new, recurring) over a night's crawl runs: leads first found by one of them, and the other leads
+    they saw. Each lead once, however many of the runs saw it (a killed crawl and its re-run)."""
+    if not crawl_run_ids:
+        return 0, 0
+    with store.reading() as conn:
+        seen = sa.select(LeadHit.lead_id).where(LeadHit.run_id.in_(crawl_run_ids)).distinct().subquery()
+        new = conn.scalar(sa.select(sa.func.count()).select_from(Lead).where(Lead.first_run_id.in_(crawl_run_ids)))
+        recurring = conn.scalar(sa.select(sa.func.count()).select_from(Lead).join(seen, seen.c.lead_id == Lead.id)
+                                .where(sa.or_(Lead.first_run_id.is_(None), Lead.first_run_id.not_in(crawl_run_ids))))
+    return new, recurring

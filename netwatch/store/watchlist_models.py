@@ -67,3 +67,15 @@ class NightlyTargetRun(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (sa.UniqueConstraint("nightly_run_id", "target_id", name="uq_nightly_target_runs_run_target"),)
+
+
+class NightlyCrawlRun(Base):
+    """A crawl run a nightly run started, recorded as soon as the crawl's store run starts: a killed
+    batch's crawls belong to the night too (their leads go to its outbox). Revision 0005."""
+
+    __tablename__ = "nightly_crawl_runs"
+
+    crawl_run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), primary_key=True, autoincrement=False)
+    nightly_run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    # the target it crawled (None once the target is taken off the watchlist)
+    target_id: Mapped[int | None] = mapped_column(sa.ForeignKey("watch_targets.id", ondelete="SET NULL"))
