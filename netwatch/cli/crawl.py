@@ -33,7 +33,7 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
           stats_file: str | None, progress: float) -> None:
     """Crawl with the generic spider (-a start_url=…) or site profiles (netwatch/sites/*.yaml).
 
-    Exits non-zero when a crawl produced no items (3) or mostly errors (4).
+    Exits non-zero when a crawl produced no items (3), mostly errors (4) or the store refused a write (5).
     """
     from netwatch.crawl.runner import exit_code, run_crawls
     from netwatch.sites import ProfileError
@@ -62,4 +62,12 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
         table.add_row(result.target, str(result.pages), items, str(summary["leads"]), errors,
                       str(summary["duration_s"]), summary["problem"] or "ok")
     Console(stderr=True).print(table)
+    from netwatch.analysis.post_run import RUN_UNRECORDED_STAT
+
+    for result in results:
+        if result.store_error:  # one plain line: it names the database and what to do
+            unrecorded = (f"; run {result.stats.get('netwatch/run_id')} stays 'running' until the next crawl on this "
+                          "host marks it killed") if result.stats.get(RUN_UNRECORDED_STAT) else ""
+            click.echo(f"netwatch crawl {result.target}: stopped, the store failed: {result.store_error}{unrecorded}",
+                       err=True)
     sys.exit(exit_code(results))

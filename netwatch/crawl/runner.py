@@ -18,6 +18,7 @@ from netwatch.sites import load_profile, profile_names
 EXIT_OK = 0
 EXIT_NO_ITEMS = 3
 EXIT_MOSTLY_ERRORS = 4
+EXIT_STORE_FAILED = 5  # the store refused a write (e.g. a full disk): the crawl was stopped
 SPIDER_NAMES = ("generic", "profile")
 # Above this share of failed requests a crawl is judged broken even if it produced items.
 MOSTLY_ERRORS = 0.5
@@ -51,8 +52,17 @@ class CrawlResult:
         return {k[len(prefix):]: int(v) for k, v in self.stats.items() if k.startswith(prefix)}
 
     @property
+    def store_error(self) -> str | None:
+        """The store's message when it refused a write and the crawl was stopped (it names the database)."""
+        from netwatch.analysis.post_run import STORE_ERROR_STAT
+
+        return self.stats.get(STORE_ERROR_STAT)
+
+    @property
     def problem(self) -> str | None:
         """Why this crawl counts as failed, or None."""
+        if self.store_error:
+            return "store failed"
         dead = self.stats.get("netwatch/dead_sites")
         if self.items == 0:
             return f"no items ({'unreachable: ' + ', '.join(dead) if dead else f'{self.pages} pages, {self.errors} errors'})"
@@ -83,6 +93,8 @@ class CrawlResult:
 
 def exit_code(results: Sequence[CrawlResult]) -> int:
     """0 when every crawl produced items without mostly failing; otherwise the worst problem's code."""
+    if any(result.store_error for result in results):
+        return EXIT_STORE_FAILED
     code = EXIT_OK
     for result in results:
         if result.items == 0:
