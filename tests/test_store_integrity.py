@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from netwatch_fixtures.mall.market import MallConfig, fault_ids, listing, shop_listing_ids
-from test_store_helpers import store_url  # noqa: F401  (a fixture)
+from test_store_helpers import hit, store_url  # noqa: F401  (a fixture)
+from test_store_helpers import listing as item
 
+from netwatch.analysis.post_run import finish
 from netwatch.crawl.runner import EXIT_STORE_FAILED
+from netwatch.domain.vocab import PARTIAL_CRAWL
 from netwatch.store import Store
 
 QUIET = ["--progress", "0", "-s", "LOG_LEVEL=ERROR"]
@@ -73,6 +76,39 @@ def lead_keys(db: str) -> set[tuple]:
         SELECT COALESCE(l.platform, s.platform), d.subject, COALESCE(l.canonical_id, s.shop_id), d.pack, d.rule
         FROM leads d LEFT JOIN listings l ON l.id = d.listing_id AND d.subject = 'listing'
         LEFT JOIN shops s ON s.id = d.shop_id AND d.subject = 'shop'"""))
+
+
+def test_delisting_covers_the_runs_platforms_its_shops_and_not_a_concurrent_runs_sightings(store_url):
+    """The store alone, on both databases: what each kind of run may delist, and its gone leads."""
+    def active(store) -> set[tuple[str, str]]:
+        with store.reading() as conn:
+            return set(map(tuple, conn.execute(sa.text("SELECT platform, canonical_id FROM listings WHERE active"))))
+
+    with Store(store_url) as store:
+        first = store.start_run("profile")
+        store.save_batch(first, [item(1, hits=[hit()]), item(4, hits=[hit()]), item(2, shop="s2", hits=[hit()]),
+                                 item(3, platform="lvyuan", shop=None)])
+        finish(store, first, {}, "finished")
+        everything = active(store)
+        other_site = store.start_run("profile")
+        store.save_batch(other_site, [item(5, platform="lvyuan", shop=None)])
+        finish(store, other_site, {}, "finished")
+        # lvyuan's listing 3 went; netmall's are not this crawl's to judge
+        assert active(store) == everything - {("lvyuan", "3")} | {("lvyuan", "5")}
+        assert store.run_summary(other_site)["gone"] == 0
+        shop_crawl = store.start_run("profile")  # shop s1 only, which took listing 4 down
+        store.save_batch(shop_crawl, [item(1, hits=[hit()])])
+        finish(store, shop_crawl, {PARTIAL_CRAWL: True}, "finished")
+        assert ("netmall", "4") not in active(store) and ("netmall", "2") in active(store)
+        assert store.run_summary(shop_crawl)["gone"] == 1  # listing 4's lead; not shop s2's listing 2's
+        # Two whole-site crawls at once: one saw listing 2, the other (finishing first) did not yet.
+        slow, fast = store.start_run("profile"), store.start_run("profile")
+        store.save_batch(slow, [item(1), item(2, shop="s2")])
+        store.save_batch(fast, [item(1)])
+        finish(store, fast, {}, "finished")
+        assert ("netmall", "2") in active(store)
+        finish(store, slow, {}, "finished")
+        assert {key for key in active(store) if key[0] == "netmall"} == {("netmall", "1"), ("netmall", "2")}
 
 
 def test_crawling_one_site_leaves_the_other_sites_listings_active(store_url, mall):
