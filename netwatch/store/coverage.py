@@ -36,14 +36,17 @@ class Coverage:
         return sa.or_(*clauses) if clauses else sa.false()
 
 
-def _seen_by(run_id: sa.ColumnElement | int) -> sa.ColumnElement[bool]:
-    """SQL: the listing was seen in the run (a snapshot: fetched; or last marked seen by it)."""
-    return sa.or_(ListingRow.id.in_(sa.select(Snapshot.listing_id).where(Snapshot.run_id == run_id)),
-                  ListingRow.last_run_id == run_id)
+def _seen_in(run_id: int, *columns: sa.ColumnElement, where: sa.ColumnElement[bool] | None = None) -> sa.CompoundSelect:
+    """SQL: `columns` of the listings seen in the run, fetched (a snapshot) or last marked seen by it; two
+    selects, so that each uses its index (snapshots.run_id, listings.last_run_id)."""
+    where = sa.true() if where is None else where
+    fetched = sa.select(*columns).join(Snapshot, Snapshot.listing_id == ListingRow.id).where(
+        Snapshot.run_id == run_id, where)
+    return sa.union(fetched, sa.select(*columns).where(ListingRow.last_run_id == run_id, where))
 
 
 def coverage(conn: sa.Connection, run_id: int, *, partial: bool) -> Coverage:
-    rows = conn.execute(sa.select(ListingRow.platform, ListingRow.shop_ref).distinct().where(_seen_by(run_id))).all()
+    rows = conn.execute(_seen_in(run_id, ListingRow.platform, ListingRow.shop_ref)).all()
     return Coverage(frozenset(platform for platform, _ in rows),
                     frozenset((platform, shop_ref) for platform, shop_ref in rows) if partial else None)
 
@@ -74,11 +77,13 @@ def gone_leads(conn: sa.Connection, run: sa.RowMapping, *, partial: bool) -> int
     covered = coverage(conn, run["id"], partial=partial)
     if not covered.platforms:
         return 0
-    covered_listing_seen = sa.exists().where(_seen_by(Run.id), covered.covers(ListingRow.platform,
-                                                                              ListingRow.shop_ref))
-    previous = conn.scalar(sa.select(sa.func.max(Run.id)).where(
-        Run.spider == run["spider"], same_target(run["target"]), Run.id < run["id"], Run.status == "finished",
-        covered_listing_seen))
+    earlier = conn.scalars(sa.select(Run.id).where(
+        Run.spider == run["spider"], same_target(run["target"]), Run.id < run["id"], Run.status == "finished")
+        .order_by(Run.id.desc())).all()
+    in_scope = covered.covers(ListingRow.platform, ListingRow.shop_ref)
+    # Newest first: the previous run is nearly always the one just before.
+    previous = next((candidate for candidate in earlier if conn.execute(
+        _seen_in(candidate, ListingRow.id, where=in_scope).limit(1)).first() is not None), None)
     if previous is None:
         return 0
     seen_now = sa.select(LeadHit.lead_id).where(LeadHit.run_id == run["id"])
