@@ -78,6 +78,17 @@ def test_no_trap_is_flagged(demo_run):
     assert {trap: leads[trap] for trap in traps if trap in leads} == {}
 
 
+def test_demo_delists_nothing(demo_run):
+    """The demo crawls its five sites at once: none of them may mark another's listings delisted."""
+    db, _, _ = demo_run
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        by_site = dict(conn.execute(sa.text(
+            "SELECT platform, sum(CASE WHEN active THEN 0 ELSE 1 END) FROM listings GROUP BY platform")).all())
+    engine.dispose()
+    assert len(by_site) == 5 and set(by_site.values()) == {0}, by_site
+
+
 def test_csv_export_and_summary(demo_run):
     db, out, stdout = demo_run
     raw = out.read_bytes()

@@ -2,9 +2,10 @@
 shared crawl's (the distributed coordinator, once all workers are done) and an import's.
 
 In order: the run's status from its finish reason; listings earlier runs of the same target saw and this
-one did not are marked delisted (only after a run that went through to the end: a run cut short may
-simply not have got that far); the price-history check; the stored reviews scored (not after a kill:
-the killed run is re-run, then scored); and last the run's status and statistics are recorded.
+one did not are marked delisted, within what this run covered (netwatch.store.coverage; only after a run
+that went through to the end: a run cut short may simply not have got that far); the price-history check;
+the stored reviews scored (not after a kill: the killed run is re-run, then scored); and last the run's
+status and statistics are recorded. A run the store refused a write of (STORE_FAILED) gets only the last.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from netwatch.analysis.price_history import check_price_fraud
+from netwatch.domain.vocab import PARTIAL_CRAWL
 
 if TYPE_CHECKING:
     from netwatch.analysis.reviews import ReviewSignalScorer
@@ -20,7 +22,13 @@ if TYPE_CHECKING:
 
 # Scrapy's finish reasons that name a run status of their own; any other reason ("failed",
 # "closespider_timeout", …) is kept as the status.
-RUN_STATUSES = {"finished": "finished", "shutdown": "killed"}
+# The finish reason of a crawl stopped because the store refused a write (e.g. a full disk), and the
+# statistic holding the store's message.
+STORE_FAILED = "store_failed"
+STORE_ERROR_STAT = "netwatch/store_error"
+# Set when not even the run's end could be recorded: it is left "running" (see Store.start_run's sweep).
+RUN_UNRECORDED_STAT = "netwatch/run_unrecorded"
+RUN_STATUSES = {"finished": "finished", "shutdown": "killed", STORE_FAILED: "failed"}
 KILLED = "killed"
 
 
@@ -39,8 +47,12 @@ def finish(store: Store, run_id: int, stats: Mapping[str, Any], reason: str | No
     recorded = dict(stats)
     if reason:
         recorded.setdefault("finish_reason", reason)
+    if reason == STORE_FAILED:
+        # The store already refused a write: ask it for nothing but the run's end.
+        store.finish_run(run_id, recorded, status)
+        return recorded
     if status == "finished":
-        store.delist_unseen(run_id)
+        store.delist_unseen(run_id, partial=bool(stats.get(PARTIAL_CRAWL)))
     check_price_fraud(store, run_id)
     if score_reviews and status != KILLED:
         # Imported when scoring only: it loads the rule engine and the signal scorer.

@@ -34,7 +34,8 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     """Crawl with the generic spider (-a start_url=…) or site profiles (netwatch/sites/*.yaml).
 
     Exit codes (netwatch.exits): 0 every crawl healthy, 3 health alarms (zero items, a drop, errors,
-    listing field coverage, finish reason), 4 a crawl did not run, 2 usage (a bad target or profile).
+    listing field coverage, finish reason), 4 a crawl did not run, 6 the store refused a write (the crawl was
+    stopped), 2 usage (a bad target or profile).
     """
     from netwatch.checks.text import PackError
     from netwatch.crawl.runner import exit_code, run_crawls
@@ -66,4 +67,12 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
         table.add_row(result.target, str(result.pages), items, str(summary["leads"]), errors,
                       str(summary["duration_s"]), summary["problem"] or "ok")
     Console(stderr=True).print(table)
+    from netwatch.analysis.post_run import RUN_UNRECORDED_STAT
+
+    for result in results:
+        if result.store_error:  # one plain line: it names the database and what to do
+            unrecorded = (f"; run {result.stats.get('netwatch/run_id')} stays 'running' until the next crawl on this "
+                          "host marks it killed") if result.stats.get(RUN_UNRECORDED_STAT) else ""
+            click.echo(f"netwatch crawl {result.target}: stopped, the store failed: {result.store_error}{unrecorded}",
+                       err=True)
     sys.exit(exit_code(results))

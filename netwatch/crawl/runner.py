@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from netwatch.crawl.health import Alarm, alarms_from_stats, errors_by_kind
-from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
+from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED
 from netwatch.sites import load_profile, profile_names
 
 SPIDER_NAMES = ("generic", "profile")
@@ -57,8 +57,17 @@ class CrawlResult:
         return alarms_from_stats(self.stats)
 
     @property
+    def store_error(self) -> str | None:
+        """The store's message when it refused a write and the crawl was stopped (it names the database)."""
+        from netwatch.analysis.post_run import STORE_ERROR_STAT
+
+        return self.stats.get(STORE_ERROR_STAT)
+
+    @property
     def problem(self) -> str | None:
         """The health alarms' messages, or None for a healthy crawl."""
+        if self.store_error:
+            return "store failed"
         if not self.ran:
             return "the crawl did not run (its error is in the log)"
         return "; ".join(f"{alarm.check}: {alarm.message}" for alarm in self.alarms) or None
@@ -85,7 +94,10 @@ class CrawlResult:
 
 
 def exit_code(results: Sequence[CrawlResult]) -> int:
-    """netwatch.exits: a crawl that did not run (4) before health alarms (3) before all well (0)."""
+    """netwatch.exits: the store refused a write (6) before a crawl that did not run (4) before health alarms (3)
+    before all well (0)."""
+    if any(result.store_error for result in results):
+        return EXIT_STORE_FAILED
     if any(not result.ran for result in results):
         return EXIT_FAILED
     return EXIT_ALARMS if any(result.alarms for result in results) else EXIT_OK

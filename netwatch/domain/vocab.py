@@ -25,3 +25,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "handed_off": frozenset({"resolved"}),
     "resolved": frozenset({"new"}),
 }
+
+# A crawl's statistic: it read only some of its site's pages (e.g. one shop, `-a start_url`), so what it did
+# not see says nothing about the rest of the site (netwatch.store.coverage).
+PARTIAL_CRAWL = "netwatch/partial"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -17,12 +18,14 @@ from netwatch import config
 from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.domain.process import process_alive
-from netwatch.domain.vocab import LEAD_STATUSES, TRANSITIONS
+from netwatch.domain.vocab import LEAD_STATUSES, PARTIAL_CRAWL, TRANSITIONS
+from netwatch.store import coverage
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
 from netwatch.store.writes import Sighting, hit_values, save_items, upsert_leads
 
+logger = logging.getLogger(__name__)
 RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock, serialization failure: the batch is retried whole
 WRITE_ATTEMPTS = 5
 
@@ -103,6 +106,8 @@ class Store:
         running = conn.execute(sa.select(Run.id, Run.pid).where(Run.status == "running", Run.host == host)).all()
         dead = [run_id for run_id, pid in running if pid is None or not process_alive(pid)]
         if dead:
+            # Killed, or its store failed so badly it could not record that (the crawl said so as it stopped).
+            logger.warning("run(s) %s on %s ended without recording it: marked killed", dead, host)
             conn.execute(sa.update(Run).where(Run.id.in_(dead)).values(status="killed"))
 
     def save_batch(self, run_id: int, items: Sequence[Shop | Listing | ListingSeen]) -> None:
@@ -133,15 +138,12 @@ class Store:
 
         self._write(work, f"finishing run {run_id} in")
 
-    def delist_unseen(self, run_id: int) -> int:
-        """Mark delisted the listings that earlier runs of the same spider and target saw and this run did
-        not (call it only for a run that went through to the end); returns how many."""
+    def delist_unseen(self, run_id: int, *, partial: bool = False) -> int:
+        """Mark delisted what this run covered and no longer saw (netwatch.store.coverage; call it only for a
+        run that went through to the end); `partial`: the run crawled some shops of its site. Returns how many."""
         def work(conn: sa.Connection) -> int:
-            run = self._run(conn, run_id)
-            earlier_runs = sa.select(Run.id).where(Run.spider == run.spider, _same_target(run.target), Run.id != run_id)
-            return conn.execute(sa.update(ListingRow).where(
-                ListingRow.active.is_(True), ListingRow.last_run_id.in_(earlier_runs),
-            ).values(active=False, delisted_at=utcnow())).rowcount
+            self._run(conn, run_id)
+            return coverage.delist_unseen(conn, run_id, partial=partial)
 
         return self._write(work, f"marking the listings run {run_id} no longer saw delisted in")
 
@@ -172,7 +174,7 @@ class Store:
             if run is None:
                 raise StoreError(f"there is no run {run_id}")
             return [stats or {} for stats in conn.scalars(
-                sa.select(Run.stats).where(Run.spider == run.spider, _same_target(run.target), Run.id < run_id,
+                sa.select(Run.stats).where(Run.spider == run.spider, coverage.same_target(run.target), Run.id < run_id,
                                            Run.status == "finished").order_by(Run.id.desc()).limit(last))]
 
     def run_summary(self, run_id: int) -> dict[str, Any]:
@@ -244,10 +246,6 @@ class Store:
         return self._write(work, f"setting the status of lead(s) {', '.join(map(str, wanted))} in")
 
 
-def _same_target(target: str | None) -> sa.ColumnElement[bool]:
-    return Run.target.is_(None) if target is None else Run.target == target
-
-
 def _run_summary(conn: sa.Connection, run_id: int) -> dict[str, Any]:
     run = conn.execute(sa.select(Run).where(Run.id == run_id)).mappings().one_or_none()
     if run is None:
@@ -258,17 +256,11 @@ def _run_summary(conn: sa.Connection, run_id: int) -> dict[str, Any]:
         sa.select(Lead.category, sa.func.count()).join(seen, seen.c.lead_id == Lead.id).group_by(Lead.category)).all())
     new = conn.scalar(sa.select(sa.func.count()).select_from(Lead).where(Lead.first_run_id == run_id))
     seen_total = sum(by_category.values())
-    previous = conn.scalar(sa.select(sa.func.max(Run.id)).where(
-        Run.spider == run["spider"], _same_target(run["target"]), Run.id < run_id, Run.status == "finished"))
-    gone = 0
-    if previous is not None and run["status"] == "finished":
-        gone = conn.scalar(sa.select(sa.func.count(sa.distinct(LeadHit.lead_id))).where(
-            LeadHit.run_id == previous, LeadHit.lead_id.not_in(sa.select(seen.c.lead_id))))
     return {
         "pages": int(stats.get("response_received_count", 0)),
         "listings": conn.scalar(sa.select(sa.func.count()).select_from(Snapshot).where(Snapshot.run_id == run_id)),
         "leads_by_category": by_category,
         "new": new,
         "recurring": seen_total - new,
-        "gone": gone,
+        "gone": coverage.gone_leads(conn, run, partial=bool(stats.get(PARTIAL_CRAWL))),
     }

@@ -2,7 +2,11 @@
 the reactor keeps crawling) and records the run with its statistics. A batch is written when it holds
 NETWATCH_STORE_BATCH items, or NETWATCH_STORE_FLUSH_SECONDS after the last one: a crawl killed
 mid-run loses seconds of work, not a whole buffer. When the crawl is done, the post-run
-step (netwatch.analysis.post_run: delisting, price history, review scoring) finishes the run."""
+step (netwatch.analysis.post_run: delisting, price history, review scoring) finishes the run.
+
+A write the store refuses (a full disk, a read-only or vanished database) stops the crawl with finish reason
+'store_failed': what was stored stays, the run is recorded failed if the store still takes that, and
+`netwatch crawl` exits non-zero naming the database (netwatch.crawl.runner)."""
 
 from __future__ import annotations
 
@@ -16,12 +20,14 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from netwatch import config
-from netwatch.analysis.post_run import finish
+from netwatch.analysis.post_run import RUN_UNRECORDED_STAT, STORE_ERROR_STAT, STORE_FAILED, finish
 from netwatch.crawl.health import LAST_GOOD_STAT, last_good_items
 from netwatch.domain.items import Listing, ListingSeen, Shop
-from netwatch.store import Store
+from netwatch.domain.vocab import PARTIAL_CRAWL
+from netwatch.store import Store, StoreError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
+
 
 
 class StorePipeline:
@@ -37,6 +43,8 @@ class StorePipeline:
         self.flushed_at = time.monotonic()
         self.flushing = asyncio.Lock()  # one batch at a time: a subclass acts on "everything before is stored"
         self.timer: asyncio.Task | None = None
+        self.store_error: str | None = None  # the store refused a write: the crawl is stopping
+        self._closing: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -50,6 +58,8 @@ class StorePipeline:
         self.store = await asyncio.to_thread(Store, self.db_url)
         self.run_id = await asyncio.to_thread(self.store.start_run, spider.name, getattr(spider, "target", None))
         self.crawler.stats.set_value("netwatch/run_id", self.run_id)
+        if getattr(spider, "partial", False):
+            self.crawler.stats.set_value(PARTIAL_CRAWL, True)
         if getattr(spider, "target", None):  # a watched target (the nightly run): its history is comparable
             last_good = last_good_items(await asyncio.to_thread(self.store.earlier_runs_stats, self.run_id))
             if last_good is not None:
@@ -72,13 +82,13 @@ class StorePipeline:
         try:
             await self._flush()
         except Exception:  # noqa: BLE001 - the next batch may get through
-            log.exception("storing a batch of %s failed", self.crawler.spider and self.crawler.spider.name)
+            logger.exception("storing a batch of %s failed", self.crawler.spider and self.crawler.spider.name)
 
     def has_pending(self) -> bool:
         return bool(self.buffer)
 
     async def process_item(self, item: Any) -> Any:
-        if isinstance(item, (Shop, Listing, ListingSeen)):
+        if isinstance(item, (Shop, Listing, ListingSeen)) and self.store_error is None:
             self.buffer.append(item)
             if len(self.buffer) >= self.batch_size:
                 await self._flush()
@@ -92,9 +102,26 @@ class StorePipeline:
         """Write the buffer (called holding self.flushing)."""
         batch, self.buffer = self.buffer, []
         self.flushed_at = time.monotonic()
-        if batch and self.store is not None:
-            await asyncio.to_thread(self.store.save_batch, self.run_id, batch)
+        if batch and self.store is not None and self.store_error is None:
+            try:
+                await asyncio.to_thread(self.store.save_batch, self.run_id, batch)
+            except StoreError as exc:
+                self._stop(str(exc))
+                return
             self.crawler.stats.inc_value("netwatch/stored_items", len(batch))
+
+    def _stop(self, message: str) -> None:
+        """Stop the crawl: every item from here on would be lost too. Not awaited here: closing the spider
+        waits for the item being processed, this one."""
+        logger.error("stopping the crawl: %s", message)
+        self._note_error(message)
+        if self.crawler.engine is not None and self.crawler.engine.spider is not None:
+            self._closing = asyncio.get_running_loop().create_task(
+                self.crawler.engine.close_spider_async(reason=STORE_FAILED))
+
+    def _note_error(self, message: str) -> None:
+        self.store_error = message
+        self.crawler.stats.set_value(STORE_ERROR_STAT, message)
 
     async def close_spider(self) -> None:
         if self.timer is not None:
@@ -107,11 +134,28 @@ class StorePipeline:
         if self.store is None:
             return
         try:
-            recorded = await asyncio.to_thread(
-                finish, self.store, self.run_id, dict(self.crawler.stats.get_stats()), reason,
-                score_reviews=self.score_reviews,
-                signals_file=self.crawler.settings.get("NETWATCH_SIGNALS_FILE"))  # default: rules/signals/
-            self.crawler.stats.set_stats(recorded)  # the crawl's stats show the review pass's too
+            if self.store_error is None:
+                try:
+                    await self._finish(reason)
+                    return
+                except StoreError as exc:  # e.g. the disk filled up with the review pass's leads
+                    self._note_error(str(exc))
+            # Also when the last batch failed as the crawl was ending anyway.
+            self.crawler.stats.set_value("finish_reason", STORE_FAILED)
+            try:
+                await self._finish(STORE_FAILED)
+            except StoreError as exc:
+                # Left "running": the next run started on this host marks it killed and says so.
+                logger.error("run %s could not be recorded as failed: %s", self.run_id, exc)
+                self.crawler.stats.set_value(RUN_UNRECORDED_STAT, True)
         finally:
             self.store.close()
             self.store = None
+
+    async def _finish(self, reason: str) -> None:
+        assert self.store is not None
+        recorded = await asyncio.to_thread(
+            finish, self.store, self.run_id, dict(self.crawler.stats.get_stats()), reason,
+            score_reviews=self.score_reviews,
+            signals_file=self.crawler.settings.get("NETWATCH_SIGNALS_FILE"))  # default: rules/signals/
+        self.crawler.stats.set_stats(recorded)  # the crawl's stats show the review pass's too

@@ -43,6 +43,7 @@ class NetwatchSpider(scrapy.Spider):
         "DOWNLOADER_MIDDLEWARES": {"netwatch.crawl.middlewares.RetryBackoffMiddleware": 100},
     }
     platform: str = ""
+    partial: bool = False  # crawls only some of its site (netwatch.domain.vocab.PARTIAL_CRAWL)
 
     def __init__(self, *args: Any, max_items: str | int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

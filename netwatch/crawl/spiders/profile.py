@@ -34,6 +34,8 @@ class ProfileSpider(NetwatchSpider):
         self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile, base_url)
         # -a start_url=URL[,URL…]: read these pages (and what they link to) instead of the whole site
         self.start_urls = [u.strip() for u in (start_url or "").split(",") if u.strip()]
+        # Some of the site's pages (e.g. one shop's): the store delists only within the shops it saw.
+        self.partial = bool(self.start_urls)
         self.platform = self.profile.key
         self.allowed_domains = list(self.profile.allowed_domains)
 
