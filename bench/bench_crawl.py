@@ -156,8 +156,8 @@ def run_bare(base_url: str, stats_file: str) -> None:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.sitemap import Sitemap
 
-    from netwatch.crawl.runner import crawl_settings
     from netwatch.crawl.browser import render_meta
+    from netwatch.crawl.runner import crawl_settings
 
     class BareSpider(scrapy.Spider):
         name = "bare"

@@ -16,7 +16,6 @@ import random
 import time
 
 import aiohttp
-
 from netwatch_fixtures.mall import MallConfig, market, pages
 from netwatch_fixtures.mall.launch import start_mall
 

@@ -28,11 +28,11 @@ import redis
 import sqlalchemy as sa
 
 from bench.common import pg_schema_url
+from netwatch.crawl.incremental import SKIPPED_STAT
 from netwatch.ops.coordinator import crawl_targets_shared
 from netwatch.ops.nightly import NightlyResult, run_nightly
-from netwatch.crawl.incremental import SKIPPED_STAT
-from netwatch.store.models import Run
 from netwatch.ops.watchlist import add_target, make_spec, open_engine
+from netwatch.store.models import Run
 
 PG_URL = os.environ.get("NETWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NETWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ WORDS = ("质量 物流 包装 颜色 尺码 客服 价格 做工 味道 分量 
 TEMPLATES = ["宝贝收到了，质量非常好，和描述的一样，物流也很快，五星推荐！", "东西很好，卖家服务态度也很好，下次还来光顾",
              "非常满意的一次购物，包装精美，质量上乘，值得信赖"]
 GENERIC = ["好评", "不错", "很好", "满意", "好", "挺好的", "赞", "五星"]
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def synthetic_market(reviews: int, per_listing: int = 100, listings_per_shop: int = 10, seed: int = 7) -> list[Listing]:
@@ -167,8 +167,7 @@ def dedup_baselines(size: int) -> dict:
 
 def mall_listings(shops: int, items_per_shop: int, seed: int = 1, day: int = 0):
     """The demo marketplace's listings with their reviews as its API serves them on `day`, from its generator."""
-    from netwatch_fixtures.mall import MallConfig, manifest
-    from netwatch_fixtures.mall import market
+    from netwatch_fixtures.mall import MallConfig, manifest, market
 
     cfg = MallConfig(seed=seed, shops=shops, items_per_shop=items_per_shop, day=day)
     truth = {e["id"]: e for e in manifest(cfg)["entries"] if e["site"] == "netmall" and e["kind"] == "listing"}

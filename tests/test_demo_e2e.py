@@ -13,10 +13,10 @@ from collections import defaultdict
 
 import pytest
 import sqlalchemy as sa
-
-from netwatch.checks.text import CATEGORIES
 from netwatch_fixtures.mall import manifest
 from netwatch_fixtures.mall.market import MallConfig
+
+from netwatch.checks.text import CATEGORIES
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
 from netwatch.crawl.distributed import SharedScheduler, shared_settings, spider_key
 from netwatch.exits import EXIT_OK
 from netwatch.ops.coordinator import combine_stats, crawl_targets_shared
 from netwatch.ops.nightly import run_nightly
-from netwatch.store.models import Base, Lead, LeadHit, Run
-import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
 from netwatch.ops.watchlist import add_target, make_spec, open_engine
+from netwatch.store.models import Base, Lead, LeadHit, Run
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 

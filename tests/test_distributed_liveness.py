@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from test_distributed import QUIET, namespace, start_worker  # noqa: F401 - namespace is a fixture
 
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
-from netwatch.ops.coordinator import crawl_targets_shared
 from netwatch.crawl.health import LOST_WORKERS_STAT
 from netwatch.exits import EXIT_ALARMS, EXIT_LOCKED, EXIT_OK
+from netwatch.ops.coordinator import crawl_targets_shared
 from netwatch.ops.nightly import run_nightly
 from netwatch.ops.watchlist import add_target, make_spec, open_engine
 from netwatch.store.models import Base, Lead, ListingRow, Run, ShopRow

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-import netwatch.exits as exits
 from conftest import PROJECT_DIR
+
+import netwatch.exits as exits
 
 
 def test_every_exit_code_is_documented_in_the_readme_and_none_twice():

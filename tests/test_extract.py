@@ -52,7 +52,7 @@ def test_gb18030_page_labelled_utf8_is_detected():
 
 
 def test_utf8_page_labelled_gbk_is_detected():
-    body = f'<html><head><meta charset="gbk"></head><body><p>{TEXT}，正品保障，假一赔十</p></body></html>'.encode("utf-8")
+    body = f'<html><head><meta charset="gbk"></head><body><p>{TEXT}，正品保障，假一赔十</p></body></html>'.encode()
     text, encoding = decode_body(body, "text/html; charset=gbk")
     assert TEXT in text and encoding == "utf-8"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from netwatch.extract import Page, extract_listing
 from netwatch.domain.items import Listing, Shop
+from netwatch.extract import Page, extract_listing
 from netwatch.sites import load_profile, read_page
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"

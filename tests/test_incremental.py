@@ -9,12 +9,12 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from netwatch.crawl.incremental import NOT_MODIFIED_STAT, SKIPPED_STAT
 from netwatch.exits import EXIT_OK
 from netwatch.ops.nightly import run_nightly
-from netwatch.crawl.incremental import NOT_MODIFIED_STAT, SKIPPED_STAT
+from netwatch.ops.watchlist import add_target, make_spec, open_engine
 from netwatch.store.models import Base, ListingRow, Run, Snapshot
 from netwatch.store.watchlist_models import NightlyTargetRun
-from netwatch.ops.watchlist import add_target, make_spec, open_engine
 
 INCREMENTAL = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0, "NETWATCH_INCREMENTAL": True}
 SIZE = {"shops": 3, "items_per_shop": 10}

@@ -1,7 +1,7 @@
 import pytest
 
-from netwatch.domain.items import Shop
 from netwatch.checks.licence import check_shop, is_valid_uscc, uscc_check_char
+from netwatch.domain.items import Shop
 
 # Real, published codes (their check characters were computed by the issuing authority).
 PUBLISHED_VALID = ["91350100M000100Y43", "914403001922038216"]

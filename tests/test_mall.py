@@ -11,11 +11,10 @@ from html import unescape
 
 import pytest
 from click.testing import CliRunner
+from netwatch_fixtures.mall import CATEGORIES, SITES, MallConfig, creditcode, manifest, market
+from netwatch_fixtures.mall.launch import start_mall
 
 from netwatch.cli import cli
-from netwatch_fixtures.mall import CATEGORIES, SITES, MallConfig, manifest
-from netwatch_fixtures.mall import creditcode, market
-from netwatch_fixtures.mall.launch import start_mall
 
 TRAP_WORDS = ["象牙白", "最近", "最后", "第一次", "第一天", "建议最好", "可开发票", "本品不能代替药物", "quoted law",
               "medical device", "很好"]

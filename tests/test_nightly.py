@@ -21,9 +21,9 @@ import sqlalchemy as sa
 
 from netwatch.exits import EXIT_ALARMS, EXIT_OK
 from netwatch.ops.nightly import run_nightly
+from netwatch.ops.watchlist import add_target, make_spec, open_engine
 from netwatch.store.models import Base, Lead, LeadHit, ListingRow, Run
 from netwatch.store.watchlist_models import NightlyTargetRun, RunLock, WatchTarget
-from netwatch.ops.watchlist import add_target, make_spec, open_engine
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 

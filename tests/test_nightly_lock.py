@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from netwatch.cli.nightly import nightly
 from netwatch.exits import EXIT_ERROR, EXIT_LOCKED
 from netwatch.ops.nightly import LockHeld, RunLockHandle
-from netwatch.store.watchlist_models import RunLock
 from netwatch.ops.watchlist import open_engine
+from netwatch.store.watchlist_models import RunLock
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-from netwatch.domain.items import Listing
 from netwatch.checks.price_marks import check_listing
+from netwatch.domain.items import Listing
 
 
 def listing(**kw):

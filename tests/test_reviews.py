@@ -9,12 +9,12 @@ import re
 import numpy as np
 import pytest
 
-from netwatch.domain.items import Listing, Review
 from netwatch.analysis.reviews import PACK, ReviewSignalScorer, SignalConfigError, load_signal_config
 from netwatch.analysis.reviews.config import default_path
 from netwatch.analysis.reviews.text import minhash_signatures, normalize_text, shingles
+from netwatch.domain.items import Listing, Review
 
-DAY0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+DAY0 = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 VARIED = ["收到了，质量不错，会回购", "第二次购买了，和描述一致，推荐", "帮家里人买的，颜色比图片深一点", "物流挺快，分量挺足，总体满意",
           "包装完好，尺寸刚好，先用着看", "客服回复及时，做工一般但能用", "同事推荐的，比超市便宜一些", "等了三天才到，细节处理得挺好",
           "拆开看了一下，有点小瑕疵不影响使用", "双十一囤的，味道和以前一样", "用了几天感觉还行，下次再看看", "性价比可以，给四星吧",

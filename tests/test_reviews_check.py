@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from netwatch.cli import cli
 from netwatch.analysis.reviews.table import SCORE_COLUMN, SIGNALS_COLUMN, check_table
+from netwatch.cli import cli
 
 TEMPLATE = "宝贝收到了，质量非常好，和描述的一样，物流也很快，五星推荐！"
 VARIED = ["收到了，质量不错，会回购", "第二次购买了，和描述一致，推荐", "帮家里人买的，颜色比图片深一点", "物流挺快，分量挺足，总体满意",

@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from netwatch.domain.items import Listing, Review
 from netwatch.analysis.reviews import PACK, ReviewSignalScorer
+from netwatch.domain.items import Listing, Review
 from netwatch.store.models import Lead, ListingRow
 
 

@@ -11,7 +11,17 @@ import pytest
 import yaml
 
 from netwatch import config
-from netwatch.checks.text import CATEGORIES, SEVERITIES, Hit, Pack, PackError, Rule, RuleEngine, default_engine, load_packs
+from netwatch.checks.text import (
+    CATEGORIES,
+    SEVERITIES,
+    Hit,
+    Pack,
+    PackError,
+    Rule,
+    RuleEngine,
+    default_engine,
+    load_packs,
+)
 from netwatch.checks.text.matcher import BACKENDS, build_matcher, required_literal, required_literal_sets
 from netwatch.checks.text.normalize import collapse_repeats, normalize
 

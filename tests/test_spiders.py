@@ -203,7 +203,7 @@ def test_generic_spider_on_self_built_sites(generic_crawl, mall, market):
 
 
 def test_gbk_and_mislabelled_sites_decode_in_a_crawl(generic_crawl, self_built_crawl):
-    for code, items, _, _ in (generic_crawl, self_built_crawl):
+    for _code, items, _, _ in (generic_crawl, self_built_crawl):
         titles = {i["title"] for i in items if "canonical_id" in i}
         assert "熊胆粉 1g装" in titles  # laopu: GBK
         assert "Rolex Submariner 1:1 复刻 watch" in titles  # globalgoods: GB18030 labelled utf-8
@@ -318,9 +318,9 @@ def test_a_review_request_survives_the_shared_queue():
 
     from scrapy.utils.request import request_from_dict
 
+    from netwatch.crawl.spiders.profile import ProfileSpider
     from netwatch.domain.items import Listing
     from netwatch.sites import load_profile
-    from netwatch.crawl.spiders.profile import ProfileSpider
 
     spider = ProfileSpider(profile=load_profile("netmall", "http://127.0.0.1:8000"))
     item_rule = spider.profile.pages[-1]

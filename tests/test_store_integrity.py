@@ -18,8 +18,8 @@ from test_store_helpers import hit, store_url  # noqa: F401  (a fixture)
 from test_store_helpers import listing as item
 
 from netwatch.analysis.post_run import finish
-from netwatch.exits import EXIT_STORE_FAILED
 from netwatch.domain.vocab import PARTIAL_CRAWL
+from netwatch.exits import EXIT_STORE_FAILED
 from netwatch.store import Store
 
 QUIET = ["--progress", "0", "-s", "LOG_LEVEL=ERROR"]

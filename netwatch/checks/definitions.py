@@ -25,7 +25,16 @@ from typing import Any
 
 from netwatch import config
 from netwatch.checks.legal import Citation
-from netwatch.checks.text.packs import _KEY_LINES, _LINE, CATEGORIES, SEVERITIES, PackError, _PackReader, laws_near, read_yaml
+from netwatch.checks.text.packs import (
+    _KEY_LINES,
+    _LINE,
+    CATEGORIES,
+    SEVERITIES,
+    PackError,
+    _PackReader,
+    laws_near,
+    read_yaml,
+)
 
 DEFINITION_KEYS = {"id", "title", "category", "description", "rules"}
 RULE_KEYS = {"id", "title", "severity", "legal_basis", "examples"}

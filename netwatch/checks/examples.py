@@ -4,9 +4,10 @@ checks' own tests call this, so an example that no longer holds fails with its f
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from netwatch.checks.definitions import CheckDefinition, CheckExample, CheckRule
 

@@ -24,6 +24,7 @@ import click
 @click.option("--day", default=0, show_default=True, help="demo marketplace day (the market evolves day by day)")
 def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_per_shop: int, day: int) -> None:
     """Crawl the local demo marketplace into the lead store and export the leads as CSV."""
+    from netwatch_fixtures.mall.launch import start_mall
     from rich.console import Console
     from rich.table import Table
 
@@ -32,7 +33,6 @@ def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_p
     from netwatch.ops.export import export_leads
     from netwatch.sites import profile_names
     from netwatch.store import Store
-    from netwatch_fixtures.mall.launch import start_mall
 
     console = Console(stderr=True)
     db_url = db_url or config.db_url()

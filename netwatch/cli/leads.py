@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from netwatch.store import Store, StoreError
 from netwatch.domain.vocab import LEAD_STATUSES, SEVERITIES
+from netwatch.store import Store, StoreError
 
 db_option = click.option("--db", "db_url", envvar="NETWATCH_DB_URL", default=None,
                          help="Database URL (default: NETWATCH_DB_URL, else ./netwatch.db).")

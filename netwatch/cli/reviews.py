@@ -33,9 +33,9 @@ def check(file: Path, text_column: str, time_column: str | None, rating_column: 
     from rich.console import Console
     from rich.table import Table
 
-    from netwatch.importing import ImportFileError, load_frame
     from netwatch.analysis.reviews import ReviewSignalScorer, SignalConfigError, load_signal_config
     from netwatch.analysis.reviews.table import check_table
+    from netwatch.importing import ImportFileError, load_frame
 
     err = Console(stderr=True)
     try:

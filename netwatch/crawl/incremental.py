@@ -23,8 +23,8 @@ from scrapy import Request
 from scrapy.exceptions import NotConfigured
 
 from netwatch import config
-from netwatch.domain.items import ListingSeen
 from netwatch.domain.clock import utcnow
+from netwatch.domain.items import ListingSeen
 from netwatch.domain.text import clean_text
 from netwatch.extract import parse_price
 from netwatch.store import Store

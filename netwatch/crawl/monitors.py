@@ -19,7 +19,13 @@ from spidermon.runners import MonitorRunner
 from spidermon.utils.field_coverage import calculate_field_coverage
 
 from netwatch.crawl.health import (
-    ALARMS_STAT, LAST_GOOD_STAT, LISTINGS_WITH_SHOP_STAT, LOST_WORKERS_STAT, Alarm, CrawlFigures, figures_from_stats,
+    ALARMS_STAT,
+    LAST_GOOD_STAT,
+    LISTINGS_WITH_SHOP_STAT,
+    LOST_WORKERS_STAT,
+    Alarm,
+    CrawlFigures,
+    figures_from_stats,
 )
 
 LISTING = "Listing"  # the item class whose field coverage is checked (Spidermon keys stats by class name)

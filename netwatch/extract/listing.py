@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import dateparser
 
+from netwatch.domain.clock import utcnow_iso
+from netwatch.domain.items import Listing, Review, Shop
 from netwatch.extract.fields import FieldSpec, clean_text, extract_fields
 from netwatch.extract.heuristics import heuristic_fields
 from netwatch.extract.page import Page
 from netwatch.extract.prices import parse_price
 from netwatch.extract.structured import structured_sources
-from netwatch.domain.clock import utcnow_iso
-from netwatch.domain.items import Listing, Review, Shop
 
 _GENERIC_SEGMENTS = {"product", "products", "item", "items", "detail", "details", "p", "dp", "index", "view", "pdp", "goods"}
 _ID_PARAMS = ("id", "item", "itemid", "item_id", "product_id", "productid", "pid", "goods_id", "sku")
@@ -48,7 +48,7 @@ def normalize_time(value: str | None) -> str | None:
         return None
     try:  # most APIs send ISO 8601 already; dateparser is for the rest, and slow
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
     except ValueError:
         pass
     parsed = dateparser.parse(value, settings={"TO_TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True})

@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,7 +95,7 @@ def _rating(value: Any) -> float | None:
     return rating
 
 
-def _time(value: Any, zone: tzinfo = timezone.utc) -> str | None:
+def _time(value: Any, zone: tzinfo = UTC) -> str | None:
     """A time as ISO 8601 in UTC; times without an offset are read in `zone` (the platform's clock)."""
     if _blank(value):
         return None
@@ -110,7 +110,7 @@ def _time(value: Any, zone: tzinfo = timezone.utc) -> str | None:
             raise ValueError(f"time {value!r} is not a date and time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass
@@ -121,7 +121,7 @@ class ItemBuilder:
     platform: str
     columns: dict[str, str]
     source: str
-    zone: tzinfo = timezone.utc
+    zone: tzinfo = UTC
 
     def value(self, row: Mapping[str, Any], name: str) -> Any:
         column = self.columns.get(name)
@@ -205,7 +205,7 @@ class Staged:
 
     def batches(self, size: int = 500) -> Iterator[list[Listing]]:
         """The listings in file order (a listing's reviews in file order too), `size` rows' worth at a time."""
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         # Indexes give the order (a sort of the whole file would need memory as the file grows).
         rows = self.db.execute(
             "SELECT ident, data FROM row ORDER BY rowid" if self.builder.kind == "listings" else

@@ -31,15 +31,24 @@ from netwatch.analysis.post_run import KILLED, run_status
 from netwatch.crawl.health import Alarm, CrawlFigures, alarms_from_stats, figures_from_stats
 from netwatch.domain.clock import utcnow
 from netwatch.domain.process import die_with_parent, process_alive
+from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
 from netwatch.ops.lock import DEFAULT_HEARTBEAT_EVERY, DEFAULT_STALE_AFTER, LockHeld, RunLockHandle
 from netwatch.ops.report import night_directory, summary_stats, write_outbox, write_report
-from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
 from netwatch.ops.stopping import NightlyInterrupted, stopping, wait_for_child
 from netwatch.ops.watchlist import list_targets
 from netwatch.store import Store
 from netwatch.store.nightly import (
-    abandon_run, done_target_ids, new_lead_categories_and_sites, night_crawl_runs, night_lead_counts,
-    record_crawl_run, record_target_runs, resume_run, stop_run, target_runs, unfinished_run,
+    abandon_run,
+    done_target_ids,
+    new_lead_categories_and_sites,
+    night_crawl_runs,
+    night_lead_counts,
+    record_crawl_run,
+    record_target_runs,
+    resume_run,
+    stop_run,
+    target_runs,
+    unfinished_run,
 )
 from netwatch.store.watchlist import Target
 

@@ -5,8 +5,8 @@ The profile spider, `netwatch scan --profile` and the tests on saved pages all c
 
 from __future__ import annotations
 
-from netwatch.extract import Page, extract_listing, extract_shop, item_id_from_url
 from netwatch.domain.items import Listing, Shop
+from netwatch.extract import Page, extract_listing, extract_shop, item_id_from_url
 from netwatch.sites.profile import PageRule, SiteProfile
 
 

@@ -17,7 +17,6 @@ from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow
 from netwatch.store.watchlist_models import NightlyCrawlRun, NightlyTargetRun
 
 
-
 def unfinished_run(store, spider: str, target: str) -> tuple[int, datetime] | None:  # type: ignore[no-untyped-def]
     """The latest run of (spider, target) left running or killed: (id, started_at), or None."""
     with store.reading() as conn:

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
-from netwatch.store.bulk import Reference, Upsert, upsert, upsert_values, upsert_with_referring
 from netwatch.domain.vocab import SEVERITY_RANK
+from netwatch.store.bulk import Reference, Upsert, upsert, upsert_values, upsert_with_referring
 from netwatch.store.models import Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
 from netwatch.store.schema import StoreError
 

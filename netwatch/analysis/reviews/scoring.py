@@ -11,15 +11,14 @@ observes the whole file; a crawl's stored reviews are scored shop by shop after 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from itertools import chain, islice
-from math import prod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
+from math import prod
 from typing import Any
 
-
-from netwatch.domain.items import Listing
 from netwatch.analysis.reviews.config import SignalConfig, default_signal_config
+from netwatch.analysis.reviews.shop_context import ShopContext
 from netwatch.analysis.reviews.signals import (
     Finding,
     ReviewView,
@@ -33,8 +32,8 @@ from netwatch.analysis.reviews.signals import (
     round_score,
     short_praise_finding,
 )
-from netwatch.analysis.reviews.shop_context import ShopContext
 from netwatch.analysis.reviews.text import GenericPraise, minhash_signatures, normalize_text, shingles
+from netwatch.domain.items import Listing
 
 RULE = "brushing_score"
 PACK = "review_signals"

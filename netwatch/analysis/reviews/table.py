@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from netwatch.domain.items import Listing, Review
 from netwatch.analysis.reviews.scoring import ReviewSignalScorer
+from netwatch.domain.items import Listing, Review
 
 SCORE_COLUMN = "fake_review_score"
 SIGNALS_COLUMN = "fake_review_signals"

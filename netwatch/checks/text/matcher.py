@@ -16,10 +16,11 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from typing import Protocol
 
 # The stdlib regex parser (public as sre_parse before 3.11, which now warns on import).
-from re import _constants as sre_constants, _parser as _sre_parse  # type: ignore[attr-defined]
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as _sre_parse
+from typing import Protocol
 
 from netwatch import config
 
@@ -293,7 +294,7 @@ def _collect_match(pattern_id: int, start: int, end: int, flags: int, matches: l
 
 def _hs_escape(literal: str) -> bytes:
     """The literal's UTF-8 bytes as a pattern: ASCII letters and digits as themselves, every other byte escaped."""
-    return "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else "\\x%02x" % b for b in literal.encode("utf-8")).encode()
+    return "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"\\x{b:02x}" for b in literal.encode("utf-8")).encode()
 
 
 # Python's `{,n}` (zero to n) is a literal to hyperscan's and RE2's parsers; escapes are skipped whole (\\{,3}).
@@ -303,7 +304,7 @@ HIT_GROUP = "hit"  # a regex's group of this name is the hit; the rest is contex
 
 def portable_pattern(pattern: str) -> str:
     """The pattern in the syntax hyperscan and RE2 read the same way as Python's `re`."""
-    return _PY_ONLY_QUANTIFIER.sub(lambda m: "{0,%s}" % m.group(1) if m.group(1) else m.group(0), pattern)
+    return _PY_ONLY_QUANTIFIER.sub(lambda m: f"{{0,{m.group(1)}}}" if m.group(1) else m.group(0), pattern)
 
 
 def compile_regex(pattern: str):

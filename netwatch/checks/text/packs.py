@@ -15,7 +15,15 @@ from typing import Any
 
 import yaml
 
-from netwatch.checks.legal import LAWS_FILE, Citation, LawIndex, find_laws_file, load_laws, parse_citation, render_citations
+from netwatch.checks.legal import (
+    LAWS_FILE,
+    Citation,
+    LawIndex,
+    find_laws_file,
+    load_laws,
+    parse_citation,
+    render_citations,
+)
 from netwatch.checks.text.matcher import compile_regex
 from netwatch.domain.vocab import CATEGORIES, SEVERITIES
 

@@ -28,7 +28,13 @@ crawls, is netwatch.ops.coordinator (crawl_targets_shared).
 from __future__ import annotations
 
 from netwatch.crawl.distributed.common import (
-    DEFAULT_NAMESPACE, DistributedError, connect, job_key, redis_url_from_env, shared_settings, spider_key,
+    DEFAULT_NAMESPACE,
+    DistributedError,
+    connect,
+    job_key,
+    redis_url_from_env,
+    shared_settings,
+    spider_key,
 )
 from netwatch.crawl.distributed.scheduler import SeedOnlyScheduler, SharedScheduler
 from netwatch.crawl.distributed.worker import run_worker

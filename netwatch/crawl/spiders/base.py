@@ -15,9 +15,9 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
-from netwatch.extract import Page
 from netwatch.crawl.browser import PAGES_PER_CONTEXT, render_meta
 from netwatch.crawl.stats import UNREACHABLE_KINDS, error_kind, record_error
+from netwatch.extract import Page
 
 logger = logging.getLogger(__name__)
 

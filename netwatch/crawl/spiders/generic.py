@@ -16,8 +16,8 @@ import scrapy
 from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 
-from netwatch.extract import extract_listing
 from netwatch.crawl.spiders.base import NetwatchSpider, host_of, is_html, page_from_response
+from netwatch.extract import extract_listing
 
 # Pagination links are followed before other links, so listings are reached early.
 _NEXT_PAGE_CSS = "a[rel=next], a.next, link[rel=next]"

@@ -15,12 +15,12 @@ from parsel import Selector
 from scrapy.http import Response
 from w3lib.url import add_or_replace_parameter
 
-from netwatch.extract import extract_field, extract_fields, item_id_from_url, make_review
-from netwatch.domain.items import Listing
-from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
-from netwatch.crawl.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
 from netwatch.crawl.incremental import carried_list_fields
+from netwatch.crawl.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
 from netwatch.crawl.stats import record_error
+from netwatch.domain.items import Listing
+from netwatch.extract import extract_field, extract_fields, item_id_from_url, make_review
+from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
 
 
 class ProfileSpider(NetwatchSpider):
