@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from netwatch.cli.options import ROW_ID
 from netwatch.domain.vocab import LEAD_STATUSES, SEVERITIES
 from netwatch.store import Store, StoreError
 
@@ -73,7 +74,7 @@ def list_(db_url, since, status, category, site, min_severity, limit) -> None:  
 
 @leads.command()
 @db_option
-@click.argument("lead_id", type=int)
+@click.argument("lead_id", type=ROW_ID)
 def show(db_url, lead_id) -> None:  # type: ignore[no-untyped-def]
     """One lead: its hits with context, the listing's price history, the shop."""
     with open_store(db_url) as store:
@@ -108,7 +109,7 @@ def _money(value: float | None) -> str:
 
 @leads.command("set")
 @db_option
-@click.argument("lead_ids", type=int, nargs=-1, required=True)
+@click.argument("lead_ids", type=ROW_ID, nargs=-1, required=True)
 @click.option("--status", required=True, type=click.Choice(LEAD_STATUSES))
 @click.option("--assignee")
 @click.option("--note")

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from netwatch.cli.leads import db_option, open_store
+from netwatch.cli.options import PRIORITY
 
 CRON_MARKER = "# netwatch nightly"
 
@@ -34,7 +35,7 @@ def watch() -> None:
 @click.option("--url", help="Start URL (generic spider), or the profile's base URL.")
 @click.option("--region", default="unassigned", show_default=True, help="District its new leads are handed to.")
 @click.option("--tag", "tags", multiple=True, help="Repeatable, e.g. --tag nightly --tag campaign-双十一.")
-@click.option("--priority", type=int, default=0, show_default=True, help="Higher is crawled first.")
+@click.option("--priority", type=PRIORITY, default=0, show_default=True, help="Higher is crawled first.")
 @click.option("--disabled", is_flag=True, help="Add it switched off.")
 @db_option
 def watch_add(name: str, profile: str | None, url: str | None, region: str, tags: tuple[str, ...], priority: int,

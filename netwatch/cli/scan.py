@@ -99,7 +99,12 @@ def _plain(value: Any) -> Any:
 def scan(source: str, url: str | None, profile_name: str | None, as_json: bool, timeout: float) -> None:
     """Extract the listing from one saved page or live URL and check it against the rules."""
     page = load_page(source, url, timeout)
-    listing = scan_listing(page, profile_name)
+    from netwatch.sites import ProfileError
+
+    try:
+        listing = scan_listing(page, profile_name)
+    except ProfileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--profile") from None
     listings = [listing] if listing is not None and (listing.title or listing.price is not None) else []
     # The crawl's and the import's item path (clean text -> rules -> price marks): the same hits as a crawl.
     hits = [hit for found in listings for hit in process(found)]

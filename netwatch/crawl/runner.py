@@ -124,6 +124,8 @@ def resolve_target(target: str, spider_args: Mapping[str, Any], base_urls: Mappi
 
     args = dict(spider_args)
     if target == "generic":
+        if not str(args.get("start_url") or "").strip():  # refused here, before the reactor starts
+            raise ValueError("the generic spider needs -a start_url=URL (several: comma-separated)")
         return GenericSpider, args
     if target == "profile":
         target = str(args.pop("profile", "")) or ""
