@@ -18,6 +18,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from test_distributed import QUIET, namespace, start_worker  # noqa: F401 - namespace is a fixture
+from test_nightly import empty_store
 
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
 from netwatch.crawl.health import LOST_WORKERS_STAT
@@ -31,12 +32,6 @@ from netwatch.store.models import Base, Lead, ListingRow, Run, ShopRow
 LIVELY = {**QUIET, "NETWATCH_HEARTBEAT_SECONDS": 1, "NETWATCH_HEARTBEAT_TTL": 3, "NETWATCH_STORE_FLUSH_SECONDS": 1,
           "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0.05, "CONCURRENT_REQUESTS_PER_DOMAIN": 4}
 TARGETS = ("netmall", "lvyuan")
-
-
-def empty_store(engine) -> None:
-    with engine.begin() as conn:  # the PostgreSQL schema is shared by the session's tests
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
 
 
 def lead_keys(engine) -> set[tuple]:

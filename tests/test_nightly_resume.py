@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from test_nightly import empty_store
+from test_nightly import engine  # noqa: F401 - a fixture, shared with the nightly tests
 
 from netwatch.domain.process import process_alive
 from netwatch.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
@@ -35,13 +35,6 @@ SITES = ("netmall", "zhenpin", "lvyuan")
 SLOW = ["-s", "DOWNLOAD_DELAY=0.02", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
 NIGHT_TIMEOUT = 400
 
-
-@pytest.fixture
-def engine(db_url):
-    engine = open_engine(db_url)
-    empty_store(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

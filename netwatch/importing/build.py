@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from netwatch.domain.clock import utcnow_iso
 from netwatch.domain.items import Listing, Review
 from netwatch.extract.prices import parse_price
 from netwatch.importing.columns import KINDS, guess_kind, resolve_columns
@@ -205,7 +206,7 @@ class Staged:
 
     def batches(self, size: int = 500) -> Iterator[list[Listing]]:
         """The listings in file order (a listing's reviews in file order too), `size` rows' worth at a time."""
-        now = datetime.now(UTC).isoformat()
+        now = utcnow_iso()
         # Indexes give the order (a sort of the whole file would need memory as the file grows).
         rows = self.db.execute(
             "SELECT ident, data FROM row ORDER BY rowid" if self.builder.kind == "listings" else
