@@ -6,6 +6,7 @@ import importlib
 import os
 import pkgutil
 import stat
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -43,6 +44,29 @@ def test_schema_is_created_on_first_use_and_matches_the_models(store_url):
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     with Store(store_url) as again:  # opening an up-to-date store changes nothing
         assert count(again, "runs") == 0
+
+
+def test_new_sqlite_file_opened_by_several_threads_at_once_is_migrated_once(tmp_path):
+    """Two spiders in one process opening a new database: Alembic's context is process-global, so
+    concurrent migrations ran on each other's connection (an error, or a crash of the interpreter)."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    start, errors = threading.Barrier(4), []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            Store(url).close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store(url) as store:
+        assert count(store, "runs") == 0
 
 
 def test_rerun_adds_snapshots_and_sightings_but_no_duplicate_lead(store_url):

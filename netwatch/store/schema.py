@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 # Any constant will do: it only has to be the same in every netwatch process.
 PG_MIGRATION_LOCK = 0x6E657477
+# Alembic's `context` is one module-level object: two threads migrating at once (two spiders opening a new
+# database in one process) would run on each other's connection. One migration at a time per process.
+_MIGRATING = threading.Lock()
 # Execution option of a write transaction whose code guarantees its foreign keys (see _make_sqlite_transactional).
 UNCHECKED_REFERENCES = "netwatch_unchecked_references"
 
@@ -117,13 +121,16 @@ def ensure_schema(engine: Engine) -> None:
                 return
         # SQLite alters a table by copying it and dropping the original: with foreign keys on, dropping leads
         # would cascade to lead_hits or fail. So they are off while migrating, and checked afterwards.
-        with engine.connect().execution_options(**{UNCHECKED_REFERENCES: True}) as conn:
+        with _MIGRATING, engine.connect().execution_options(**{UNCHECKED_REFERENCES: True}) as conn:
             if conn.dialect.name == "postgresql":
                 # Two crawls starting at once: one migrates, the other waits and then finds the head.
                 conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": PG_MIGRATION_LOCK})
                 conn.commit()
             try:
-                if _current_revisions(conn, scripts) != {head}:
+                # On SQLite the check opens a BEGIN IMMEDIATE transaction that the upgrade runs in: another
+                # process migrating the same new file waits for it, then finds the head.
+                sqlite = conn.dialect.name == "sqlite"
+                if _current_revisions(conn, scripts, end_transaction=not sqlite) != {head}:
                     command.upgrade(alembic_config(conn), "head")
                     if conn.dialect.name == "sqlite":
                         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
@@ -138,9 +145,10 @@ def ensure_schema(engine: Engine) -> None:
                     conn.commit()
 
 
-def _current_revisions(conn: sa.Connection, scripts: ScriptDirectory) -> set[str]:
+def _current_revisions(conn: sa.Connection, scripts: ScriptDirectory, *, end_transaction: bool = True) -> set[str]:
     current = set(MigrationContext.configure(conn).get_current_heads())
-    conn.rollback()
+    if end_transaction:
+        conn.rollback()
     known = {rev.revision for rev in scripts.walk_revisions()}
     unknown = current - known
     if unknown:
