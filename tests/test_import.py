@@ -212,3 +212,18 @@ def test_specs_column_is_a_json_object(tmp_path):
     items, report = build_items(path)
     assert [(e.row, "specs must be a JSON object" in e.message) for e in report.errors] == [(3, True)]
     assert [(item.canonical_id, item.specs) for item in items] == [("P1", {"材质": "象牙", "产地": "云南"}), ("P3", {})]
+
+
+def test_json_lines_need_not_share_their_keys(tmp_path):
+    """A JSON-lines dump writes each object's own keys: a field first seen on line 3 (or named by
+    another alias there) is read, and a line without the listing id is an error of that line."""
+    path = tmp_path / "listings.jsonl"
+    lines = [{"item_id": "P1", "title": "手镯"},
+             {"item_id": "P2", "title": "手镯", "description": "象牙手镯，假一赔十"},
+             {"商品ID": "P3", "商品名称": "纯天然象牙摆件", "价格": "88"},
+             {"title": "没有编号"}]
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    items, report = build_items(path)
+    assert [(e.row, "canonical_id" in e.message) for e in report.errors] == [(4, True)]
+    assert [(i.canonical_id, i.title, i.description, i.price) for i in items] == [
+        ("P1", "手镯", None, None), ("P2", "手镯", "象牙手镯，假一赔十", None), ("P3", "纯天然象牙摆件", None, 88.0)]

@@ -13,7 +13,7 @@ import math
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -180,9 +180,9 @@ class Staged:
             CREATE TABLE shop (id TEXT PRIMARY KEY) WITHOUT ROWID;
         """)
 
-    def add(self, number: int, row: Mapping[str, Any]) -> RowError | None:
+    def add(self, number: int, row: Mapping[str, Any], builder: ItemBuilder | None = None) -> RowError | None:
         try:
-            ident, record = self.builder.record(row)
+            ident, record = (builder or self.builder).record(row)
         except ValueError as exc:
             return RowError(self.builder.source, number, str(exc))
         new = self.db.execute("INSERT OR IGNORE INTO listing VALUES (?, ?)", (ident, number)).rowcount
@@ -254,21 +254,27 @@ def stage_items(
     rows = read_rows(path, sheet=sheet)
     report = ImportReport(file=source, kind=kind or "?", platform=platform)
     staged: Staged | None = None
+    builders: dict[tuple[str, ...], ItemBuilder | RowError] = {}  # per key set: JSON lines need not share keys
     try:
         for number, row in rows:
             report.rows += 1
             if isinstance(row, RowError):
                 report.add_error(row)
                 continue
+            keys = tuple(row)
             if staged is None:
-                columns = list(row)
-                chosen = kind or guess_kind(columns)
+                chosen = kind or guess_kind(keys)
                 if chosen not in KINDS:
                     raise ImportFileError(f"{source}: --kind must be one of {', '.join(KINDS)}")
                 report.kind = chosen
-                builder = ItemBuilder(chosen, platform, resolve_columns(chosen, columns, mapping or {}, source), source, zone)
+                builder = ItemBuilder(chosen, platform, resolve_columns(chosen, keys, mapping or {}, source), source, zone)
+                builders[keys] = builder
                 staged = Staged(builder, report)
-            error = staged.add(number, row)
+            builder = builders.get(keys) or builders.setdefault(keys, _builder_for(staged.builder, keys, mapping, number))
+            if isinstance(builder, RowError):
+                report.add_error(RowError(source, number, builder.message))
+                continue
+            error = staged.add(number, row, builder)
             if error is not None:
                 report.add_error(error)
         if staged is None:
@@ -279,6 +285,17 @@ def stage_items(
             staged.close()
         raise
     return staged
+
+
+def _builder_for(first: ItemBuilder, keys: tuple[str, ...], mapping: Mapping[str, str] | None,
+                 number: int) -> ItemBuilder | RowError:
+    """The builder for a row whose keys differ from the first row's (a JSON line); --map columns it lacks
+    are read as empty. A row without the required fields is an error of that row, not of the file."""
+    present = {field: column for field, column in (mapping or {}).items() if column in keys}
+    try:
+        return replace(first, columns=resolve_columns(first.kind, keys, present, first.source))
+    except ImportFileError as exc:
+        return RowError(first.source, number, str(exc).removeprefix(f"{first.source}: "))
 
 
 def build_items(
