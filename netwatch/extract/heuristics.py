@@ -9,22 +9,25 @@ from typing import Any
 from parsel import Selector
 
 from netwatch.extract.fields import clean_text, visible_text
+from netwatch.extract.pagekind import BUY_WORDS, OUT_OF_STOCK_WORDS, PRICE_SHOWN
 from netwatch.extract.prices import currency_code, parse_price
 
 _TITLE_CANDIDATES = (
     "#productTitle", "[itemprop=name]", "h1[class*=title]", "h1[id*=title]", "h1[class*=name]", "h1",
 )
-# A price as shown: a currency sign before the number, or 元 after it.
-PRICE_TEXT = re.compile(
-    r"(?:[¥￥$£€]|RMB|CNY|US\$|HK\$)\s*\d[\d,.\s]*\d|(?:[¥￥$£€]|RMB|CNY)\s*\d|\d[\d,.]*\s*元", re.IGNORECASE
-)
-_BUY_WORDS = re.compile(
-    r"立即购买|马上购买|加入购物车|加入購物車|立即購買|购买|購買|buy now|add to cart|add to bag|add to basket|buy",
-    re.IGNORECASE,
-)
+# A price as shown (a currency sign before or after the number, 元) and the buy and sold-out words: shared
+# with the page-kind score.
+PRICE_TEXT = PRICE_SHOWN
+_BUY_WORDS = re.compile(f"{BUY_WORDS.pattern}|{OUT_OF_STOCK_WORDS.pattern}|\\bbuy\\b", re.IGNORECASE)
 _ORIGINAL_WORDS = re.compile(r"原价|原價|市场价|市場價|划线价|定价|was|list price|regular", re.IGNORECASE)
 # Text nodes that are not the current price: struck-through, or labelled as a comparison price.
-_NOT_STRUCK = "not(ancestor::del or ancestor::s or ancestor::strike or ancestor::script or ancestor::style)"
+_STRUCK_CLASSES = ("old-price", "price-old", "oldprice", "was-price", "price-was", "original", "strike", "through",
+                   "compare", "list-price", "listprice", "rrp", "basisprice", "a-text-price", "del-price")
+_NOT_STRUCK = (
+    "not(ancestor::del or ancestor::s or ancestor::strike or ancestor::script or ancestor::style or ancestor::option"
+    + "".join(f" or ancestor::*[contains(translate(@class,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz'),'{c}')]"
+              for c in _STRUCK_CLASSES) + ")"
+)
 _BUY_XPATH = (
     "//button | //input[@type='submit' or @type='button'] | //a[contains(@class,'buy') or contains(@class,'cart')]"
     " | //*[contains(@id,'buy') or contains(@id,'cart') or contains(@id,'add-to')]"
@@ -95,6 +98,27 @@ def heuristic_price(selector: Selector, buttons: list[Selector]) -> tuple[float 
         return amount, currency
     for node in selector.xpath(_PRICE_NAMED)[:40]:
         amount, currency = _price_in_texts(_unstruck_texts(node))
+        if amount is not None:
+            return amount, currency
+    return labelled_price(selector)
+
+
+# "Price: £60", "售价：¥99", "Prix : 22,50 €" on pages with no price markup at all (old shops).
+_PRICE_LABEL = re.compile(
+    r"(?:^|[^a-z])(?:our price|sale price|price|now|售价|价格|促销价|现价|到手价|券后价|prix|preis|precio|prezzo)"
+    r"\s*[:：]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def labelled_price(selector: Selector) -> tuple[float | None, str | None]:
+    """A price right after a 'Price:' label: the label's text node, then the next few text nodes."""
+    texts = _unstruck_texts(selector.xpath("//body")[0]) if selector.xpath("//body") else []
+    for index, text in enumerate(texts[:5000]):
+        shown = PRICE_TEXT.search(text)
+        if not _PRICE_LABEL.search(text[: shown.start()] if shown else text):
+            continue
+        amount, currency = _price_in_texts([" ".join(texts[index:index + 3])])
         if amount is not None:
             return amount, currency
     return None, None
