@@ -95,17 +95,25 @@ def price_near_heading(selector: Selector) -> bool:
     return False
 
 
-def _cards(selector: Selector) -> int:
-    """The most siblings of one kind that each hold a link and a price: the cards of a grid."""
-    best = 0
+def _grid(selector: Selector) -> list[Selector]:
+    """The cards of the page's largest grid: siblings that each hold a link and a price."""
+    best: list[Selector] = []
     for parent in selector.xpath(".//*[count(*) >= 3]")[:400]:
-        children = parent.xpath("./*")
-        priced = 0
-        for child in children[:200]:
-            if child.xpath(".//a[@href]") and _prices_in(child) >= 1:
-                priced += 1
-        best = max(best, priced)
+        priced = [child for child in parent.xpath("./*")[:200] if child.xpath(".//a[@href]") and _prices_in(child)]
+        if len(priced) > len(best):
+            best = priced
     return best
+
+
+def _cards(selector: Selector) -> int:
+    return len(_grid(selector))
+
+
+def grid_links(selector: Selector) -> list[str]:
+    """Each card's first link: where a listing page's products are (followed before anything else)."""
+    if len(cards := _grid(selector)) < GRID_CARDS:
+        return []
+    return [href for card in cards if (href := card.xpath(".//a/@href").get())]
 
 
 def classify_page(selector: Selector, structured_products: int, embedded_cards: int = 0,
