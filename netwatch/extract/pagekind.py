@@ -29,8 +29,8 @@ BUY_WORDS = re.compile(
     re.IGNORECASE,
 )
 OUT_OF_STOCK_WORDS = re.compile(
-    r"缺货|到货通知|已售罄|售罄|已下架|暂时无货|无货|暫時缺貨|sold out|notify me|out of stock|currently unavailable"
-    r"|back in stock|épuisé|ausverkauft|agotado",
+    r"缺货|到货通知|已售罄|售罄|已下架|暂时无货|无货|库存不足|暂无库存|有货时|补货提醒|提醒我|暫時缺貨|售完|"
+    r"sold out|notify me|out of stock|currently unavailable|back in stock|épuisé|ausverkauft|agotado",
     re.IGNORECASE,
 )
 _QUANTITY_INPUT = (
@@ -42,6 +42,12 @@ _QUANTITY_INPUT = (
 _CART_FORM = (
     "//form[contains(@action,'cart') or contains(@action,'basket') or contains(@action,'bag')"
     " or contains(@action,'购物车') or contains(@id,'add_to') or contains(@class,'add-to') or contains(@class,'add_to')]"
+)
+# An element that states the stock ("库存 20 件", "In stock", "缺货"): shop engines name it so in any language.
+_STOCK_STATUS = (
+    "//*[contains(@class,'availability') or contains(@class,'instock') or contains(@class,'outofstock')"
+    " or contains(@class,'in-stock') or contains(@class,'out-of-stock') or contains(@class,'stock-status')"
+    " or @itemprop='availability' or contains(@id,'availability')]"
 )
 _CONTROLS = (
     "//button | //input[@type='submit' or @type='button'] | //a[contains(@class,'btn') or contains(@class,'button')"
@@ -139,6 +145,10 @@ def classify_page(selector: Selector, structured_products: int, embedded_cards: 
     if selector.xpath(_QUANTITY_INPUT):
         score += 1
         reasons.append("quantity/variant input")
+    stock = len(selector.xpath(_STOCK_STATUS))
+    if 0 < stock < GRID_CARDS:
+        score += 1
+        reasons.append("stock status")
     forms = len(selector.xpath(_CART_FORM))
     if 0 < forms < GRID_CARDS:
         score += 1

@@ -113,9 +113,10 @@ class GenericSpider(NetwatchSpider):
             yield scrapy.Request(canonical, callback=self.parse, errback=self.on_error, priority=PRODUCT_PRIORITY)
             return
         url = canonical if canonical and self.on_site(canonical) else response.url
-        if url != page.url:
-            page.url = url
-        listing = extract_listing(page, self.platform or None)
+        page.url = url
+        # A review form, a cart or account page reached anyway (a sitemap, a start URL) may show the product,
+        # but it is not the product's page: stored, it would take the listing's place.
+        listing = None if _NEVER.search(url) else extract_listing(page, self.platform or None)
         if listing is not None:
             self.crawler.stats.inc_value("netwatch/pages_product")
             yield listing
