@@ -11,7 +11,6 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from test_spiders import crawl
 
 PRODUCTS = {1: ("象牙手镯 老料", 2899.0), 2: ("Organic Green Tea", 12.5), 3: ("最好的祛斑霜", 128.0)}
