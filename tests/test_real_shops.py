@@ -132,7 +132,10 @@ def test_every_lead_is_on_a_product_page(oscar_crawl):
     language, _, items, _, leads = oscar_crawl
     with_violations = {p.number for p in catalogue() if any(w in p.title + p.description for w in ("象牙", "根治", "最好"))}
     assert leads, f"{language}: the seeded violation texts gave no leads"
-    assert all(PRODUCT_URL.match(lead["url"]) for lead in leads), [lead["url"] for lead in leads]
-    lead_products = {int(PRODUCT_URL.match(lead["url"]).group(1)) for lead in leads}
+    assert all(PRODUCT_URL.match(lead["listing_url"]) for lead in leads), [lead["listing_url"] for lead in leads]
+    # the evidence is the product page's own hash (not a review form's that shows the same product)
+    hashes = {item["url"]: item["content_hash"] for item in items}
+    assert all(lead["evidence_hash"] == hashes[lead["listing_url"]] for lead in leads)
+    lead_products = {int(PRODUCT_URL.match(lead["listing_url"]).group(1)) for lead in leads}
     found = {int(m.group(1)) for m in (PRODUCT_URL.match(item["url"]) for item in items) if m}
     assert lead_products >= with_violations & found

@@ -105,7 +105,10 @@ def _grid(selector: Selector) -> list[Selector]:
     """The cards of the page's largest grid: siblings that each hold a link and a price."""
     best: list[Selector] = []
     for parent in selector.xpath(".//*[count(*) >= 3]")[:400]:
-        priced = [child for child in parent.xpath("./*")[:200] if child.xpath(".//a[@href]") and _prices_in(child)]
+        linked = parent.xpath("./*[descendant-or-self::a[@href]]")
+        if len(linked) <= max(len(best), GRID_CARDS - 1):
+            continue  # cannot beat the grid found so far: skip reading its prices
+        priced = [child for child in linked[:200] if PRICE_SHOWN.search(child.xpath("string(.)").get() or "")]
         if len(priced) > len(best):
             best = priced
     return best
