@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lxml import etree
 from parsel import Selector
 
 from netwatch.extract.fields import clean_text, visible_text
@@ -23,13 +24,36 @@ _ORIGINAL_WORDS = re.compile(r"原价|原價|市场价|市場價|划线价|定�
 # Text nodes that are not the current price: struck-through, or labelled as a comparison price.
 _STRUCK_CLASSES = ("old-price", "price-old", "oldprice", "was-price", "price-was", "original", "strike", "through",
                    "compare", "list-price", "listprice", "rrp", "basisprice", "a-text-price", "del-price")
-_NOT_STRUCK = (
-    "not(ancestor::del or ancestor::s or ancestor::strike or ancestor::script or ancestor::style or ancestor::option"
-    + "".join(f" or ancestor::*[contains(translate(@class,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz'),'{c}')]"
-              for c in _STRUCK_CLASSES) + ")"
+# Tag tests are cheap in XPath; the class tests run in Python, once per element (an XPath testing 15 class
+# names on every ancestor of every text node cost 10x the page's whole extraction).
+_TEXT_NOT_STRUCK = etree.XPath(
+    ".//text()[not(ancestor::del or ancestor::s or ancestor::strike or ancestor::script or ancestor::style"
+    " or ancestor::option)]", smart_strings=True,
 )
+
+
+def _struck_by_class(element: Any, memo: dict[Any, bool]) -> bool:
+    """Whether the element or an ancestor carries a comparison-price class (old-price, was-price, …)."""
+    chain = []
+    result = False
+    while element is not None:
+        if element in memo:
+            result = memo[element]
+            break
+        chain.append(element)
+        classes = str(element.get("class") or "").lower() if hasattr(element, "get") else ""
+        if classes and any(name in classes for name in _STRUCK_CLASSES):
+            result = True
+            break
+        element = element.getparent()
+    for seen in chain:
+        memo[seen] = result
+    return result
+
+
 _BUY_XPATH = (
-    "//button | //input[@type='submit' or @type='button'] | //a[contains(@class,'buy') or contains(@class,'cart')]"
+    "//button | //input[@type='submit' or @type='button']"
+    " | //a[contains(translate(@class,'BUYCART','buycart'),'buy') or contains(translate(@class,'BUYCART','buycart'),'cart')]"
     " | //*[contains(@id,'buy') or contains(@id,'cart') or contains(@id,'add-to')]"
 )
 _PRICE_NAMED = (
@@ -52,7 +76,15 @@ def _price_in_texts(texts: list[str]) -> tuple[float | None, str | None]:
 
 
 def _unstruck_texts(node: Selector) -> list[str]:
-    return [t for t in (clean_text(x) for x in node.xpath(f".//text()[{_NOT_STRUCK}]").getall()) if t]
+    if not isinstance(node.root, etree._Element):
+        return []
+    memo: dict[Any, bool] = {}
+    texts = []
+    for text in _TEXT_NOT_STRUCK(node.root):
+        cleaned = clean_text(str(text))
+        if cleaned and not _struck_by_class(text.getparent(), memo):
+            texts.append(cleaned)
+    return texts
 
 
 def _buy_buttons(selector: Selector) -> list[Selector]:
@@ -160,5 +192,6 @@ def heuristic_fields(selector: Selector, with_price: bool = True) -> dict[str, A
         "currency": currency,
         "original_price": heuristic_original_price(selector),
         "has_buy_button": bool(buttons),
+        "buy_buttons": len(buttons),
         "description": heuristic_description(selector),
     }

@@ -132,7 +132,8 @@ def listing_fields(page: Page, selectors: Mapping[str, FieldSpec] | None = None)
     heuristics = heuristic_fields(page.selector, with_price=need_price)
     structured_products = max((s.get("products", 1) for s in sources), default=0)
     kind = classify_page(page.selector, structured_products, embedded_cards=embedded["cards"] if embedded else 0,
-                         has_embedded_product=embedded is not None, declared_offer=declared_offer)
+                         has_embedded_product=embedded is not None, declared_offer=declared_offer,
+                         buy_controls=heuristics["buy_buttons"])
     if chosen and chosen[0].get("title") and not kind.is_product:
         kind = _PROFILE_PRODUCT  # the profile's page rule says this is an item page
     merged = _merge(chosen + sources + ([embedded] if embedded else []) + [heuristics])

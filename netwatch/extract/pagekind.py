@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from lxml import etree
 from parsel import Selector
 
 from netwatch.extract.fields import visible_text
@@ -101,16 +103,40 @@ def price_near_heading(selector: Selector) -> bool:
     return False
 
 
-def _grid(selector: Selector) -> list[Selector]:
-    """The cards of the page's largest grid: siblings that each hold a link and a price."""
-    best: list[Selector] = []
-    for parent in selector.xpath(".//*[count(*) >= 3]")[:400]:
-        linked = parent.xpath("./*[descendant-or-self::a[@href]]")
-        if len(linked) <= max(len(best), GRID_CARDS - 1):
-            continue  # cannot beat the grid found so far: skip reading its prices
-        priced = [child for child in linked[:200] if PRICE_SHOWN.search(child.xpath("string(.)").get() or "")]
-        if len(priced) > len(best):
-            best = priced
+_LINKS = etree.XPath("descendant-or-self::a[@href]")
+# Text whose own element is not a script, style or option (an ancestor test per text node costs more than
+# the rest of the grid search).
+_TEXTS = etree.XPath(
+    "descendant-or-self::text()[not(parent::script or parent::style or parent::noscript or parent::option)]",
+    smart_strings=True,
+)
+
+
+def _holders(nodes: Any, top: Any) -> set[Any]:
+    """Every element at or below `top` that contains one of the nodes (one walk up per node, shared ancestors once)."""
+    stop = top.getparent()
+    marked: set[Any] = set()
+    for node in nodes:
+        element = node if isinstance(node, etree._Element) else node.getparent()
+        while element is not None and element is not stop and element not in marked:
+            marked.add(element)
+            element = element.getparent()
+    return marked
+
+
+def _grid(selector: Selector) -> list[Any]:
+    """The cards of the largest grid below the selector's element: siblings that each hold a link and a price
+    (lxml elements). Linear in the page: links and prices mark their ancestors once."""
+    top = selector.root
+    if not isinstance(top, etree._Element):
+        return []
+    linked = _holders(_LINKS(top), top)
+    priced = _holders((t for t in _TEXTS(top) if PRICE_SHOWN.search(t)), top)
+    best: list[Any] = []
+    for parent in linked & priced:
+        cards = [child for child in parent if child in linked and child in priced]
+        if len(cards) > len(best):
+            best = cards
     return best
 
 
@@ -120,18 +146,21 @@ def _cards(selector: Selector) -> int:
 
 def grid_links(selector: Selector) -> list[str]:
     """Each card's first link: where a listing page's products are (followed before anything else)."""
-    if len(cards := _grid(selector)) < GRID_CARDS:
+    cards = _grid(selector)
+    if len(cards) < GRID_CARDS:
         return []
-    return [href for card in cards if (href := card.xpath(".//a/@href").get())]
+    return [links[0].get("href") for card in cards if (links := _LINKS(card))]
 
 
 def classify_page(selector: Selector, structured_products: int, embedded_cards: int = 0,
-                  has_embedded_product: bool = False, declared_offer: bool = False) -> PageKind:
-    """structured_products: product items in the page's structured data (JSON-LD, microdata, RDFa, OG)."""
+                  has_embedded_product: bool = False, declared_offer: bool = False,
+                  buy_controls: int | None = None) -> PageKind:
+    """structured_products: product items in the page's structured data (JSON-LD, microdata, RDFa, OG);
+    buy_controls: the page's buy or sold-out buttons when the caller has counted them already."""
     reasons: list[str] = []
     score = 0
-    buy = _controls_matching(selector, BUY_WORDS)
-    sold_out_text = " ".join(selector.xpath(f"//body//text()[{_NOT_HIDDEN}]").getall()[:3000])
+    buy = _controls_matching(selector, BUY_WORDS) if buy_controls is None else buy_controls
+    sold_out_text = visible_text(selector) or ""
     cards = max(_cards(selector), embedded_cards)
     if structured_products == 1:
         score += 4 if declared_offer else 3  # a product with an offer is a product page by itself
