@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netwatch.domain.items import Listing, Shop
-from netwatch.extract import Page, extract_listing
+from netwatch.extract import Page, extract_listing, parse_price
 from netwatch.sites import load_profile, read_page
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -69,8 +69,11 @@ def real_product_pages(shared: Path) -> list[tuple[Path, str | None, float | Non
         "costco.html": "AFA Stainless 33-inch Sink and Semi Pro Faucet Combo",
         "potterybarn.html": "Tully Sconce",
         "rejuvenation.html": "Keystick Wall Sconce",
+        # the page's #productTitle (this expectation once read "...Plaster Wall Sconce Lamp Dimmable with Bulbs",
+        # a name the page does not show)
         "amazon.html": "Modern LED Wall Sconce Lighting Fixture Lamps 7W Warm White 2700K Up and Down Indoor "
-                       "Plaster Wall Sconce Lamp Dimmable with Bulbs",
+                       "Plaster Wall Lamps for Living Room Bedroom Hallway Conservatory Home Room Decor(with G9 "
+                       "Bulbs Not Dimmable)",
         "globalindustrial.html": '60"W x 24"D x 1-3/4" Thick Maple Butcher Block Square Edge Workbench Top',
     }
     with tsv.open(encoding="utf-8") as handle:
@@ -95,18 +98,48 @@ def real_product_pages(shared: Path) -> list[tuple[Path, str | None, float | Non
         expected = json.loads((root / "scrapely" / f"{name}.expected.json").read_text(encoding="utf-8"))
         rows.append((root / "scrapely" / f"{name}.html", None, float(expected["price"]), expected["name"]))
     rows.append((root / "html_text" / "books_toscrape_a_light_in_the_attic.html", None, 51.77, "A Light in the Attic"))
+    rows.extend(_scrapely_annotated(root / "scrapely"))
+    # Pages the corpora give no expected values for: the price and name the page shows its buyer, read by hand
+    # (etsy: "43,90 €" in its Spanish page; wayfair: sale price $111.99, was $141.99; amazon: "Price: $12.48").
+    for name, price, title in (
+        ("etsy.html", 43.90, "EL original he y hay calabaza / decoración de otoño / estera de bienvenida"),
+        ("wayfair.html", 111.99, "Penhook 20.47'' Wide Armchair"),
+        ("amazon-gorilla.html", 12.48, 'Gorilla Black Duct Tape, 1.88" x 12 yd, Black, (Pack of 2)'),
+    ):
+        rows.append((root / "metascraper_shopping" / name, None, price, title))
     return rows
 
 
-def _title_matches(found: str | None, expected: str) -> bool:
+def _scrapely_annotated(folder: Path) -> list[tuple[Path, str | None, float | None, str | None]]:
+    """scrapely's annotated samples mark the name and price elements in the page itself (data-scrapy-annotate);
+    a name annotation that is not the product's name ('Lighting..', a breadcrumb) is not used (title None)."""
+    rows = []
+    for path in sorted(folder.glob("samples_htmlpage_*.html")) + sorted(folder.glob("samples_pageparsing_*.html")):
+        selector = Page.from_file(path).selector
+        found = {}
+        for field in ("name", "price"):
+            node = selector.xpath(f"//*[contains(@data-scrapy-annotate, '&quot;{field}&quot;') or "
+                                  f"contains(@data-scrapy-annotate, '\"{field}\"')]")
+            if node:
+                found[field] = " ".join(" ".join(node[0].xpath(".//text()").getall()).split())
+        if "price" not in found:
+            continue
+        name = found.get("name")
+        rows.append((path, None, parse_price(found["price"])[0], name if name and len(name) > 12 else None))
+    return rows
+
+
+def _title_matches(found: str | None, expected: str | None) -> bool:
     # A page may append the site's name ("… | FYE"); the product's name must lead.
+    if expected is None:
+        return bool(found)
     return bool(found) and (found == expected or expected.startswith(found) or found.startswith(expected.split(" - ")[0]))
 
 
 @pytest.mark.realpages
 def test_real_product_pages_title_and_price(shared_dir):
     rows = real_product_pages(shared_dir)
-    assert len(rows) >= 13
+    assert len(rows) >= 18
     right, wrong = 0, []
     for path, url, price, title in rows:
         listing = extract_listing(Page.from_file(path, url=url), require_product=False)
@@ -115,6 +148,9 @@ def test_real_product_pages_title_and_price(shared_dir):
             right += 1
         else:
             wrong.append(f"{path.name}: got {listing.title!r} {listing.price}, expected {title!r} {price}")
+    print(f"\nreal product pages: title and price right on {right} of {len(rows)} ({right / len(rows):.0%})")
+    for line in wrong:
+        print("  wrong:", line)
     assert right / len(rows) >= 0.9, wrong
 
 

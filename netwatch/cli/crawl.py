@@ -58,13 +58,15 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     from rich.table import Table
 
     table = Table(title="crawl summary")
-    for column in ("target", "pages", "items", "leads", "errors", "seconds", "result"):
-        table.add_column(column)
+    for column in ("target", "pages", "items", "leads", "coverage", "errors", "seconds", "result"):
+        table.add_column(column, no_wrap=column == "coverage")
     for result in results:
         summary = result.summary()
         items = ", ".join(f"{n} {k}" for k, n in sorted(summary["items_by_type"].items())) or "0"
         errors = ", ".join(f"{n} {k}" for k, n in sorted(summary["errors_by_kind"].items())) or "0"
-        table.add_row(result.target, str(result.pages), items, str(summary["leads"]), errors,
+        # share of listings with title, price, shop: one field a line, so the column stays narrow
+        coverage = "\n".join(f"{name} {share:.0%}" for name, share in summary["field_coverage"].items()) or "-"
+        table.add_row(result.target, str(result.pages), items, str(summary["leads"]), coverage, errors,
                       str(summary["duration_s"]), summary["problem"] or "ok")
     Console(stderr=True).print(table)
     from netwatch.analysis.post_run import RUN_UNRECORDED_STAT

@@ -16,6 +16,16 @@ LAST_GOOD_STAT = "netwatch/last_good_items"  # items of the target's last run wi
 # Set by the distributed coordinator in a target's stats: the worker incarnations that died during its crawl.
 LOST_WORKERS_STAT = "netwatch/distributed/lost_workers"
 LISTINGS_WITH_SHOP_STAT = "netwatch/listings_with_shop"  # listings naming their shop (shop_id or shop_name)
+LISTINGS_WITH_PREFIX = "netwatch/listings_with/"  # + title / price / shop: product items that have the field
+COVERED_FIELDS = ("title", "price", "shop")
+
+
+def field_coverage(stats: Mapping[str, Any]) -> dict[str, float]:
+    """The share of listings (product items) that have each of title, price and shop, 0–1; {} with no listings."""
+    listings = int(stats.get("netwatch/items/listing", 0))
+    if not listings:
+        return {}
+    return {name: round(int(stats.get(f"{LISTINGS_WITH_PREFIX}{name}", 0)) / listings, 4) for name in COVERED_FIELDS}
 ERROR_PREFIX = "netwatch/errors/"
 # Error kinds that are the web working as meant: a delisted listing answers 404 or 410.
 # (robots.txt refusals are not counted as errors at all: netwatch/robots_forbidden.)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netwatch.crawl.health import Alarm, alarms_from_stats, errors_by_kind
+from netwatch.crawl.health import Alarm, alarms_from_stats, errors_by_kind, field_coverage
 from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED
 from netwatch.sites import load_profile, profile_names
 
@@ -77,6 +77,7 @@ class CrawlResult:
         return {
             "target": self.target, "pages": self.pages, "items": self.items, "items_by_type": self.items_by_type,
             "leads": int(self.stats.get("netwatch/leads", 0)),
+            "field_coverage": field_coverage(self.stats),  # share of listings with title, price, shop
             # scored over the store once the crawl was done (not in duration_s)
             "review_leads": int(self.stats.get("netwatch/review_signals/leads", 0)),
             "review_pass_s": self.stats.get("netwatch/review_signals/seconds"), "errors": self.errors,

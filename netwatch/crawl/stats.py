@@ -29,7 +29,7 @@ from twisted.internet import task
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-from netwatch.crawl.health import LISTINGS_WITH_SHOP_STAT
+from netwatch.crawl.health import LISTINGS_WITH_PREFIX, LISTINGS_WITH_SHOP_STAT
 from netwatch.domain.items import Listing
 
 logger = logging.getLogger(__name__)
@@ -96,9 +96,14 @@ class CrawlStats:
     def item_scraped(self, item: Any, response: Any, spider: Any) -> None:
         self.stats.inc_value(f"netwatch/items/{type(item).__name__.lower()}")
         adapter = ItemAdapter(item)
-        if isinstance(item, Listing) and (item.shop_id or item.shop_name):
-            # Spidermon's field coverage counts fields one by one; the shop check wants either of two.
-            self.stats.inc_value(LISTINGS_WITH_SHOP_STAT)
+        if isinstance(item, Listing):
+            # per-field coverage for the summary (Spidermon's counts fields one by one; shop is either of two)
+            has = {"title": bool(item.title), "price": item.price is not None, "shop": bool(item.shop_id or item.shop_name)}
+            for name, present in has.items():
+                if present:
+                    self.stats.inc_value(f"{LISTINGS_WITH_PREFIX}{name}")
+            if has["shop"]:
+                self.stats.inc_value(LISTINGS_WITH_SHOP_STAT)
         if "hits" in adapter and adapter.get("hits"):
             self.stats.inc_value("netwatch/leads")
         if "reviews" in adapter and adapter.get("reviews"):

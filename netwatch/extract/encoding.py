@@ -8,6 +8,7 @@ GBK and GB2312 are decoded as GB18030, their superset, so rare characters surviv
 from __future__ import annotations
 
 import codecs
+import re
 
 import charset_normalizer
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
@@ -49,5 +50,26 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
             pass
     best = charset_normalizer.from_bytes(body).best()
     detected = _canonical(best.encoding) if best is not None else None
+    if detected in _OTHER_DOUBLE_BYTE and _is_gb18030(body) and not _declares_other_language(body):
+        detected = "gb18030"
     encoding = detected or declared or "utf-8"
     return body.decode(encoding, errors="replace"), encoding
+
+
+# A mostly-ASCII page (a Tmall item page is scripts and markup) holds too little Chinese text for the
+# detector: its GBK title comes out as Korean or Japanese. The pages netwatch reads are Chinese shops, so a
+# page whose bytes are valid GB18030 is read as such unless it says it is in Korean or Japanese.
+_OTHER_DOUBLE_BYTE = {"cp949", "euc_kr", "johab", "shift_jis", "cp932", "euc_jp", "iso2022_jp", "iso2022_kr"}
+_OTHER_LANG = re.compile(rb"<html[^>]*\blang=[\"']?(?:ko|ja)", re.IGNORECASE)
+
+
+def _is_gb18030(body: bytes) -> bool:
+    try:
+        body.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declares_other_language(body: bytes) -> bool:
+    return bool(_OTHER_LANG.search(body[:4096]))

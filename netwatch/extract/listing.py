@@ -15,15 +15,19 @@ import dateparser
 
 from netwatch.domain.clock import utcnow_iso
 from netwatch.domain.items import Listing, Review, Shop
+from netwatch.extract.embedded import embedded_fields
 from netwatch.extract.fields import FieldSpec, clean_text, extract_fields
 from netwatch.extract.heuristics import heuristic_fields
 from netwatch.extract.page import Page
+from netwatch.extract.pagekind import PageKind, classify_page
 from netwatch.extract.prices import parse_price
 from netwatch.extract.structured import structured_sources
 
 _GENERIC_SEGMENTS = {"product", "products", "item", "items", "detail", "details", "p", "dp", "index", "view", "pdp", "goods"}
 _ID_PARAMS = ("id", "item", "itemid", "item_id", "product_id", "productid", "pid", "goods_id", "sku")
 _LIST_FIELDS = {"images", "category_hints"}
+_PROFILE_PRODUCT = PageKind("product", 0, 0, ["profile"])
+_OTHER = PageKind("other", 0, 0, [])
 _MERGED_FIELDS = ("shop_id", "title", "description", "shop_name", "images", "specs", "category_hints", "reviews")
 
 
@@ -113,21 +117,32 @@ def _coerce_selected(selected: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def listing_fields(page: Page, selectors: Mapping[str, FieldSpec] | None = None) -> tuple[dict[str, Any], bool]:
-    """(merged fields, is this a product page) — profile selectors win, then markup, then heuristics."""
+def listing_fields(page: Page, selectors: Mapping[str, FieldSpec] | None = None) -> tuple[dict[str, Any], PageKind]:
+    """(merged fields, what kind of page) — profile selectors win, then markup, embedded state, heuristics."""
     chosen = [_coerce_selected(extract_fields(page.selector, selectors))] if selectors else []
     if page.is_json:  # an API answer: only the profile's json: specs can read it
-        return _merge(chosen), bool(chosen and chosen[0].get("title"))
+        return _merge(chosen), _PROFILE_PRODUCT if chosen and chosen[0].get("title") else _OTHER
     sources = [fields for _, fields in structured_sources(page)]
     if chosen and chosen[0].get("title") and chosen[0].get("price") is not None:
-        return _merge(chosen + sources), True  # the profile read the page: guessing would add nothing but cost
+        return _merge(chosen + sources), _PROFILE_PRODUCT  # the profile read the page: guessing would add nothing
+    embedded = embedded_fields(page.text)
     declared_offer = any(s.get("has_offer") or s.get("price") is not None for s in sources)
-    need_price = not declared_offer and not any(s.get("price") is not None for s in chosen)
+    need_price = not declared_offer and not (embedded and embedded.get("price") is not None) and not any(
+        s.get("price") is not None for s in chosen)
     heuristics = heuristic_fields(page.selector, with_price=need_price)
-    is_product = bool(sources) or bool(chosen and chosen[0].get("title")) or (
-        heuristics["has_buy_button"] and heuristics["price"] is not None and bool(heuristics["title"])
-    )
-    return _merge(chosen + sources + [heuristics]), is_product
+    structured_products = max((s.get("products", 1) for s in sources), default=0)
+    kind = classify_page(page.selector, structured_products, embedded_cards=embedded["cards"] if embedded else 0,
+                         has_embedded_product=embedded is not None, declared_offer=declared_offer,
+                         buy_controls=heuristics["buy_buttons"])
+    if chosen and chosen[0].get("title") and not kind.is_product:
+        kind = _PROFILE_PRODUCT  # the profile's page rule says this is an item page
+    merged = _merge(chosen + sources + ([embedded] if embedded else []) + [heuristics])
+    return merged, kind
+
+
+def page_kind(page: Page) -> PageKind:
+    """Product, listing (a grid of cards) or other, as the generic spider needs to know to store or navigate."""
+    return listing_fields(page)[1]
 
 
 def extract_listing(
@@ -138,8 +153,8 @@ def extract_listing(
     require_product: bool = True,
 ) -> Listing | None:
     """The listing on a product page, or None when the page is not one (unless require_product=False)."""
-    fields, is_product = listing_fields(page, selectors)
-    if require_product and not is_product:
+    fields, kind = listing_fields(page, selectors)
+    if require_product and not (kind.is_product and fields.get("title")):
         return None
     price, original = fields.get("price"), fields.get("original_price")
     if original is not None and (price is None or original <= price):

@@ -148,12 +148,16 @@ def _product_fields(product: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _main_product(items: list[Any]) -> dict[str, Any] | None:
+def _main_product(items: list[Any]) -> tuple[dict[str, Any] | None, int]:
+    """The page's main product and how many named products the markup holds (many: a listing's cards)."""
     products = [node for node in _walk(items) if _types(node) & PRODUCT_TYPES]
     if not products:
-        return None
+        return None, 0
     with_offers = [p for p in products if p.get("offers") and p.get("name")]
-    return (with_offers or [p for p in products if p.get("name")] or products)[0]
+    named = [p for p in products if p.get("name")]
+    # a product's variants (ProductGroup.hasVariant) are one product, not a grid
+    variants = sum(len(p.get("hasVariant") or []) for p in products if isinstance(p.get("hasVariant"), list))
+    return (with_offers or named or products)[0], max(1, len(named) - variants)
 
 
 def _opengraph_fields(graphs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -239,9 +243,9 @@ def structured_sources(page: Page) -> list[tuple[str, dict[str, Any]]]:
         logger.warning("structured data unreadable on %s: %s", page.url, exc)
     sources = []
     for syntax in ("json-ld", "microdata", "rdfa"):
-        product = _main_product(data.get(syntax) or [])
+        product, count = _main_product(data.get(syntax) or [])
         if product is not None:
-            sources.append((syntax, _product_fields(product)))
+            sources.append((syntax, {**_product_fields(product), "products": count}))
     og = _opengraph_fields(data.get("opengraph") or [])
     if og.pop("is_product"):
         sources.append(("opengraph", og))

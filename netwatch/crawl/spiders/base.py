@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy import signals
 from scrapy.http import Response, TextResponse
+from scrapy.spiders.sitemap import SitemapSpider, iterloc
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
@@ -35,7 +36,8 @@ def page_from_response(response: Response) -> Page:
     return Page(url=response.url, body=response.body, headers={"Content-Type": content_type} if content_type else {})
 
 
-class NetwatchSpider(scrapy.Spider):
+class NetwatchSpider(SitemapSpider):
+    # SitemapSpider for its sitemap reading (gzip, indexes, sitemap_filter); start() and parse_sitemap are ours.
     # The browser's settings are crawl settings (netwatch.crawl.settings), for `scrapy crawl` and netwatch alike.
     custom_settings: ClassVar[dict[str, Any]] = {
         # Spidermon after netwatch's stats: its health monitors (SPIDERMON_* in netwatch.crawl.settings) read them.
@@ -99,24 +101,30 @@ class NetwatchSpider(scrapy.Spider):
         self.crawler.stats.inc_value("netwatch/sitemaps_missing")
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        """robots.txt's Sitemap: lines, sitemap indexes and url sets, plain or gzipped (.xml.gz), read by
+        Scrapy's SitemapSpider machinery (its body reader bounds a gzip bomb by DOWNLOAD_MAXSIZE)."""
         if response.url.endswith("/robots.txt"):
             for url in sitemap_urls_from_robots(response.text, base_url=response.url):
                 yield self.sitemap_request(url)
             return
+        body = self._get_sitemap_body(response)
         try:
-            sitemap = Sitemap(response.body)
+            sitemap = Sitemap(body) if body else None
         except Exception:  # noqa: BLE001 - lxml raises several kinds on broken XML
+            sitemap = None
+        if sitemap is None or sitemap.type not in ("sitemapindex", "urlset"):
             record_error(self.crawler.stats, "bad_sitemap")
             logger.warning("unreadable sitemap %s", response.url)
             return
-        for entry in sitemap:
-            loc = entry.get("loc")
-            if not loc:
-                continue
+        self.crawler.stats.inc_value("netwatch/sitemaps_read")
+        for loc in iterloc(self.sitemap_filter(sitemap), self.sitemap_alternate_links):
             if sitemap.type == "sitemapindex":
                 yield self.sitemap_request(loc)
             else:
-                yield scrapy.Request(loc, callback=self.parse, errback=self.on_error)
+                yield self.sitemap_entry_request(loc)
+
+    def sitemap_entry_request(self, url: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse, errback=self.on_error)
 
     # --- JavaScript pages ---------------------------------------------------------------------
     def render_request(self, request: scrapy.Request, wait_for: str | None, dont_filter: bool = True) -> scrapy.Request:

@@ -1,16 +1,24 @@
 """The generic spider: any self-built shop from one start URL, with no profile and no code.
 
-Finds product pages by the site's sitemaps (robots.txt, /sitemap.xml) and by following links on the
-same site (pagination first); a page is a product when its markup or heuristics say so.
+Finds product pages by the site's sitemaps (robots.txt, /sitemap.xml, gzipped or indexed) and by following
+links on the same site. A page is stored only when its score says it is one product (netwatch.extract.pagekind);
+listing and category pages are read for their links and never stored. Links are visited product and pagination
+first, categories next; facets, sorting, filters, review forms, cart, account and login links never (on a shop
+engine they multiply one catalogue page into hundreds and show the same products again).
+
+A page names its own URL with <link rel=canonical> or og:url: the listing is stored under that URL, and a page
+whose canonical is another page of the site (a facet variant, a tracking parameter) is not a second listing:
+the canonical page is fetched instead.
 
     scrapy crawl generic -a start_url=https://shop.example.cn/
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.http import Response
@@ -18,9 +26,32 @@ from scrapy.linkextractors import LinkExtractor
 
 from netwatch.crawl.spiders.base import NetwatchSpider, host_of, is_html, page_from_response
 from netwatch.extract import extract_listing
+from netwatch.extract.pagekind import canonical_url, grid_links
 
-# Pagination links are followed before other links, so listings are reached early.
-_NEXT_PAGE_CSS = "a[rel=next], a.next, link[rel=next]"
+PRODUCT_PRIORITY, PAGINATION_PRIORITY, CATEGORY_PRIORITY = 30, 20, 0
+_NEXT_PAGE_CSS = "a[rel=next], a.next, link[rel=next], li.next a, .pagination a, .pager a"
+_PAGINATION = re.compile(r"[?&](?:page|p|pg|pageno|page_no|pagenum|start|offset)=\d+|/page/\d+/?$", re.IGNORECASE)
+_PRODUCT_URL = re.compile(
+    r"/(?:product|products|item|items|goods|detail|dp|p|catalogue/[^/]+_\d+)/|item\.htm|/item/|[?&](?:id|item_?id|"
+    r"product_?id|goods_?id)=\w", re.IGNORECASE,
+)
+# Never followed: these pages are the same catalogue sorted or filtered, forms, or a visitor's own pages.
+_NEVER = re.compile(
+    r"selected_facets=|[?&](?:sort|sort_by|order|orderby|dir|filter|filters|view|mode|limit|currency|lang)="
+    r"|/(?:reviews?/add|review|reviews|basket|cart|checkout|accounts?|login|logout|register|signup|sign-in"
+    r"|password-reset|wishlists?|compare|alerts?|offers|search)(?:/|$|\?)|[?&]q=|javascript:|mailto:",
+    re.IGNORECASE,
+)
+
+
+def host_aliases(host: str) -> set[str]:
+    """The host names one site answers to: www. and the bare domain, localhost and 127.0.0.1."""
+    host = host.lower()
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    if host in loopback:
+        return set(loopback)
+    bare = host.removeprefix("www.")
+    return {bare, f"www.{bare}"}
 
 
 class GenericSpider(NetwatchSpider):
@@ -34,10 +65,12 @@ class GenericSpider(NetwatchSpider):
         if not urls:
             raise ValueError("the generic spider needs -a start_url=URL (several: comma-separated)")
         self.start_urls = [u.strip() for u in urls]
-        self.allowed_domains = sorted({host_of(u) for u in self.start_urls})
+        self.site_hosts = set().union(*(host_aliases(host_of(u)) for u in self.start_urls))
+        # Scrapy's offsite filter allows these and their subdomains; the spider checks exact hosts itself.
+        self.allowed_domains = sorted(h for h in self.site_hosts if h != "::1")
         self.platform = platform or ""
         # Not LinkExtractor(allow_domains=…): it compares host:port, so sites on a port never match.
-        self.links = LinkExtractor()
+        self.links = LinkExtractor(deny=_NEVER.pattern)
 
     async def start(self) -> Any:
         for url in self.start_urls:
@@ -46,14 +79,73 @@ class GenericSpider(NetwatchSpider):
             yield scrapy.Request(url, callback=self.parse, errback=self.on_error, meta={"netwatch_start": True},
                                  dont_filter=True)
 
+    def on_site(self, url: str) -> bool:
+        return host_of(url).lower() in self.site_hosts
+
+    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """A sitemap's entries on this site (any of its host names); others are another site's."""
+        for entry in entries:
+            if entry.get("loc") and self.on_site(entry["loc"]):
+                yield entry
+            else:
+                self.crawler.stats.inc_value("netwatch/sitemap_offsite")
+
+    def sitemap_entry_request(self, url: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse, errback=self.on_error,
+                              priority=PRODUCT_PRIORITY if _PRODUCT_URL.search(url) else CATEGORY_PRIORITY)
+
+    def _same_page(self, a: str, b: str) -> bool:
+        """Two URLs of one page: equal but for the host alias, a trailing slash or a fragment."""
+        def key(url: str) -> tuple[str, str, str]:
+            parts = urlsplit(url)
+            host = min(host_aliases(parts.hostname or "")) if self.on_site(url) else parts.hostname or ""
+            return (f"{host}:{parts.port}", parts.path.rstrip("/") or "/", parts.query)
+        return key(a) == key(b)
+
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if not is_html(response):
             return
-        listing = extract_listing(page_from_response(response), self.platform or None)
+        page = page_from_response(response)
+        canonical = canonical_url(page.selector, response.url)
+        if canonical and self.on_site(canonical) and not self._same_page(canonical, response.url):
+            # Not a page of its own: read the page it names (once; the duplicate filter sees to that).
+            self.crawler.stats.inc_value("netwatch/pages_canonical_elsewhere")
+            yield scrapy.Request(canonical, callback=self.parse, errback=self.on_error, priority=PRODUCT_PRIORITY)
+            return
+        url = canonical if canonical and self.on_site(canonical) else response.url
+        page.url = url
+        # A review form, a cart or account page reached anyway (a sitemap, a start URL) may show the product,
+        # but it is not the product's page: stored, it would take the listing's place.
+        listing = None if _NEVER.search(url) else extract_listing(page, self.platform or None)
         if listing is not None:
+            self.crawler.stats.inc_value("netwatch/pages_product")
             yield listing
-        for link in response.css(_NEXT_PAGE_CSS).xpath("@href").getall():
-            yield response.follow(link, callback=self.parse, errback=self.on_error, priority=10)
+        else:
+            self.crawler.stats.inc_value("netwatch/pages_navigation")
+        yield from self.follow_links(response, page.selector)
+
+    def follow_links(self, response: Response, selector: Any) -> Iterator[scrapy.Request]:
+        """Product links (a grid's cards, product-like URLs) first, then pagination, then categories."""
+        cards = {urljoin(response.url, href) for href in grid_links(selector)}
+        pagination = {urljoin(response.url, href) for href in response.css(_NEXT_PAGE_CSS).xpath("@href").getall()}
+        seen: set[str] = set()
         for link in self.links.extract_links(response):
-            if host_of(link.url) in self.allowed_domains:
-                yield scrapy.Request(link.url, callback=self.parse, errback=self.on_error)
+            url = _without_fragment(link.url)
+            if url in seen or not self.on_site(url) or _NEVER.search(url):
+                continue
+            seen.add(url)
+            if url in cards or (_PRODUCT_URL.search(url) and not _PAGINATION.search(url)):
+                priority = PRODUCT_PRIORITY
+            elif url in pagination or _PAGINATION.search(url):
+                priority = PAGINATION_PRIORITY
+            else:
+                priority = CATEGORY_PRIORITY
+            yield scrapy.Request(url, callback=self.parse, errback=self.on_error, priority=priority)
+        for url in pagination - seen:  # <link rel=next> is no anchor: the link extractor does not see it
+            if self.on_site(url) and not _NEVER.search(url):
+                yield scrapy.Request(url, callback=self.parse, errback=self.on_error, priority=PAGINATION_PRIORITY)
+
+
+def _without_fragment(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
