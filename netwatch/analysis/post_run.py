@@ -54,6 +54,7 @@ def finish(store: Store, run_id: int, stats: Mapping[str, Any], reason: str | No
     if status == "finished":
         store.delist_unseen(run_id, partial=bool(stats.get(PARTIAL_CRAWL)))
     check_price_fraud(store, run_id)
+    store.refresh_seller_groups()  # the run may have stored shops' identifiers (netwatch.store.networks)
     if score_reviews and status != KILLED:
         # Imported when scoring only: it loads the rule engine and the signal scorer.
         from netwatch.analysis.reviews.store_pass import score_run, with_review_stats
