@@ -120,7 +120,7 @@ def test_cli_network_in_chinese_and_the_export_has_the_group(crawled, tmp_path):
     assert listing.exit_code == 0, listing.output
     blocks = [block for block in listing.output.split("\n\n") if block.strip()]
     # the tea group's leads are on two platforms in two regions (netmall 海淀, lvyuan 朝阳): it comes first
-    assert "netmall/1001" in blocks[0] and "海淀、朝阳" in blocks[0]
+    assert "netmall/1001" in blocks[0] and "地区：朝阳、海淀" in blocks[0]
 
     out = tmp_path / "leads.csv"
     exported = CliRunner().invoke(cli, ["leads", "export", "--out", str(out), "--lang", "zh"], env=env)

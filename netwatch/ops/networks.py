@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from netwatch.ops.regions import platform_regions, region_of
+from netwatch.ops.watchlist import DEFAULT_REGION
 from netwatch.store import Store
 
 
@@ -16,7 +17,8 @@ def ranked_groups(store: Store) -> list[dict[str, Any]]:
     for group in groups:
         with_leads = [shop for shop in group["shops"] if shop["leads"]]
         group["lead_platforms"] = sorted({shop["platform"] for shop in with_leads})
-        group["lead_regions"] = sorted({region_of(shop["platform"], regions) for shop in with_leads})
+        # a platform no watch target covers has no region: it does not count as one more
+        group["lead_regions"] = sorted({region_of(shop["platform"], regions) for shop in with_leads} - {DEFAULT_REGION})
         group["leads"] = sum(shop["leads"] for shop in group["shops"])
     groups.sort(key=lambda g: (-len(g["lead_platforms"]), -len(g["lead_regions"]), -g["leads"], g["group_id"]))
     return groups
