@@ -46,8 +46,9 @@ def test_one_number_in_every_dress_is_one_value():
 
 
 def test_what_is_not_an_identifier():
-    from netwatch_fixtures.mall.creditcode import make_code
     import random
+
+    from netwatch_fixtures.mall.creditcode import make_code
 
     valid, invalid = make_code(random.Random(3)), make_code(random.Random(3), valid=False)
     assert values(f"统一社会信用代码：{valid}") == {("credit_code", valid)}

@@ -26,6 +26,7 @@ COMMANDS = {
     "recheck": "netwatch.cli.recheck:recheck",
     "takedowns": "netwatch.cli.recheck:takedowns",
     "sample": "netwatch.cli.sample:sample",
+    "campaign": "netwatch.cli.campaign:campaign",
 }
 
 

@@ -262,7 +262,8 @@ def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None
 # -- schedule ------------------------------------------------------------------------------------
 
 
-def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
+def netwatch_command(args: list[str], db_url: str | None) -> str:
+    """The shell command a scheduler runs: netwatch with these (already quoted) arguments, from here."""
     beside_python = Path(sys.executable).parent / "netwatch"  # the virtualenv's script: cron has no PATH to it
     netwatch = (str(beside_python) if beside_python.exists() else shutil.which("netwatch")
                 or f"{sys.executable} -c 'from netwatch.cli import main; main()'")
@@ -270,8 +271,13 @@ def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
     if db_url:
         parts.append(f"NETWATCH_DB_URL={shlex.quote(db_url)}")
     # exec: the scheduler's SIGTERM reaches netwatch itself (not the shell), which then stops cleanly
-    parts += ["exec", netwatch, "nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))]
+    parts += ["exec", netwatch, *args]
     return " ".join(parts)
+
+
+def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
+    return netwatch_command(["nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))],
+                            db_url)
 
 
 def cron_line(at: str, tag: str, outbox: str, db_url: str | None, log: str) -> str:

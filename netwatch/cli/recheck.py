@@ -40,7 +40,8 @@ def recheck(status_text: str, older_than: str | None, overrides: tuple[str, ...]
             lang: str) -> None:
     """Fetch the pages of followed leads again and record per lead: still there, changed, gone."""
     from netwatch import config
-    from netwatch.ops.recheck import OUTCOME_NAMES, parse_age, recheck as run_recheck, takedown_table
+    from netwatch.ops.recheck import OUTCOME_NAMES, parse_age, takedown_table
+    from netwatch.ops.recheck import recheck as run_recheck
 
     statuses = parse_statuses(status_text)
     try:

@@ -11,8 +11,6 @@ from sqlalchemy.engine import Engine
 from netwatch.ops.watchlist import DEFAULT_REGION, list_targets, target_tags
 
 
-
-
 def platform_of(target) -> str:  # type: ignore[no-untyped-def]
     """The platform key a target's crawls store shops and listings under."""
     if target.kind == "profile":

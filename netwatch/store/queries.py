@@ -22,7 +22,6 @@ def _lead_columns() -> list[sa.ColumnElement]:
         ShopRow.name.label("shop_name"),
         ShopRow.url.label("shop_url"),
         ShopRow.credit_code.label("credit_code"),
-        SellerGroup.group_id.label("group_id"),  # the shop's seller group (netwatch.store.networks), if any
         ListingRow.url.label("listing_url"),
         ListingRow.title.label("title"),
         ListingRow.price.label("price"),
@@ -40,6 +39,7 @@ def _lead_columns() -> list[sa.ColumnElement]:
         Lead.assignee.label("assignee"),
         Lead.note.label("note"),
         ListingRow.content_hash.label("evidence_hash"),
+        SellerGroup.group_id.label("group_id"),  # the shop's seller group (netwatch.store.networks), if any
     ]
 
 
