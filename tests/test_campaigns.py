@@ -49,9 +49,9 @@ def test_campaign_price_window_catches_a_comparison_price_the_week_misses(store)
         return run_id
 
     crawl(20, 100.0, None)
-    crawl(5, 260.0, None)
+    crawl(5, 320.0, None)
     last = crawl(0, 240.0, 300.0)
-    assert check_price_fraud(store, last) == 0  # the week's low is 240: 300 is no false comparison by it
+    assert check_price_fraud(store, last) == 0  # the week's low is 320: 300 is no false comparison by it
     assert check_price_fraud(store, last, window=timedelta(days=30)) == 1
     lead = store.leads(category="price_fraud")[0]
     assert lead["matched_text"] == "原价 ¥300.00 > 30日最低价 ¥100.00"
