@@ -3,8 +3,9 @@ shared crawl's (the distributed coordinator, once all workers are done) and an i
 
 In order: the run's status from its finish reason; listings earlier runs of the same target saw and this
 one did not are marked delisted, within what this run covered (netwatch.store.coverage; only after a run
-that went through to the end: a run cut short may simply not have got that far); the price-history check;
-the stored reviews scored (not after a kill: the killed run is re-run, then scored); and last the run's
+that went through to the end: a run cut short may simply not have got that far); the price-history check
+(over NETWATCH_PRICE_WINDOW_DAYS, seven unless a campaign widens it); shops regrouped by the identifiers they
+share (netwatch.store.networks); the stored reviews scored (not after a kill: the killed run is re-run, then scored); and last the run's
 status and statistics are recorded. A run the store refused a write of (STORE_FAILED) gets only the last.
 """
 

@@ -16,8 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from netwatch.domain.items import Shop
+from netwatch.store.bulk import Upsert, upsert_values
 from netwatch.store.followup_models import SellerGroup, ShopIdentifier
 from netwatch.store.models import Lead, ShopRow
+
+
+IDENTIFIERS = Upsert(ShopIdentifier.__table__, ("shop_ref", "kind", "value", "shown"), ("shop_ref", "kind", "value"),
+                     constants=("seen_at", "run_id"))
 
 
 def write_identifiers(conn: sa.Connection, run_id: int, now: datetime, shops: Mapping[tuple[str, str], Shop],
@@ -27,12 +32,10 @@ def write_identifiers(conn: sa.Connection, run_id: int, now: datetime, shops: Ma
     if not refs:
         return
     conn.execute(sa.delete(ShopIdentifier).where(ShopIdentifier.shop_ref.in_(refs)))
-    rows = [{"shop_ref": shop_ids[key], "kind": kind, "value": value[:200], "shown": shown, "seen_at": now,
-             "run_id": run_id}
-            for key, shop in sorted(shops.items()) if key in shop_ids
+    rows = [(shop_ids[key], kind, value[:200], shown) for key, shop in sorted(shops.items()) if key in shop_ids
             for kind, value, shown in dict.fromkeys(tuple(i) for i in shop.identifiers)]
-    if rows:
-        conn.execute(sa.insert(ShopIdentifier), rows)
+    # the store's batch upsert (netwatch.store.bulk): several times faster than an ORM insert of dicts
+    upsert_values(conn, IDENTIFIERS, rows, constants={"seen_at": now, "run_id": run_id})
 
 
 def _union_find(links: Mapping[tuple[str, str], list[int]]) -> dict[int, int]:
