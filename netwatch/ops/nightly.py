@@ -183,7 +183,11 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
                     # Stopped: only the crawls that went through count as done; the rest are crawled again.
                     _record_outcomes(store, nightly_run_id, batch, outcomes, finished_only=stop.requested)
                 stop.raise_if_requested()
-            takedowns = _recheck(store, db_url, recheck, settings) if recheck is not None else None
+            takedowns = None
+            if recheck is not None:  # crawls of their own, not the night's: their leads are not its new ones
+                from netwatch.ops.recheck import recheck_for_report
+
+                takedowns = recheck_for_report(store, db_url, recheck.statuses, recheck.older_than, settings)
             result = _summarise(store, nightly_run_id, tag, day)
             result.takedowns = takedowns
             result.resumed, result.lock_note = resumed, lock.cleared
@@ -198,17 +202,6 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
             stop_run(store, nightly_run_id, {"tag": tag, "stopped_by": signal.Signals(exc.signum).name})
             raise
         return result
-
-
-def _recheck(store: Store, db_url: str, options: RecheckOptions, settings: Mapping[str, Any] | None) -> list[list[str]]:
-    """The night's re-checks: crawls of their own, not the night's (their leads are not the night's new ones)."""
-    from netwatch.ops.recheck import recheck, takedown_table
-
-    rechecked = recheck(db_url, statuses=options.statuses, older_than=options.older_than, settings=settings)
-    for error in rechecked.errors:
-        log.warning("re-check: %s", error)
-    headers, rows = takedown_table(store, sorted(rechecked.outcomes), lang="en")
-    return [headers, *rows]
 
 
 RESUME_WITHIN = timedelta(hours=20)  # a killed run older than this is abandoned, not resumed: it was another night

@@ -10,6 +10,7 @@ delists nothing and counts no lead gone (netwatch.store.coverage), and it follow
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from netwatch.sites import profile_names
 from netwatch.store import Store, StoreError
 from netwatch.store import rechecks as store_rechecks
 
+logger = logging.getLogger(__name__)
 DEFAULT_STATUSES = ("handed_off", "confirmed", "resolved")
 GONE_KINDS = frozenset({"http_404", "http_410"})
 RECHECK_TARGET = "recheck@"  # + the time: a target no other run has (see the module's doc)
@@ -157,3 +159,14 @@ def takedown_table(store: Store, lead_ids: Sequence[int] | None = None, *, lang:
              duration_text(row["time_to_takedown"], lang)]
             for row in store.read(store_rechecks.takedowns, lead_ids)]
     return TAKEDOWN_HEADERS[lang], rows
+
+
+def recheck_for_report(store: Store, db_url: str, statuses: Sequence[str], older_than: timedelta | None,
+                       settings: Mapping[str, Any] | None) -> list[list[str]]:
+    """The nightly run's re-checks: [header, *rows] of the re-checked leads' takedown status (in English, as the
+    report is); what could not be re-checked is logged."""
+    rechecked = recheck(db_url, statuses=statuses, older_than=older_than, settings=settings)
+    for error in rechecked.errors:
+        logger.warning("re-check: %s", error)
+    headers, rows = takedown_table(store, sorted(rechecked.outcomes), lang="en")
+    return [headers, *rows]

@@ -20,7 +20,6 @@ from netwatch.store.bulk import Upsert, upsert_values
 from netwatch.store.followup_models import SellerGroup, ShopIdentifier
 from netwatch.store.models import Lead, ShopRow
 
-
 IDENTIFIERS = Upsert(ShopIdentifier.__table__, ("shop_ref", "kind", "value", "shown"), ("shop_ref", "kind", "value"),
                      constants=("seen_at", "run_id"))
 
