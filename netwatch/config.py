@@ -47,3 +47,10 @@ def chromium_path() -> str | None:
         if os.path.exists(candidate):
             return candidate
     return None
+
+
+def time_zone() -> str:
+    """The zone times are shown in: NETWATCH_TZ, else Asia/Shanghai."""
+    from netwatch.domain.clock import DEFAULT_ZONE
+
+    return os.environ.get("NETWATCH_TZ") or DEFAULT_ZONE

@@ -28,13 +28,15 @@ def _money(value: float) -> str:
     return f"¥{value:,.2f}"
 
 
-def check_price_fraud(store, run_id: int, now: datetime | None = None) -> int:  # type: ignore[no-untyped-def]
-    """Flag the run's listings whose comparison price beats the 7-day low of earlier runs; returns new leads."""
+def check_price_fraud(store, run_id: int, now: datetime | None = None,  # type: ignore[no-untyped-def]
+                      window: timedelta = WINDOW) -> int:
+    """Flag the run's listings whose comparison price beats the low of earlier runs within `window` (seven days;
+    a campaign's rules may ask for a longer one); returns new leads."""
     if now is None:
         now = last_fetched(store, run_id) or utcnow()
     lowest: dict[int, PricePair] = {}  # listing id -> the pair with the lowest earlier price
     raised: set[int] = set()  # listings whose comparison price was absent or lower within the window
-    for pair in price_pairs(store, run_id, since=now - WINDOW):
+    for pair in price_pairs(store, run_id, since=now - window):
         if pair.earlier_original_price is None or pair.earlier_original_price < pair.original_price - 0.005:
             raised.add(pair.listing_id)
         if pair.earlier_price < pair.original_price and (
@@ -47,9 +49,10 @@ def check_price_fraud(store, run_id: int, now: datetime | None = None) -> int:  
         if listing_id not in raised:
             continue
         original, low = pair.original_price, pair.earlier_price
-        match = f"原价 {_money(original)} > 7日最低价 {_money(low)}"
-        context = (f"{pair.fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前七日"
-                   f"（{now - WINDOW:%Y-%m-%d} 起）最低售价 {_money(low)}（{pair.earlier_at:%Y-%m-%d %H:%M}）")
+        days = window.days
+        match = f"原价 {_money(original)} > {days}日最低价 {_money(low)}"
+        context = (f"{pair.fetched_at:%Y-%m-%d %H:%M} 标示原价 {_money(original)}；此前{days}日"
+                   f"（{now - window:%Y-%m-%d} 起）最低售价 {_money(low)}（{pair.earlier_at:%Y-%m-%d %H:%M}）")
         hit = {"pack": PACK, "rule": RULE, "category": definition.category, "severity": rule.severity, "field": "original_price",
                "start": 0, "end": len(match), "match": match, "context": context, "legal_basis": rule.legal_basis}
         sightings.append(Sighting("listing", listing_id, listing_id, pair.shop_ref, pair.fetched_at, [hit]))

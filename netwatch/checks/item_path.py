@@ -5,7 +5,8 @@
 2. text rules (netwatch.checks.text): a listing's title, description, specs (as "key: value" lines) and
    each review (field `review`), with its category hints as product categories; a shop's name
    (`shop_name`) and text (`shop_text`);
-3. licence display (netwatch.checks.licence.check_shop) for shops;
+3. licence display (netwatch.checks.licence.check_shop) for shops, and the contact and identity details they
+   display (netwatch.checks.identities, into `shop.identifiers`: the store links shops sharing one);
 4. price marks (netwatch.checks.price_marks.check_listing) for listings.
 
 Plain Python: no Scrapy. Hits are appended to `item.hits`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netwatch.checks.identities import shop_identifiers
 from netwatch.checks.licence import check_shop
 from netwatch.checks.price_marks import check_listing
 from netwatch.checks.text import Hit, RuleEngine, default_engine
@@ -36,6 +38,7 @@ def process(item: Any, engine: RuleEngine | None = None) -> list[Hit]:
         hits = listing_text_hits(item, engine) + check_listing(item)
     else:
         hits = engine.check_fields({"shop_name": item.name, "shop_text": item.text}) + check_shop(item)
+        item.identifiers = [tuple(identifier) for identifier in shop_identifiers(item)]
     item.hits.extend(hits)
     return hits
 
@@ -52,6 +55,7 @@ def clean(item: Listing | Shop) -> None:
         item.name = clean_text(item.name)
         item.text = clean_text(item.text)
         item.licence_text = clean_text(item.licence_text)
+        item.contact = clean_text(item.contact)
 
 
 def listing_text_hits(listing: Listing, engine: RuleEngine) -> list[Hit]:

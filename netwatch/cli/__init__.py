@@ -22,6 +22,11 @@ COMMANDS = {
     "nightly": "netwatch.cli.nightly:nightly",
     "worker": "netwatch.cli.nightly:worker",
     "schedule": "netwatch.cli.nightly:schedule",
+    "shops": "netwatch.cli.shops:shops",
+    "recheck": "netwatch.cli.recheck:recheck",
+    "takedowns": "netwatch.cli.recheck:takedowns",
+    "sample": "netwatch.cli.sample:sample",
+    "campaign": "netwatch.cli.campaign:campaign",
 }
 
 

@@ -156,9 +156,14 @@ def _overrides(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--batch-size", type=int, default=50, show_default=True,
               help="Targets per crawl process; each batch is recorded as soon as it is done.")
 @click.option("-s", "settings", multiple=True, metavar="NAME=VALUE", help="Scrapy setting for the crawls.")
+@click.option("--recheck", "recheck_status", default=None, metavar="STATUSES",
+              help="Also re-check the leads in these statuses (e.g. handed_off,confirmed,resolved); the report "
+                   "shows their takedown status. Default: NETWATCH_RECHECK, else no re-checks.")
+@click.option("--recheck-older-than", default=None, help="With --recheck: only leads not re-checked for this long (3d).")
 @db_option
 def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_workers: int, stale_after: float,
-            max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], db_url: str | None) -> None:
+            max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], recheck_status: str | None,
+            recheck_older_than: str | None, db_url: str | None) -> None:
     """Crawl every watched target, classify leads, fill the outbox and write the report.
 
     Exit codes (netwatch.exits): 0 all well, 3 crawl-health alarms (a lost distributed worker among them),
@@ -189,10 +194,11 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     overrides = {"NETWATCH_INCREMENTAL": True, **_overrides(settings)}
     if max_error_rate is not None:
         overrides["NETWATCH_MAX_ERROR_RATE"] = max_error_rate
+    recheck = _recheck_options(recheck_status or os.environ.get("NETWATCH_RECHECK"), recheck_older_than)
     try:
         result = run_nightly(db_url, tag=tag, outbox=outbox, report_format=report_format, crawl=crawl,
                              settings=overrides, stale_after=timedelta(minutes=stale_after),
-                             batch_size=max(1, batch_size))
+                             batch_size=max(1, batch_size), recheck=recheck)
     except LockHeld as exc:
         click.echo(f"netwatch nightly: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
@@ -210,6 +216,21 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
         click.echo(f"  ALARM {name}: {alarm.check}: {alarm.message}", err=True)
     click.echo(f"report: {result.report_path}")
     sys.exit(result.exit_code)
+
+
+def _recheck_options(statuses: str | None, older_than: str | None):  # type: ignore[no-untyped-def]
+    """The nightly run's RecheckOptions from --recheck / NETWATCH_RECHECK, or None (no re-checks)."""
+    if not statuses:
+        return None
+    from netwatch.cli.recheck import parse_statuses
+    from netwatch.ops.nightly import RecheckOptions
+    from netwatch.ops.recheck import parse_age
+
+    try:
+        age = parse_age(older_than) if older_than else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--recheck-older-than") from None
+    return RecheckOptions(tuple(parse_statuses(statuses)), age)
 
 
 # -- worker --------------------------------------------------------------------------------------
@@ -241,7 +262,8 @@ def worker(redis_url: str, once: bool, wait: float | None, worker_id: str | None
 # -- schedule ------------------------------------------------------------------------------------
 
 
-def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
+def netwatch_command(args: list[str], db_url: str | None) -> str:
+    """The shell command a scheduler runs: netwatch with these (already quoted) arguments, from here."""
     beside_python = Path(sys.executable).parent / "netwatch"  # the virtualenv's script: cron has no PATH to it
     netwatch = (str(beside_python) if beside_python.exists() else shutil.which("netwatch")
                 or f"{sys.executable} -c 'from netwatch.cli import main; main()'")
@@ -249,8 +271,13 @@ def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
     if db_url:
         parts.append(f"NETWATCH_DB_URL={shlex.quote(db_url)}")
     # exec: the scheduler's SIGTERM reaches netwatch itself (not the shell), which then stops cleanly
-    parts += ["exec", netwatch, "nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))]
+    parts += ["exec", netwatch, *args]
     return " ".join(parts)
+
+
+def _nightly_command(tag: str, outbox: str, db_url: str | None) -> str:
+    return netwatch_command(["nightly", "--tag", shlex.quote(tag), "--outbox", shlex.quote(str(Path(outbox).resolve()))],
+                            db_url)
 
 
 def cron_line(at: str, tag: str, outbox: str, db_url: str | None, log: str) -> str:

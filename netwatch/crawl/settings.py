@@ -33,6 +33,9 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 SPIDER_MIDDLEWARES = {"netwatch.crawl.incremental.IncrementalCrawl": 950}
 NETWATCH_INCREMENTAL = False
 NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
+# The price-history check's window: a comparison price above the lowest price of this many days before it is a
+# lead (7: 明码标价和禁止价格欺诈规定; a campaign's announced rules may ask for more, e.g. 30 before 双十一).
+NETWATCH_PRICE_WINDOW_DAYS = 7
 
 # -- netwatch's own settings (every NETWATCH_* a crawl reads, with its default; readers give none) --
 NETWATCH_DB_URL = None  # the lead store; None: NETWATCH_DB_URL from the environment, else ./netwatch.db

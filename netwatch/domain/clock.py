@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+DEFAULT_ZONE = "Asia/Shanghai"  # where the analysts are; NETWATCH_TZ (netwatch.config.time_zone) changes it
 
 
 def utcnow() -> datetime:
@@ -13,3 +16,10 @@ def utcnow() -> datetime:
 def utcnow_iso() -> str:
     """Now as ISO 8601 text with its offset, to the second (an item's fetched_at)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def local_text(value: datetime | None, zone: str = DEFAULT_ZONE) -> str:
+    """A stored (naive UTC) time as the analyst's clock shows it, to the minute, labelled with its zone."""
+    if value is None:
+        return "—"
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") + f" ({zone})"

@@ -25,6 +25,8 @@ class Shop:
     is_food: bool = False  # the shop sells food (then a food licence must be shown)
     fetched_at: str | None = None
     hits: list[Any] = field(default_factory=list)
+    # (kind, normalised value, as shown) the item path read from the shop's text (netwatch.checks.identities)
+    identifiers: list[Any] = field(default_factory=list)
 
 
 @dataclass

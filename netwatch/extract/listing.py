@@ -191,6 +191,8 @@ def extract_shop(page: Page, platform: str, shop_id: str, selectors: Mapping[str
     if unknown:
         raise ValueError(f"shop selectors name fields Shop does not have: {sorted(unknown)}")
     values = {k: v for k, v in fields.items() if v not in (None, "")}
+    if isinstance(values.get("contact"), list):  # `all: true`: the contact block and, e.g., analytics script URLs
+        values["contact"] = "\n".join(str(part) for part in values["contact"] if part) or None
     is_food = values.pop("is_food", False)
     values["is_food"] = is_food if isinstance(is_food, bool) else str(is_food).strip().lower() in {"true", "yes", "1"}
     values["shop_id"] = str(values.get("shop_id") or shop_id)

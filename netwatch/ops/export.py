@@ -45,7 +45,7 @@ UNTRUSTED_TEXT = frozenset({"platform", "shop_name", "shop_url", "credit_code", 
 
 HEADERS_ZH = {
     "lead_id": "线索编号", "platform": "平台", "shop_name": "店铺名称", "shop_url": "店铺链接",
-    "credit_code": "统一社会信用代码", "listing_url": "商品链接", "title": "商品标题", "price": "价格",
+    "credit_code": "统一社会信用代码", "group_id": "关联卖家组", "listing_url": "商品链接", "title": "商品标题", "price": "价格",
     "original_price": "原价（划线价）", "category": "违法类型", "rule": "命中规则", "legal_basis": "法律依据",
     "matched_text": "命中内容", "context": "上下文", "severity": "严重程度", "first_seen": "首次发现",
     "last_seen": "最近发现", "times_seen": "发现次数", "status": "状态", "assignee": "承办人", "note": "备注",

@@ -78,6 +78,14 @@ class CrawlOutcome:
 CrawlTargets = Callable[[Sequence[Target], str, Mapping[str, Any]], dict[int, CrawlOutcome]]
 
 
+@dataclass(frozen=True)
+class RecheckOptions:
+    """The night re-checks the leads in these statuses not re-checked within older_than (None: all)."""
+
+    statuses: tuple[str, ...] = ("handed_off", "confirmed", "resolved")
+    older_than: timedelta | None = None
+
+
 @dataclass
 class TargetReport:
     name: str
@@ -104,6 +112,8 @@ class NightlyResult:
     report_path: Path | None = None
     resumed: bool = False
     lock_note: str | None = None
+    # the night's re-checks (netwatch.ops.recheck): [header, *rows] of the re-checked leads' takedown status
+    takedowns: list[list[str]] | None = None
 
     @property
     def alarms(self) -> list[tuple[str, Alarm]]:
@@ -134,7 +144,8 @@ def target_key(target: Target) -> str:
 def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outbox", report_format: str = "md",
                 crawl: CrawlTargets | None = None, settings: Mapping[str, Any] | None = None,
                 day: date | None = None, stale_after: timedelta = DEFAULT_STALE_AFTER,
-                heartbeat_every: float = DEFAULT_HEARTBEAT_EVERY, batch_size: int = 50) -> NightlyResult:
+                heartbeat_every: float = DEFAULT_HEARTBEAT_EVERY, batch_size: int = 50,
+                recheck: RecheckOptions | None = None) -> NightlyResult:
     """Crawl every enabled target tagged `tag`, classify leads, fill the outbox and write the report.
 
     Each crawl judges its own health (netwatch.crawl.monitors; thresholds are crawl settings, e.g.
@@ -142,7 +153,8 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
     Raises LockHeld when another nightly run is alive. A nightly run left unfinished by a killed process
     is resumed: its finished targets are kept, the rest crawled. SIGTERM or SIGINT stops the night
     (its crawl child shut down gracefully, what finished recorded, the lock released) and raises
-    NightlyInterrupted; the next run resumes it.
+    NightlyInterrupted; the next run resumes it. `recheck`: the followed leads' pages are fetched again
+    after the targets (netwatch.ops.recheck) and the report shows their takedown status.
     """
     if report_format not in ("md", "html"):
         raise ValueError(f"unknown report format {report_format!r}: use md or html")
@@ -171,7 +183,13 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
                     # Stopped: only the crawls that went through count as done; the rest are crawled again.
                     _record_outcomes(store, nightly_run_id, batch, outcomes, finished_only=stop.requested)
                 stop.raise_if_requested()
+            takedowns = None
+            if recheck is not None:  # crawls of their own, not the night's: their leads are not its new ones
+                from netwatch.ops.recheck import recheck_for_report
+
+                takedowns = recheck_for_report(store, db_url, recheck.statuses, recheck.older_than, settings)
             result = _summarise(store, nightly_run_id, tag, day)
+            result.takedowns = takedowns
             result.resumed, result.lock_note = resumed, lock.cleared
             night_dir = night_directory(Path(outbox), day, nightly_run_id)
             write_outbox(store, result, night_dir)  # each file renamed into place: a stop never leaves half a file
@@ -310,6 +328,13 @@ def spider_for(target: Target) -> tuple[str, dict[str, Any], dict[str, str]]:
 def crawl_targets_locally(targets: Sequence[Target], db_url: str, settings: Mapping[str, Any]) -> dict[int, CrawlOutcome]:
     """Crawl the targets in one child process (Twisted's reactor runs once per process); it stores the
     items and returns every target's stats."""
+    return crawl_specs_locally({target.id: spider_for(target) for target in targets}, db_url, settings)
+
+
+def crawl_specs_locally(specs: Mapping[int, tuple[str, dict[str, Any], dict[str, str]]], db_url: str,
+                        settings: Mapping[str, Any]) -> dict[int, CrawlOutcome]:
+    """Crawl {id: (spider or profile, spider arguments, base URLs)} in one child process, as netwatch.crawl.runner
+    does for `netwatch crawl`; returns each one's outcome (the re-checks crawl leads' pages through this too)."""
     import subprocess
     import sys
     import tempfile
@@ -319,7 +344,7 @@ def crawl_targets_locally(targets: Sequence[Target], db_url: str, settings: Mapp
         job, answer = Path(tmp) / "job.json", Path(tmp) / "outcomes.json"
         job.write_text(json.dumps({
             "db_url": db_url, "settings": dict(settings),
-            "targets": [{"id": t.id, "spec": spider_for(t)} for t in targets],
+            "targets": [{"id": key, "spec": spec} for key, spec in specs.items()],
         }), encoding="utf-8")
         # Its own session: a Ctrl-C on the terminal reaches the parent only, which passes one SIGTERM on.
         child = subprocess.Popen([sys.executable, "-m", CHILD_MODULE, str(job), str(answer)],
@@ -328,8 +353,8 @@ def crawl_targets_locally(targets: Sequence[Target], db_url: str, settings: Mapp
         if answer.exists():
             for target_id, outcome in json.loads(answer.read_text(encoding="utf-8")).items():
                 outcomes[int(target_id)] = CrawlOutcome(**outcome)
-    for target in targets:
-        outcomes.setdefault(target.id, CrawlOutcome(None, {}, f"the crawl process exited with {returncode}"))
+    for key in specs:
+        outcomes.setdefault(key, CrawlOutcome(None, {}, f"the crawl process exited with {returncode}"))
     return outcomes
 
 

@@ -85,6 +85,8 @@ def report_lines(result: NightlyResult) -> list[tuple[str, list[list[str]]]]:
                                                         str(t.figures.errors), t.figures.finish_reason or "")
                                                        if t.figures else ("", "", "", ""))]
                         for t in result.targets]))
+    if result.takedowns is not None:
+        sections.append(("Re-checks: takedown status", result.takedowns))
     sections.append(("Outbox", [["region", "file"]]
                      + [[region, str(path)] for region, path in sorted(result.outbox_files.items())]))
     return sections

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from netwatch.domain.vocab import LEAD_STATUSES, SEVERITY_RANK
+from netwatch.store.followup_models import SellerGroup
 from netwatch.store.models import Lead, ListingRow, ShopRow
 from netwatch.store.schema import StoreError
 
@@ -38,6 +39,7 @@ def _lead_columns() -> list[sa.ColumnElement]:
         Lead.assignee.label("assignee"),
         Lead.note.label("note"),
         ListingRow.content_hash.label("evidence_hash"),
+        SellerGroup.group_id.label("group_id"),  # the shop's seller group (netwatch.store.networks), if any
     ]
 
 
@@ -72,6 +74,7 @@ def lead_query(*, since=None, status=None, category=None, site=None, min_severit
         .select_from(Lead)
         .outerjoin(ListingRow, ListingRow.id == Lead.listing_id)
         .outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
+        .outerjoin(SellerGroup, SellerGroup.shop_ref == Lead.shop_id)
         .order_by(Lead.id)
     )
     if since is not None:

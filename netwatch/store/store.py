@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,7 +19,7 @@ from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.domain.process import process_alive
 from netwatch.domain.vocab import LEAD_STATUSES, PARTIAL_CRAWL, TRANSITIONS
-from netwatch.store import coverage
+from netwatch.store import coverage, networks
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
@@ -244,6 +244,42 @@ class Store:
             return conn.execute(sa.update(Lead).where(Lead.id.in_(wanted)).values(**values)).rowcount
 
         return self._write(work, f"setting the status of lead(s) {', '.join(map(str, wanted))} in")
+
+    # -- the follow-up modules' queries (netwatch.store.rechecks, .sampling, .campaigns) ---------------
+
+    def read(self, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """query(conn, *args, **kwargs) on a read-only connection."""
+        with self.reading() as conn:
+            return query(conn, *args, **kwargs)
+
+    def write(self, work: Callable[..., Any], doing: str, *args: Any, **kwargs: Any) -> Any:
+        """work(conn, *args, **kwargs) in one write transaction; `doing` names it in error messages."""
+        return self._write(lambda conn: work(conn, *args, **kwargs), f"{doing} in")
+
+    # -- seller networks (netwatch.store.networks) --------------------------------------------------
+
+    def refresh_seller_groups(self) -> int:
+        """Regroup shops by the identifiers they share (after a run stored shops); returns the groups."""
+        return self._write(networks.refresh_groups, "grouping shops by the identifiers they share in")
+
+    def seller_groups(self) -> list[dict[str, Any]]:
+        """Every group of two or more linked shops, with its shops and linking evidence."""
+        with self.reading() as conn:
+            return networks.all_groups(conn)
+
+    def seller_group(self, shop: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The shop a user named (`platform/shop_id`, a row id or a name) and its group (None: linked to none)."""
+        with self.reading() as conn:
+            found = networks.find_shops(conn, shop)
+            if not found:
+                raise StoreError(f"no shop {shop!r}: name one as platform/shop_id (e.g. netmall/1001), by its "
+                                 "number or by its name")
+            if len(found) > 1:
+                raise StoreError(f"{shop!r} names {len(found)} shops ("
+                                 + ", ".join(f"{row['platform']}/{row['shop_id']}" for row in found[:5])
+                                 + "): name one as platform/shop_id")
+            group_id = networks.group_of(conn, found[0]["id"])
+            return found[0], (networks.group_details(conn, group_id) if group_id is not None else None)
 
 
 def _run_summary(conn: sa.Connection, run_id: int) -> dict[str, Any]:

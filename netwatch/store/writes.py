@@ -22,6 +22,7 @@ from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.domain.vocab import SEVERITY_RANK
 from netwatch.store.bulk import Reference, Upsert, upsert, upsert_values, upsert_with_referring
 from netwatch.store.models import Lead, LeadHit, ListingRow, ReviewRow, Run, ShopRow, Snapshot
+from netwatch.store.networks import write_identifiers
 from netwatch.store.schema import StoreError
 
 HIT_FIELDS = ("pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis")
@@ -96,6 +97,7 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing 
 
     seen_at = {key: parse_time(item.fetched_at, now) for key, item in listings.items()}
     shop_ids = _upsert_shops(conn, run_id, now, shops)
+    write_identifiers(conn, run_id, now, shops, shop_ids)
     mentioned = {(item.platform, item.shop_id): item.shop_name for item in listings.values() if item.shop_id}
     shop_ids |= _ensure_shops(conn, run_id, now, {key: name for key, name in mentioned.items() if key not in shop_ids})
     listing_ids = _upsert_listings(conn, run_id, listings, seen_at, shop_ids)

@@ -157,5 +157,6 @@ class StorePipeline:
         recorded = await asyncio.to_thread(
             finish, self.store, self.run_id, dict(self.crawler.stats.get_stats()), reason,
             score_reviews=self.score_reviews,
-            signals_file=self.crawler.settings.get("NETWATCH_SIGNALS_FILE"))  # default: rules/signals/
+            signals_file=self.crawler.settings.get("NETWATCH_SIGNALS_FILE"),  # default: rules/signals/
+            price_window_days=self.crawler.settings.getint("NETWATCH_PRICE_WINDOW_DAYS"))
         self.crawler.stats.set_stats(recorded)  # the crawl's stats show the review pass's too

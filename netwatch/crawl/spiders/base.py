@@ -21,6 +21,7 @@ from netwatch.crawl.stats import UNREACHABLE_KINDS, error_kind, record_error
 from netwatch.extract import Page
 
 logger = logging.getLogger(__name__)
+START_FAILURES_STAT = "netwatch/start_failures"  # {start URL: error kind (http_404, timeout, …)}
 
 
 def freeze_startup_heap() -> None:
@@ -78,6 +79,9 @@ class NetwatchSpider(SitemapSpider):
         page = request.meta.get("playwright_page")
         if page is not None:
             self._close_render_page_later(page, request)
+        if request.meta.get("netwatch_start"):  # why each start page failed: a re-check tells 404 from a dead site
+            failed = self.crawler.stats.get_value(START_FAILURES_STAT) or {}
+            self.crawler.stats.set_value(START_FAILURES_STAT, {**failed, request.url: kind})
         if kind == "robots":  # the site asked us not to: obeyed, not an error
             self.crawler.stats.inc_value("netwatch/robots_forbidden")
         elif request.meta.get("netwatch_start") and kind in UNREACHABLE_KINDS:

@@ -27,7 +27,7 @@ class ProfileSpider(NetwatchSpider):
     name = "profile"
 
     def __init__(self, profile: str | SiteProfile | None = None, base_url: str | None = None,
-                 start_url: str | None = None, **kwargs: Any) -> None:
+                 start_url: str | None = None, follow: str | bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if profile is None:
             raise ValueError("the profile spider needs -a profile=NAME (one of netwatch/sites/*.yaml) or a path")
@@ -36,6 +36,8 @@ class ProfileSpider(NetwatchSpider):
         self.start_urls = [u.strip() for u in (start_url or "").split(",") if u.strip()]
         # Some of the site's pages (e.g. one shop's): the store delists only within the shops it saw.
         self.partial = bool(self.start_urls)
+        # -a follow=no: read the start pages and nothing they link to (a re-check of leads' pages)
+        self.follow = str(follow).strip().lower() not in {"no", "false", "0", "off"}
         self.platform = self.profile.key
         self.allowed_domains = list(self.profile.allowed_domains)
 
@@ -94,7 +96,7 @@ class ProfileSpider(NetwatchSpider):
         elif rule.item == "listing":
             record_error(self.crawler.stats, "no_title")
             self.logger.warning("no listing title on %s (page rule %r)", response.url, rule.name)
-        if not is_html(response):
+        if not is_html(response) or not self.follow:
             return
         carried = self.carried(page, rule, response)
         for css in rule.follow:
