@@ -18,11 +18,16 @@ from spidermon.core.actions import Action
 from spidermon.runners import MonitorRunner
 from spidermon.utils.field_coverage import calculate_field_coverage
 
+from netwatch.crawl.budgets import budget_message
 from netwatch.crawl.health import (
     ALARMS_STAT,
+    BUDGET_HITS_STAT,
+    CLOSED_DROP_REASON,
+    DROPPED_PREFIX,
     LAST_GOOD_STAT,
     LISTINGS_WITH_SHOP_STAT,
     LOST_WORKERS_STAT,
+    SITE_FAILURES_STAT,
     Alarm,
     CrawlFigures,
     figures_from_stats,
@@ -148,9 +153,34 @@ class LostWorkersMonitor(HealthMonitor):
                                "again by the others")
 
 
+@monitors.name("site budgets")
+class BudgetMonitor(HealthMonitor):
+    """A site that reached its page or time budget (netwatch.crawl.budgets): a link trap, or a budget too small."""
+
+    check = "budget"
+
+    def test_no_budget_hit(self) -> None:
+        hits = self.data.stats.get(BUDGET_HITS_STAT) or []
+        dropped = int(self.data.stats.get(DROPPED_PREFIX + CLOSED_DROP_REASON, 0))
+        self.assertFalse(hits, "; ".join(budget_message(hit, dropped) for hit in hits))
+
+
+@monitors.name("site failures")
+class SiteFailureMonitor(HealthMonitor):
+    """Sites given up (refusing again and again) and redirect loops (netwatch/site_failures)."""
+
+    check = "site_failed"
+
+    def test_no_site_failed(self) -> None:
+        failures = self.data.stats.get(SITE_FAILURES_STAT) or []
+        shown = "; ".join(f"{failure['url']}: {failure['reason']}" for failure in failures[:10])
+        more = f" (and {len(failures) - 10} more)" if len(failures) > 10 else ""
+        self.assertFalse(failures, f"{len(failures)} failure(s): {shown}{more}")
+
+
 class CrawlHealthSuite(MonitorSuite):
     monitors = [FinishReasonMonitor, ZeroItemsMonitor, ItemDropMonitor, ErrorRateMonitor, FieldCoverageMonitor,
-                LostWorkersMonitor]
+                LostWorkersMonitor, BudgetMonitor, SiteFailureMonitor]
     monitors_finished_actions = [RecordVerdict]
 
 

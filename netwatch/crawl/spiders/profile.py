@@ -49,6 +49,10 @@ class ProfileSpider(NetwatchSpider):
             for host in profile.allowed_domains:
                 slots[host] = dict(profile.politeness)
             settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+        # the site's own budgets (netwatch.crawl.budgets); -s on the command line still wins
+        for key, setting in (("pages", "NETWATCH_SITE_MAX_PAGES"), ("seconds", "NETWATCH_SITE_MAX_SECONDS")):
+            if key in profile.budget:
+                settings.set(setting, profile.budget[key], priority="spider")
 
     async def start(self) -> Any:
         if not self.start_urls:
