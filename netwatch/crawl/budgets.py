@@ -48,11 +48,11 @@ class SiteBudget:
         started = self.first_request.setdefault(site, time.monotonic())
         if self.max_seconds and time.monotonic() - started > self.max_seconds:
             self.hit(site, "seconds", self.max_seconds)
+        elif self.max_pages and self.pages[site] >= self.max_pages:  # one more than the budget: the site is closed
+            self.hit(site, "pages", self.max_pages)
         if closed_site(self.stats, site):
             raise drop(self.stats, CLOSED_DROP_REASON, request)
         self.pages[site] += 1
-        if self.max_pages and self.pages[site] >= self.max_pages:
-            self.hit(site, "pages", self.max_pages)  # this request still goes: the budget's last
 
     def hit(self, site: str, budget: str, limit: float) -> None:
         unit = "pages" if budget == "pages" else "s"

@@ -87,7 +87,8 @@ class NetwatchSpider(scrapy.Spider):
             pass
         elif kind == "redirect_loop":
             record_error(self.crawler.stats, kind)
-            record_site_failure(self.crawler.stats, request.url, "redirect loop")
+            # REDIRECT_MAX_TIMES reached: named by the URL the chain started from, as a loop caught early is
+            record_site_failure(self.crawler.stats, request.meta.get("redirect_urls", [request.url])[0], "redirect loop")
             logger.error("redirect loop: %s: %s", request.url, failure.getErrorMessage())
         elif request.meta.get("netwatch_start") and kind in UNREACHABLE_KINDS:
             record_error(self.crawler.stats, kind)
