@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from netwatch_fixtures.hostile import PRODUCTS, REFUSE_FIRST, RETRY_AFTER, HostileSite
+from test_nightly import QUIET, engine  # noqa: F401 - a fixture, shared with the nightly tests
 
 from netwatch.crawl.runner import crawl_settings
 from netwatch.exits import EXIT_ALARMS, EXIT_OK
@@ -239,3 +240,24 @@ def test_trap_heuristics_one_by_one():
         "https://other.example/list?page=4": None,
     }
     assert {url: traps.trap(url) for url in expected} == expected
+
+
+# -- the nightly report --------------------------------------------------------------------------------
+
+def test_the_nightly_report_shows_the_budget_alarm_and_the_traps(engine, db_url, tmp_path):
+    from netwatch.ops.nightly import run_nightly
+    from netwatch.ops.watchlist import add_target, make_spec
+
+    with HostileSite("trap", host="127.0.0.42") as trap, HostileSite("calendar", host="127.0.0.43") as calendar:
+        add_target(engine, make_spec("陷阱店", url=trap.url, region="海淀", tags="nightly"))
+        add_target(engine, make_spec("日历店", url=calendar.url, region="朝阳", tags="nightly"))
+        result = run_nightly(db_url, outbox=tmp_path, settings={**QUIET, "NETWATCH_SITE_MAX_PAGES": 60})
+    assert len(trap.requests) == 60
+    by_name = {target.name: target for target in result.targets}
+    assert [alarm.check for alarm in by_name["陷阱店"].alarms] == ["budget"] and by_name["日历店"].alarms == []
+    assert by_name["日历店"].not_sent == {"trap/calendar": 4}
+    assert by_name["陷阱店"].not_sent["dropped/closed_site"] > 500
+    assert result.exit_code == EXIT_ALARMS
+    report = result.report_path.read_text(encoding="utf-8")
+    assert "| 陷阱店 | budget | 127.0.0.42: stopped at its pages budget (60 pages) after 60 pages" in report
+    assert "| 日历店 | trap/calendar | 4 |" in report
