@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from scrapy import Request
 from scrapy.core.scheduler import Scheduler
 from scrapy.http import Response
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from netwatch.crawl.health import BUDGET_HITS_STAT, CLOSED_DROP_REASON, DROPPED_PREFIX
 from netwatch.crawl.stats import close_site, closed_site, drop, site_of
@@ -64,29 +64,15 @@ class SiteBudget:
                                                         "pages": self.pages[site], "seconds": round(elapsed, 1)}])
 
 
-class ClosedSiteFilter:
+class ClosedSiteFilter(BaseSpiderMiddleware):
     """Drops the spider's requests for a closed site (budget spent, given up) before they are scheduled."""
 
-    def __init__(self, stats: Any) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ClosedSiteFilter:
-        return cls(crawler.stats)
-
-    def keep(self, result: Any) -> bool:
-        if isinstance(result, Request) and closed_site(self.stats, site_of(result.url)):
-            self.stats.inc_value(DROPPED_PREFIX + CLOSED_DROP_REASON)
-            return False
-        return True
-
-    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
-        return (entry for entry in result if self.keep(entry))
-
-    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async for entry in result:
-            if self.keep(entry):
-                yield entry
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        stats = self.crawler.stats
+        if closed_site(stats, site_of(request.url)):
+            stats.inc_value(DROPPED_PREFIX + CLOSED_DROP_REASON)
+            return None
+        return request
 
 
 class ClosedSiteScheduler(Scheduler):

@@ -18,13 +18,13 @@ Start requests (the pages the user named) are never dropped. 0 turns a heuristic
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scrapy import Request
 from scrapy.http import Response
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from netwatch.crawl.health import TRAP_PREFIX
 from netwatch.crawl.stats import site_of
@@ -67,8 +67,9 @@ def calendar_date(path: str, query: list[tuple[str, str]]) -> date | None:
         return date(year, month, 1)
 
 
-class TrapFilter:
+class TrapFilter(BaseSpiderMiddleware):
     def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
         settings = crawler.settings
         self.stats = crawler.stats
         self.max_params = settings.getint("NETWATCH_TRAP_MAX_QUERY_PARAMS")
@@ -77,10 +78,6 @@ class TrapFilter:
         self.calendar_days = settings.getint("NETWATCH_TRAP_CALENDAR_DAYS")
         self.max_depth = settings.getint("NETWATCH_TRAP_MAX_DEPTH")
         self.variants: dict[tuple[str, str], set[str]] = {}  # (site, path) -> distinct queries seen
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> TrapFilter:
-        return cls(crawler)
 
     def trap(self, url: str) -> str | None:
         """The heuristic the URL trips, or None."""
@@ -110,21 +107,11 @@ class TrapFilter:
                 seen.add(parts.query)
         return None
 
-    def keep(self, result: Any) -> bool:
-        if not isinstance(result, Request) or result.meta.get("netwatch_start"):
-            return True
-        reason = self.trap(result.url)
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        if response is None or request.meta.get("netwatch_start"):  # the pages the user named
+            return request
+        reason = self.trap(request.url)
         if reason is None:
-            return True
+            return request
         self.stats.inc_value(TRAP_PREFIX + reason)
-        return False
-
-    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
-        return (entry for entry in result if self.keep(entry))
-
-    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async for entry in result:
-            if self.keep(entry):
-                yield entry
-
-
+        return None
