@@ -34,7 +34,8 @@ NOT_ERRORS = frozenset({"http_404", "http_410", "robots"})
 
 @dataclass(frozen=True)
 class Alarm:
-    check: str  # "zero_items", "drop", "error_rate", "finish_reason", "field_coverage", "crawl_failed", "no_verdict"
+    check: str  # "zero_items", "drop", "error_rate", "finish_reason", "field_coverage", "budget", "site_failed",
+    # "worker_lost", "crawl_failed", "no_verdict"
     message: str
 
     def to_dict(self) -> dict[str, str]:

@@ -30,6 +30,7 @@ from typing import Any
 from netwatch.analysis.post_run import KILLED, run_status
 from netwatch.crawl.health import (
     DROPPED_PREFIX,
+    SITE_FAILURES_STAT,
     TRAP_PREFIX,
     Alarm,
     CrawlFigures,
@@ -96,6 +97,7 @@ class TargetReport:
     crawl_run_id: int | None
     # requests the crawl chose not to send: trap heuristics (trap/<reason>) and closed sites (dropped/<why>)
     not_sent: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)  # {site, url, reason}: redirect loops, sites given up
 
 
 @dataclass
@@ -296,6 +298,7 @@ def _summarise(store: Store, nightly_run_id: int, tag: str, day: date) -> Nightl
             stats = store.run_stats(row["crawl_run_id"])
             report.not_sent = {**{f"trap/{k}": n for k, n in counts(stats, TRAP_PREFIX).items()},
                                **{f"dropped/{k}": n for k, n in counts(stats, DROPPED_PREFIX).items()}}
+            report.failures = list(stats.get(SITE_FAILURES_STAT) or [])
     reports.sort(key=lambda report: (report.status == "ok", report.name))
     # region -> every crawl run of the night for its targets: the outbox hands each lead first found by
     # one of them to that region, once (a lead has one first run)
