@@ -66,9 +66,16 @@ def close_site(stats: Any, site: str, why: str) -> bool:
     return True
 
 
+MAX_SITE_FAILURES = 100  # entries kept (a site with a loop on every page would otherwise grow the stats without end)
+
+
 def record_site_failure(stats: Any, url: str, reason: str) -> None:
+    """One entry per URL and reason (the same loop reached from two pages is one failure), the first 100 kept;
+    the errors themselves are all counted (netwatch/errors/<kind>)."""
     failures = stats.get_value(SITE_FAILURES_STAT) or []
-    stats.set_value(SITE_FAILURES_STAT, [*failures, {"site": site_of(url), "url": url, "reason": reason}])
+    failure = {"site": site_of(url), "url": url, "reason": reason}
+    if failure not in failures and len(failures) < MAX_SITE_FAILURES:
+        stats.set_value(SITE_FAILURES_STAT, [*failures, failure])
 
 
 def drop(stats: Any, reason: str, request: Any, prefix: str = DROPPED_PREFIX) -> DroppedRequest:
