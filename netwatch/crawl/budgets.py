@@ -8,10 +8,9 @@ are dropped as they leave the scheduler (ClosedSiteScheduler: a request dropped 
 a downloader middleware ~3 ms, as Scrapy runs its errback through the spider middlewares; SiteBudget, the first
 downloader middleware, drops the rest: retries, redirects, a distributed crawl's shared queue), and the spider's
 new requests for it are dropped before they are scheduled (ClosedSiteFilter, a spider middleware), so the
-queue stops growing as well. Each
-dropped request is counted under netwatch/dropped/<why>; each budget hit is one entry of
-netwatch/budget_hits, which the Spidermon monitors turn into an alarm. A site profile may set its own
-budget (`budget: {pages: …, seconds: …}`); 0 is no limit.
+queue stops growing as well. Each dropped request is counted under netwatch/dropped/<why>; each budget hit is
+one entry of netwatch/budget_hits, which the Spidermon monitors turn into an alarm. A site profile may set its
+own budget (`budget: {pages: …, seconds: …}`); 0 is no limit.
 """
 
 from __future__ import annotations
