@@ -16,8 +16,22 @@ LAST_GOOD_STAT = "netwatch/last_good_items"  # items of the target's last run wi
 # Set by the distributed coordinator in a target's stats: the worker incarnations that died during its crawl.
 LOST_WORKERS_STAT = "netwatch/distributed/lost_workers"
 LISTINGS_WITH_SHOP_STAT = "netwatch/listings_with_shop"  # listings naming their shop (shop_id or shop_name)
+# Sites no more requests go to, and why: {site: "page budget (200 pages)", …} (netwatch.crawl.budgets and
+# netwatch.crawl.middlewares close them; both middlewares drop what is still queued for them).
+CLOSED_SITES_STAT = "netwatch/closed_sites"
+# The failure record of sites and URLs beside netwatch/dead_sites: [{site, url, reason}] (a redirect loop, a
+# site given up after refusing again and again). Kept in the run's stats in the store; the monitors alarm on it.
+SITE_FAILURES_STAT = "netwatch/site_failures"
+DROPPED_PREFIX = "netwatch/dropped/"  # requests netwatch chose not to send, by reason
+CLOSED_DROP_REASON = "closed_site"  # netwatch/dropped/closed_site: requests for a closed site
+TRAP_PREFIX = "netwatch/trap/"  # links not followed because they look like a crawler trap, by heuristic
+BUDGET_HITS_STAT = "netwatch/budget_hits"  # [{site, budget: pages|seconds, limit, pages, seconds}] (crawl.budgets)
 LISTINGS_WITH_PREFIX = "netwatch/listings_with/"  # + title / price / shop: product items that have the field
 COVERED_FIELDS = ("title", "price", "shop")
+ERROR_PREFIX = "netwatch/errors/"
+# Error kinds that are the web working as meant: a delisted listing answers 404 or 410.
+# (robots.txt refusals are not counted as errors at all: netwatch/robots_forbidden.)
+NOT_ERRORS = frozenset({"http_404", "http_410", "robots"})
 
 
 def field_coverage(stats: Mapping[str, Any]) -> dict[str, float]:
@@ -26,15 +40,12 @@ def field_coverage(stats: Mapping[str, Any]) -> dict[str, float]:
     if not listings:
         return {}
     return {name: round(int(stats.get(f"{LISTINGS_WITH_PREFIX}{name}", 0)) / listings, 4) for name in COVERED_FIELDS}
-ERROR_PREFIX = "netwatch/errors/"
-# Error kinds that are the web working as meant: a delisted listing answers 404 or 410.
-# (robots.txt refusals are not counted as errors at all: netwatch/robots_forbidden.)
-NOT_ERRORS = frozenset({"http_404", "http_410", "robots"})
 
 
 @dataclass(frozen=True)
 class Alarm:
-    check: str  # "zero_items", "drop", "error_rate", "finish_reason", "field_coverage", "crawl_failed", "no_verdict"
+    check: str  # "zero_items", "drop", "error_rate", "finish_reason", "field_coverage", "budget", "site_failed",
+    # "worker_lost", "crawl_failed", "no_verdict"
     message: str
 
     def to_dict(self) -> dict[str, str]:
@@ -55,8 +66,13 @@ class CrawlFigures:
         return self.errors / self.pages if self.pages else (1.0 if self.errors else 0.0)
 
 
+def counts(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
+    """The counters prefix<name> as {name: count}."""
+    return {key[len(prefix):]: int(value) for key, value in stats.items() if key.startswith(prefix)}
+
+
 def errors_by_kind(stats: Mapping[str, Any]) -> dict[str, int]:
-    return {key[len(ERROR_PREFIX):]: int(value) for key, value in stats.items() if key.startswith(ERROR_PREFIX)}
+    return counts(stats, ERROR_PREFIX)
 
 
 def figures_from_stats(stats: Mapping[str, Any]) -> CrawlFigures:

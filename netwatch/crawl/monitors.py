@@ -18,11 +18,17 @@ from spidermon.core.actions import Action
 from spidermon.runners import MonitorRunner
 from spidermon.utils.field_coverage import calculate_field_coverage
 
+from netwatch.crawl.budgets import budget_message
 from netwatch.crawl.health import (
     ALARMS_STAT,
+    BUDGET_HITS_STAT,
+    CLOSED_DROP_REASON,
+    CLOSED_SITES_STAT,
+    DROPPED_PREFIX,
     LAST_GOOD_STAT,
     LISTINGS_WITH_SHOP_STAT,
     LOST_WORKERS_STAT,
+    SITE_FAILURES_STAT,
     Alarm,
     CrawlFigures,
     figures_from_stats,
@@ -148,9 +154,36 @@ class LostWorkersMonitor(HealthMonitor):
                                "again by the others")
 
 
+@monitors.name("site budgets")
+class BudgetMonitor(HealthMonitor):
+    """A site that reached its page or time budget (netwatch.crawl.budgets): a link trap, or a budget too small."""
+
+    check = "budget"
+
+    def test_no_budget_hit(self) -> None:
+        hits = self.data.stats.get(BUDGET_HITS_STAT) or []
+        dropped = int(self.data.stats.get(DROPPED_PREFIX + CLOSED_DROP_REASON, 0))
+        self.assertFalse(hits, "; ".join(budget_message(hit, dropped) for hit in hits))
+
+
+@monitors.name("sites given up")
+class SiteFailureMonitor(HealthMonitor):
+    """Sites given up, closed after refusing (429/503) again and again (netwatch.crawl.middlewares). Other site
+    failures (a redirect loop) are recorded in netwatch/site_failures and reported, but one looping page of a
+    shop is not an alarm."""
+
+    check = "site_failed"
+
+    def test_no_site_given_up(self) -> None:
+        closed = self.data.stats.get(CLOSED_SITES_STAT) or {}
+        given_up = [failure for failure in self.data.stats.get(SITE_FAILURES_STAT) or [] if failure["site"] in closed]
+        self.assertFalse(given_up, "; ".join(f"gave up on {failure['site']} ({failure['url']}): {failure['reason']}"
+                                             for failure in given_up))
+
+
 class CrawlHealthSuite(MonitorSuite):
     monitors = [FinishReasonMonitor, ZeroItemsMonitor, ItemDropMonitor, ErrorRateMonitor, FieldCoverageMonitor,
-                LostWorkersMonitor]
+                LostWorkersMonitor, BudgetMonitor, SiteFailureMonitor]
     monitors_finished_actions = [RecordVerdict]
 
 

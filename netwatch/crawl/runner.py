@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netwatch.crawl.health import Alarm, alarms_from_stats, errors_by_kind, field_coverage
+from netwatch.crawl.health import (
+    BUDGET_HITS_STAT,
+    CLOSED_SITES_STAT,
+    DROPPED_PREFIX,
+    SITE_FAILURES_STAT,
+    TRAP_PREFIX,
+    Alarm,
+    alarms_from_stats,
+    counts,
+    errors_by_kind,
+    field_coverage,
+)
 from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED
 from netwatch.sites import load_profile, profile_names
 
@@ -85,6 +96,12 @@ class CrawlResult:
             "cpu_s": self.stats.get("netwatch/cpu_s"),
             "peak_rss_mib": round(memory / 2**20, 1) if memory else None,
             "dead_sites": self.stats.get("netwatch/dead_sites", []),
+            # sites closed (budget spent, given up), budget hits, redirect loops and refusals, requests not sent
+            "closed_sites": self.stats.get(CLOSED_SITES_STAT, {}),
+            "budget_hits": self.stats.get(BUDGET_HITS_STAT, []), "site_failures": self.stats.get(SITE_FAILURES_STAT, []),
+            "dropped": counts(self.stats, DROPPED_PREFIX), "traps": counts(self.stats, TRAP_PREFIX),
+            "refusals": int(self.stats.get("netwatch/refusals", 0)),
+            "refusal_wait_s": round(float(self.stats.get("netwatch/refusal_wait_s", 0.0)), 3),
             "robots_forbidden": int(self.stats.get("netwatch/robots_forbidden", 0)),
             "retries": int(self.stats.get("retry/count", 0)),
             "rendered_pages": int(self.stats.get("netwatch/rendered_pages", 0)),

@@ -22,7 +22,8 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 # Robustness: retries with back-off on 5xx and time-outs, bounded redirects and page size.
 RETRY_ENABLED = True
 RETRY_TIMES = 2
-RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# 429 and 503 are a site's refusals: netwatch.crawl.middlewares.RetryBackoffMiddleware honours their Retry-After.
+RETRY_HTTP_CODES = [500, 502, 504, 522, 524, 408]
 DOWNLOAD_TIMEOUT = 30
 REDIRECT_MAX_TIMES = 5
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
@@ -30,7 +31,12 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
 # Incremental crawls (netwatch.crawl.incremental, a spider middleware that stays off unless NETWATCH_INCREMENTAL):
 # off for one-off crawls, on for `netwatch nightly`. Nearest the spider, so it sees the spider's own requests.
-SPIDER_MIDDLEWARES = {"netwatch.crawl.incremental.IncrementalCrawl": 950}
+SPIDER_MIDDLEWARES = {
+    "netwatch.crawl.incremental.IncrementalCrawl": 950,
+    # Budgets and traps before the scheduler (the spider's output goes through 950 first, then these).
+    "netwatch.crawl.traps.TrapFilter": 60,
+    "netwatch.crawl.budgets.ClosedSiteFilter": 55,
+}
 NETWATCH_INCREMENTAL = False
 NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
 # The price-history check's window: a comparison price above the lowest price of this many days before it is a
@@ -45,6 +51,22 @@ NETWATCH_SIGNALS_FILE = None  # fake-review signals; None: rules/signals/fake_re
 NETWATCH_PROGRESS_INTERVAL = 10.0  # seconds between progress lines in the log (0: none)
 NETWATCH_RETRY_BACKOFF_BASE = 1.0  # a retried request waits BASE * 2**(retries-1) seconds ...
 NETWATCH_RETRY_BACKOFF_MAX = 30.0  # ... at most this long
+# Refusals (429, 503; netwatch.crawl.middlewares): the site is asked again after its Retry-After (or the back-off
+# above), its requests spaced by that wait until it answers again; it is given up (a site failure, an alarm) at:
+NETWATCH_MAX_REFUSALS = 5  # ... this many refusals in a row
+NETWATCH_MAX_RETRY_AFTER = 300.0  # ... a Retry-After longer than this many seconds
+NETWATCH_MAX_REFUSAL_WAIT = 600.0  # ... this many seconds of waiting asked for by its refusals, in all
+# Per-site budgets (netwatch.crawl.budgets; a profile's `budget: {pages, seconds}` overrides them; 0: no limit).
+# A site (www. and the bare domain as one) at its budget gets no more requests; the hit is an alarm.
+NETWATCH_SITE_MAX_PAGES = 20000  # responses from one site
+NETWATCH_SITE_MAX_SECONDS = 4 * 3600.0  # seconds from a site's first request
+SCHEDULER = "netwatch.crawl.budgets.ClosedSiteScheduler"  # drops a closed site's queued requests
+# Crawler traps (netwatch.crawl.traps): links dropped before they are scheduled, counted as netwatch/trap/<reason>
+NETWATCH_TRAP_MAX_QUERY_PARAMS = 8  # more query parameters than this
+NETWATCH_TRAP_MAX_QUERY_VARIANTS = 200  # distinct queries of one path beyond this
+NETWATCH_TRAP_MAX_REPEATS = 3  # a path segment (or run of them) repeated this many times in a row
+NETWATCH_TRAP_CALENDAR_DAYS = 366  # a calendar-like date (path or ?date= / ?month=) further than this from today
+NETWATCH_TRAP_MAX_DEPTH = 15  # more path segments than this
 # Distributed mode (netwatch.crawl.distributed sets these for its workers)
 NETWATCH_REDIS_PREFIX = "netwatch"  # Redis key prefix of a shared crawl
 NETWATCH_IDLE_POLL = 0.5  # seconds between an idle worker's looks at the shared queue

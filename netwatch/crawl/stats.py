@@ -11,6 +11,7 @@ import logging
 import resource
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy import signals
@@ -29,17 +30,65 @@ from twisted.internet import task
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-from netwatch.crawl.health import LISTINGS_WITH_PREFIX, LISTINGS_WITH_SHOP_STAT
+from netwatch.crawl.health import (
+    CLOSED_SITES_STAT,
+    DROPPED_PREFIX,
+    LISTINGS_WITH_PREFIX,
+    LISTINGS_WITH_SHOP_STAT,
+    SITE_FAILURES_STAT,
+)
 from netwatch.domain.items import Listing
 
 logger = logging.getLogger(__name__)
 
 # Errors meaning the site itself is unreachable (as opposed to one page failing).
 UNREACHABLE_KINDS = frozenset({"dns", "connection_refused", "timeout", "connection"})
+class DroppedRequest(IgnoreRequest):
+    """A request netwatch chose not to send (its site is closed, its URL is a trap): not an error."""
+
+
+def site_of(url: str) -> str:
+    """The site a URL belongs to: its host, www. and the bare domain being one site."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+def closed_site(stats: Any, site: str) -> str | None:
+    """Why no more requests go to the site, or None while it is open."""
+    return (stats.get_value(CLOSED_SITES_STAT) or {}).get(site)
+
+
+def close_site(stats: Any, site: str, why: str) -> bool:
+    """Close the site (the first reason stays); True when it was open until now."""
+    closed = stats.get_value(CLOSED_SITES_STAT) or {}
+    if site in closed:
+        return False
+    stats.set_value(CLOSED_SITES_STAT, {**closed, site: why})
+    return True
+
+
+MAX_SITE_FAILURES = 100  # entries kept (a site with a loop on every page would otherwise grow the stats without end)
+
+
+def record_site_failure(stats: Any, url: str, reason: str) -> None:
+    """One entry per URL and reason (the same loop reached from two pages is one failure), the first 100 kept;
+    the errors themselves are all counted (netwatch/errors/<kind>)."""
+    failures = stats.get_value(SITE_FAILURES_STAT) or []
+    failure = {"site": site_of(url), "url": url, "reason": reason}
+    if failure not in failures and len(failures) < MAX_SITE_FAILURES:
+        stats.set_value(SITE_FAILURES_STAT, [*failures, failure])
+
+
+def drop(stats: Any, reason: str, request: Any, prefix: str = DROPPED_PREFIX) -> DroppedRequest:
+    """Count a dropped request under prefix+reason; the exception to raise in a downloader middleware."""
+    stats.inc_value(prefix + reason)
+    return DroppedRequest(f"not sent ({reason}): {request.url}")
 
 
 def error_kind(failure: Failure) -> str:
     """A short name for why a request failed: http_404, timeout, redirect_loop, oversized, robots, …"""
+    if failure.check(DroppedRequest):
+        return "dropped"
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
     if failure.check(CannotResolveHostError, DNSLookupError):
@@ -82,6 +131,7 @@ class CrawlStats:
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(ext.request_dropped, signal=signals.request_dropped)
         return ext
 
     def spider_opened(self, spider: Any) -> None:
@@ -114,6 +164,16 @@ class CrawlStats:
 
     def spider_error(self, failure: Failure, response: Any, spider: Any) -> None:
         record_error(self.stats, "spider")
+
+    def request_dropped(self, request: Any, spider: Any) -> None:
+        """A redirect back to a page of its own chain is dropped by the duplicate filter without a word: a
+        redirect loop, recorded as a failure. (A loop of start pages, which are never filtered, ends at
+        REDIRECT_MAX_TIMES with an error the spider records the same way.)"""
+        chain = request.meta.get("redirect_urls")
+        if chain and request.url in chain:
+            record_error(self.stats, "redirect_loop")
+            record_site_failure(self.stats, chain[0], "redirect loop")
+            logger.error("redirect loop: %s", " -> ".join([*chain, request.url]), extra={"spider": spider})
 
     def log_progress(self, spider: Any) -> None:
         logger.info("progress %s", self.summary_line(), extra={"spider": spider})

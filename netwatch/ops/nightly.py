@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from netwatch.analysis.post_run import KILLED, run_status
-from netwatch.crawl.health import Alarm, CrawlFigures, alarms_from_stats, figures_from_stats
+from netwatch.crawl.health import (
+    DROPPED_PREFIX,
+    SITE_FAILURES_STAT,
+    TRAP_PREFIX,
+    Alarm,
+    CrawlFigures,
+    alarms_from_stats,
+    counts,
+    figures_from_stats,
+)
 from netwatch.domain.clock import utcnow
 from netwatch.domain.process import die_with_parent, process_alive
 from netwatch.exits import EXIT_ALARMS, EXIT_FAILED, EXIT_OK
@@ -94,6 +103,9 @@ class TargetReport:
     figures: CrawlFigures | None
     alarms: list[Alarm]
     crawl_run_id: int | None
+    # requests the crawl chose not to send: trap heuristics (trap/<reason>) and closed sites (dropped/<why>)
+    not_sent: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)  # {site, url, reason}: redirect loops, sites given up
 
 
 @dataclass
@@ -297,9 +309,14 @@ def _summarise(store: Store, nightly_run_id: int, tag: str, day: date) -> Nightl
         alarms = [Alarm(**alarm) for alarm in (row["alarms"] or {}).get("alarms", [])]
         figures = (CrawlFigures(row["items"], row["pages"], row["errors"], row["finish_reason"])
                    if row["status"] != "failed" else None)
-        reports.append(TargetReport(name, region, row["status"], figures, alarms, row["crawl_run_id"]))
+        report = TargetReport(name, region, row["status"], figures, alarms, row["crawl_run_id"])
+        reports.append(report)
         if row["crawl_run_id"] is not None:
             result.gone += store.run_summary(row["crawl_run_id"])["gone"]
+            stats = store.run_stats(row["crawl_run_id"])
+            report.not_sent = {**{f"trap/{k}": n for k, n in counts(stats, TRAP_PREFIX).items()},
+                               **{f"dropped/{k}": n for k, n in counts(stats, DROPPED_PREFIX).items()}}
+            report.failures = list(stats.get(SITE_FAILURES_STAT) or [])
     reports.sort(key=lambda report: (report.status == "ok", report.name))
     # region -> every crawl run of the night for its targets: the outbox hands each lead first found by
     # one of them to that region, once (a lead has one first run)

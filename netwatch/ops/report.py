@@ -80,6 +80,11 @@ def report_lines(result: NightlyResult) -> list[tuple[str, list[list[str]]]]:
                      + [[str(name), str(count)] for name, count in result.new_by_site.most_common()]))
     sections.append(("Alarms and failing targets", [["target", "check", "message"]]
                      + [[name, alarm.check, alarm.message] for name, alarm in result.alarms]))
+    sections.append(("Requests not sent (crawler traps, sites closed at their budget or given up)",
+                     [["target", "why", "requests"]]
+                     + [[t.name, why, str(count)] for t in result.targets for why, count in sorted(t.not_sent.items())]))
+    sections.append(("Failed sites and URLs (redirect loops, sites given up)", [["target", "URL", "reason"]]
+                     + [[t.name, failure["url"], failure["reason"]] for t in result.targets for failure in t.failures]))
     sections.append(("Targets", [["target", "region", "status", "pages", "items", "errors", "finish reason"]]
                      + [[t.name, t.region, t.status, *((str(t.figures.pages), str(t.figures.items),
                                                         str(t.figures.errors), t.figures.finish_reason or "")

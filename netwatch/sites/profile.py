@@ -8,6 +8,7 @@
     allowed_domains: []              # the base URL's host is always allowed
     robots: {obey: false, reason: "…"}   # obeyed unless a reason is stated
     politeness: {concurrency: 4, delay: 0.5}   # this site's download slot
+    budget: {pages: 50000, seconds: 7200}      # this site's page and time budgets (NETWATCH_SITE_MAX_*; 0: none)
     pages:                           # first rule whose `match` (regex on path?query) fits the URL wins
       - name: item
         match: '^/item/(?P<item_id>[^/?#]+)$'   # groups item_id / shop_id give the ids
@@ -99,6 +100,7 @@ class SiteProfile:
     robots_reason: str | None
     politeness: Mapping[str, float]
     pages: tuple[PageRule, ...]
+    budget: Mapping[str, float] = field(default_factory=dict)  # pages, seconds: overrides of the crawl's budgets
 
     def rule_for(self, url: str) -> tuple[PageRule, dict[str, str]] | None:
         """The first page rule matching the URL's path?query, with its named groups."""
@@ -246,6 +248,7 @@ def load_profile(name_or_path: str | Path, base_url: str | None = None) -> SiteP
     unknown = set(politeness) - {"concurrency", "delay", "randomize_delay"}
     if unknown:
         raise ProfileError(f"{path}: politeness: unknown keys {sorted(unknown)} (use concurrency, delay, randomize_delay)")
+    budget = _budget(raw.get("budget"), f"{path}: budget")
     if not isinstance(raw["pages"], list) or not raw["pages"]:
         raise ProfileError(f"{path}: pages must be a non-empty list of page rules")
     return SiteProfile(
@@ -260,4 +263,18 @@ def load_profile(name_or_path: str | Path, base_url: str | None = None) -> SiteP
         robots_reason=reason,
         politeness=dict(politeness),
         pages=tuple(_page_rule(p, f"{path}: pages[{i}]") for i, p in enumerate(raw["pages"])),
+        budget=budget,
     )
+
+
+def _budget(raw: Any, where: str) -> dict[str, float]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or set(raw) - {"pages", "seconds"}:
+        raise ProfileError(f"{where}: expected {{pages: N, seconds: S}}, got {raw!r}")
+    budget = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ProfileError(f"{where}.{key}: expected a number >= 0 (0: no limit), got {value!r}")
+        budget[key] = float(value)
+    return budget

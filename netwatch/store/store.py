@@ -177,6 +177,11 @@ class Store:
                 sa.select(Run.stats).where(Run.spider == run.spider, coverage.same_target(run.target), Run.id < run_id,
                                            Run.status == "finished").order_by(Run.id.desc()).limit(last))]
 
+    def run_stats(self, run_id: int) -> dict[str, Any]:
+        """The crawl statistics a run was finished with ({} while it runs)."""
+        with self.reading() as conn:
+            return conn.scalar(sa.select(Run.stats).where(Run.id == run_id)) or {}
+
     def run_summary(self, run_id: int) -> dict[str, Any]:
         with self.reading() as conn:
             return _run_summary(conn, run_id)

@@ -17,7 +17,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from netwatch.crawl.browser import PAGES_PER_CONTEXT, render_meta
-from netwatch.crawl.stats import UNREACHABLE_KINDS, error_kind, record_error
+from netwatch.crawl.stats import UNREACHABLE_KINDS, error_kind, record_error, record_site_failure
 from netwatch.extract import Page
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,12 @@ class NetwatchSpider(SitemapSpider):
     custom_settings: ClassVar[dict[str, Any]] = {
         # Spidermon after netwatch's stats: its health monitors (SPIDERMON_* in netwatch.crawl.settings) read them.
         "EXTENSIONS": {"netwatch.crawl.stats.CrawlStats": 500, "netwatch.crawl.monitors.HealthMonitors": 510},
-        "DOWNLOADER_MIDDLEWARES": {"netwatch.crawl.middlewares.RetryBackoffMiddleware": 100},
+        "DOWNLOADER_MIDDLEWARES": {
+            # Before RetryMiddleware (550) on the way back: refusals (429/503) are its, not retried at once.
+            "netwatch.crawl.middlewares.RetryBackoffMiddleware": 555,
+            # First: what a closed site still has queued is dropped before any other work is done for it.
+            "netwatch.crawl.budgets.SiteBudget": 10,
+        },
     }
     platform: str = ""
     partial: bool = False  # crawls only some of its site (netwatch.domain.vocab.PARTIAL_CRAWL)
@@ -84,6 +89,13 @@ class NetwatchSpider(SitemapSpider):
             self.crawler.stats.set_value(START_FAILURES_STAT, {**failed, request.url: kind})
         if kind == "robots":  # the site asked us not to: obeyed, not an error
             self.crawler.stats.inc_value("netwatch/robots_forbidden")
+        elif kind == "dropped":  # not sent on purpose (site closed): counted under netwatch/dropped/
+            pass
+        elif kind == "redirect_loop":
+            record_error(self.crawler.stats, kind)
+            # REDIRECT_MAX_TIMES reached: named by the URL the chain started from, as a loop caught early is
+            record_site_failure(self.crawler.stats, request.meta.get("redirect_urls", [request.url])[0], "redirect loop")
+            logger.error("redirect loop: %s: %s", request.url, failure.getErrorMessage())
         elif request.meta.get("netwatch_start") and kind in UNREACHABLE_KINDS:
             record_error(self.crawler.stats, kind)
             dead = self.crawler.stats.get_value("netwatch/dead_sites") or []

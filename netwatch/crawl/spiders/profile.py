@@ -13,6 +13,7 @@ from typing import Any
 import scrapy
 from parsel import Selector
 from scrapy.http import Response
+from scrapy.settings import SETTINGS_PRIORITIES
 from w3lib.url import add_or_replace_parameter
 
 from netwatch.crawl.incremental import carried_list_fields
@@ -51,6 +52,11 @@ class ProfileSpider(NetwatchSpider):
             for host in profile.allowed_domains:
                 slots[host] = dict(profile.politeness)
             settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+        # The site's own budgets (netwatch.crawl.budgets) win over the crawl-wide ones, -s included: a nightly
+        # run's -s NETWATCH_SITE_MAX_PAGES is every target's default, the profile knows its site's size.
+        for key, setting in (("pages", "NETWATCH_SITE_MAX_PAGES"), ("seconds", "NETWATCH_SITE_MAX_SECONDS")):
+            if key in profile.budget:
+                settings.set(setting, profile.budget[key], priority=SETTINGS_PRIORITIES["cmdline"] + 1)
 
     async def start(self) -> Any:
         if not self.start_urls:

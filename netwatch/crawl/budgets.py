@@ -1,0 +1,93 @@
+"""Per-site page and time budgets: a link trap (every page linking fifty new pages) must not keep a crawl
+going all night.
+
+A site is a host, www. and the bare domain counted as one (netwatch.crawl.stats.site_of). Once
+NETWATCH_SITE_MAX_PAGES requests have gone to a site (retries and robots.txt included), or
+NETWATCH_SITE_MAX_SECONDS have passed since its first one, the site is closed: requests already queued for it
+are dropped as they leave the scheduler (ClosedSiteScheduler: a request dropped there costs ~20 µs, one dropped by
+a downloader middleware ~3 ms, as Scrapy runs its errback through the spider middlewares; SiteBudget, the first
+downloader middleware, drops the rest: retries, redirects, a distributed crawl's shared queue), and the spider's
+new requests for it are dropped before they are scheduled (ClosedSiteFilter, a spider middleware), so the
+queue stops growing as well. Each dropped request is counted under netwatch/dropped/<why>; each budget hit is
+one entry of netwatch/budget_hits, which the Spidermon monitors turn into an alarm. A site profile may set its
+own budget (`budget: {pages: …, seconds: …}`); 0 is no limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from scrapy import Request
+from scrapy.core.scheduler import Scheduler
+from scrapy.http import Response
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+
+from netwatch.crawl.health import BUDGET_HITS_STAT, CLOSED_DROP_REASON, DROPPED_PREFIX
+from netwatch.crawl.stats import close_site, closed_site, drop, site_of
+
+
+class SiteBudget:
+    """Counts each site's requests and time; closes a site at its budget and drops what is queued for it."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.stats = crawler.stats
+        self.max_pages = crawler.settings.getint("NETWATCH_SITE_MAX_PAGES")
+        self.max_seconds = crawler.settings.getfloat("NETWATCH_SITE_MAX_SECONDS")
+        self.pages: Counter[str] = Counter()
+        self.first_request: dict[str, float] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SiteBudget:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        site = site_of(request.url)
+        started = self.first_request.setdefault(site, time.monotonic())
+        if self.max_seconds and time.monotonic() - started > self.max_seconds:
+            self.hit(site, "seconds", self.max_seconds)
+        elif self.max_pages and self.pages[site] >= self.max_pages:  # one more than the budget: the site is closed
+            self.hit(site, "pages", self.max_pages)
+        if closed_site(self.stats, site):
+            raise drop(self.stats, CLOSED_DROP_REASON, request)
+        self.pages[site] += 1
+
+    def hit(self, site: str, budget: str, limit: float) -> None:
+        unit = "pages" if budget == "pages" else "s"
+        if not close_site(self.stats, site, f"its {budget} budget ({limit:g} {unit})"):
+            return
+        elapsed = time.monotonic() - self.first_request.get(site, time.monotonic())
+        hits = self.stats.get_value(BUDGET_HITS_STAT) or []
+        self.stats.set_value(BUDGET_HITS_STAT, [*hits, {"site": site, "budget": budget, "limit": limit,
+                                                        "pages": self.pages[site], "seconds": round(elapsed, 1)}])
+
+
+class ClosedSiteFilter(BaseSpiderMiddleware):
+    """Drops the spider's requests for a closed site (budget spent, given up) before they are scheduled."""
+
+    def get_processed_request(self, request: Request, response: Response | None) -> Request | None:
+        stats = self.crawler.stats
+        if closed_site(stats, site_of(request.url)):
+            stats.inc_value(DROPPED_PREFIX + CLOSED_DROP_REASON)
+            return None
+        return request
+
+
+class ClosedSiteScheduler(Scheduler):
+    """Scrapy's scheduler, skipping the queued requests of closed sites (a link trap leaves thousands)."""
+
+    def next_request(self) -> Request | None:
+        while (request := super().next_request()) is not None:
+            if not closed_site(self.stats, site_of(request.url)):
+                return request
+            self.stats.inc_value(DROPPED_PREFIX + CLOSED_DROP_REASON)
+        return None
+
+
+def budget_message(hit: dict[str, Any], dropped: int) -> str:
+    """One budget hit as the alarm says it."""
+    limit = f"{hit['limit']:g} pages" if hit["budget"] == "pages" else f"{hit['limit']:g} s"
+    return (f"{hit['site']}: stopped at its {hit['budget']} budget ({limit}) after {hit['pages']} pages in "
+            f"{hit['seconds']:g} s; {dropped} request(s) to closed sites dropped (a link trap, or a budget too small "
+            "for the site: NETWATCH_SITE_MAX_PAGES / NETWATCH_SITE_MAX_SECONDS, or budget: in its profile)")
