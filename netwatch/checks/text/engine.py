@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from netwatch import config
+from netwatch.checks.text.evasion import apply_steps, fired_steps, on_syllables, passes_for, transform_term
 from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
@@ -35,6 +36,8 @@ class Hit:
     match: str  # the original span, evasion characters included (象@牙)
     context: str
     legal_basis: str
+    normalised: str = ""  # the matched text as the rule read it (象牙 for 象@牙, xiangya for 象ya)
+    steps: tuple[str, ...] = ()  # the opt-in steps the hit needed (collapse_repeats, pinyin, homophones …)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +56,18 @@ class _Compiled:
     near: tuple[tuple[int, ...], int] | None
     cancels: tuple[tuple[tuple[int, ...], int], ...]
     regexes: tuple[Any, ...]  # RE2 patterns (compile_regex)
+
+
+@dataclass
+class _EvasionPass:
+    """Rules that opted into the same evasion rewrite, and their literals as that rewrite spells them."""
+
+    steps: tuple[str, ...]
+    rules: frozenset[int]
+    packs: frozenset[int]
+    matcher: Any
+    ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
+    regex_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,43 @@ class RuleEngine:
         )
         # (field, product categories) -> (active pack indexes, whether a collapse_repeats rule is among them)
         self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
+        self._evasion_passes = self._build_evasion_passes()
+
+    def _build_evasion_passes(self) -> list[_EvasionPass]:
+        """One pass per rewrite the rules' opt-in evasion steps ask for, with a small automaton of those
+        rules' literals spelled as the rewritten text spells them."""
+        by_steps: dict[tuple[str, ...], list[int]] = {}
+        for index, compiled in enumerate(self._rules):
+            for steps in passes_for(compiled.rule.evasions):
+                by_steps.setdefault(steps, []).append(index)
+        literals = list(self._literal_ids)
+        passes = []
+        for steps, rule_indexes in by_steps.items():
+            literal_ids = sorted({
+                literal_id for literal_id, uses in enumerate(self._keyword_uses)
+                for rule_index, collapsed_form in uses if rule_index in rule_indexes and not collapsed_form
+            } | {
+                literal_id for i in rule_indexes for c in (self._rules[i],)
+                for literal_id in (*c.exclusion_ids, *(c.near[0] if c.near else ()), *(x for ids, _ in c.cancels for x in ids))
+            })
+            spelled: dict[str, list[int]] = {}
+            for literal_id in literal_ids:
+                term = transform_term(literals[literal_id], steps)
+                if "pinyin" in steps and term == literals[literal_id]:
+                    continue  # a Latin term: the plain pass reads it; this pass is for CJK terms spelled in pinyin
+                if term:
+                    spelled.setdefault(term, []).append(literal_id)
+            regex_ids = () if steps[-1] in ("initials", "pinyin") else tuple(
+                regex_id for regex_id, rule_index in enumerate(self._regex_rules) if rule_index in rule_indexes)
+            passes.append(_EvasionPass(
+                steps=steps,
+                rules=frozenset(rule_indexes),
+                packs=frozenset(self._rules[i].pack_index for i in rule_indexes),
+                matcher=build_matcher(list(spelled), [], self._matcher.name) if spelled else None,
+                ids=list(spelled.values()),
+                regex_ids=regex_ids,
+            ))
+        return passes
 
     def _add_collapse_triggers(self) -> frozenset[int]:
         """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
@@ -208,9 +260,13 @@ class RuleEngine:
             return []
         norm = normalize(text)
         literal_hits, regex_ids = self._matcher.scan(norm.text)
-        if not literal_hits and not regex_ids:
-            return []
         candidates: dict[tuple[int, int, int], Hit] = {}
+        # Evasions are looked for in every text of a pack that opts in (an evasion hides the plain term).
+        for evasion_pass in self._evasion_passes:
+            if active & evasion_pass.packs:
+                self._match_evasion(evasion_pass, norm, active, field, candidates)
+        if not literal_hits and not regex_ids:
+            return self._finish(candidates.values()) if candidates else []
         self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
         if may_collapse and not self._collapse_triggers.isdisjoint([h[0] for h in literal_hits]):
             collapsed = collapse_repeats(norm)
@@ -221,6 +277,26 @@ class RuleEngine:
                 self._match(collapsed, hits, (), active, field, True, candidates)
         return self._finish(candidates.values()) if candidates else []
 
+    def _match_evasion(self, evasion_pass: _EvasionPass, norm: Normalized, active: frozenset[int], field: str,
+                       out: dict) -> None:
+        steps = evasion_pass.steps
+        if steps == ("initials",):
+            if not any("a" <= ch <= "z" for ch in norm.text):
+                return
+            chain, variant = [("initials", norm)], norm
+        else:
+            chain = apply_steps(norm, steps)
+            variant = chain[-1][1]
+            if variant is norm:
+                return  # no step rewrote anything: the plain pass judged this text
+        hits = []
+        if evasion_pass.matcher is not None:
+            local_hits, _ = evasion_pass.matcher.scan(variant.text)
+            hits = [(literal_id, start, end) for local, start, end in local_hits for literal_id in evasion_pass.ids[local]]
+        if hits or evasion_pass.regex_ids:
+            self._match(variant, hits, evasion_pass.regex_ids, active, field, False, out,
+                        evasion=(evasion_pass, norm, chain))
+
     def check_fields(self, fields: Mapping[str, str | None], product_categories: Iterable[str] = ()) -> list[Hit]:
         """Hits in several fields of one item (field order kept, then text order)."""
         categories = frozenset(product_categories)
@@ -230,20 +306,28 @@ class RuleEngine:
         return hits
 
     def _match(self, norm: Normalized, literal_hits: list[tuple[int, int, int]], regex_ids: Iterable[int],
-               active: frozenset[int], field: str, collapsed: bool, out: dict) -> None:
+               active: frozenset[int], field: str, collapsed: bool, out: dict, evasion: tuple | None = None) -> None:
+        """Judge the candidates of one pass. `evasion`: (pass, the plainly normalised text, the chain of
+        rewrites) when `norm` is an evasion rewrite: only that pass's rules, and only hits a step made."""
         found: dict[int, list[tuple[int, int]]] = {}
         for literal_id, start, end in literal_hits:
             found.setdefault(literal_id, []).append((start, end))
         rules = self._rules
+        only = evasion[0].rules if evasion else None
+        steps: tuple[str, ...] = ("collapse_repeats",) if collapsed else ()
         for literal_id, start, end in literal_hits:
             for rule_index, collapsed_form in self._keyword_uses[literal_id]:
                 compiled = rules[rule_index]
-                if compiled.pack_index not in active or collapsed_form != collapsed:
+                if compiled.pack_index not in active or collapsed_form != collapsed or (only and rule_index not in only):
                     continue
                 if collapsed and not norm.spans_collapsed_run(start, end):
                     continue  # the same characters without a repeat: the uncollapsed pass judged them
-                if self._accept(compiled, norm, start, end, found, literal=True):
-                    self._add(out, rule_index, compiled, norm, start, end, field)
+                if evasion:
+                    steps = self._evasion_steps(evasion, norm, start, end)
+                    if not steps:
+                        continue
+                if self._accept(compiled, norm, start, end, found, literal=True, evasion=evasion):
+                    self._add(out, rule_index, compiled, norm, start, end, field, steps)
         if collapsed:
             return  # regexes read the uncollapsed text only
         for regex_id in sorted(regex_ids):
@@ -255,16 +339,33 @@ class RuleEngine:
             group = regex.groupindex.get(HIT_GROUP, 0)
             for match in regex.finditer(norm.text):
                 start, end = match.span(group)
-                if end > start and self._accept(compiled, norm, start, end, found, literal=False):
-                    self._add(out, rule_index, compiled, norm, start, end, field)
+                if end <= start:
+                    continue
+                if evasion:
+                    steps = self._evasion_steps(evasion, norm, start, end)
+                    if not steps:
+                        continue
+                if self._accept(compiled, norm, start, end, found, literal=False, evasion=evasion):
+                    self._add(out, rule_index, compiled, norm, start, end, field, steps)
 
-    def _accept(self, compiled: _Compiled, norm: Normalized, start: int, end: int, found: dict, literal: bool) -> bool:
+    @staticmethod
+    def _evasion_steps(evasion: tuple, norm: Normalized, start: int, end: int) -> tuple[str, ...]:
+        """The steps that made this hit of an evasion pass (empty: the plain pass judged the same text)."""
+        evasion_pass, base, chain = evasion
+        if "pinyin" in evasion_pass.steps and not on_syllables(norm, start, end):
+            return ()
+        o_start, o_end = norm.original_span(start, end)
+        return fired_steps(base, chain, o_start, o_end)
+
+    def _accept(self, compiled: _Compiled, norm: Normalized, start: int, end: int, found: dict, literal: bool,
+                evasion: tuple | None = None) -> bool:
         text = norm.text
         # Stripping interference joins words across sentences (使用。收到 -> 用收).
         if norm.split_by_sentence(start, end):
             return False
         # Latin terms are words: "lv" is not a hit inside "silver" or "lvyuan".
-        if literal and (_is_latin(text, start) and _is_latin(text, start - 1) or _is_latin(text, end - 1) and _is_latin(text, end)):
+        pinyin = evasion is not None and "pinyin" in evasion[0].steps  # whole pinyin text: on_syllables judged the edges
+        if literal and not pinyin and (_is_latin(text, start) and _is_latin(text, start - 1) or _is_latin(text, end - 1) and _is_latin(text, end)):
             return False
         for literal_id in compiled.exclusion_ids:
             for ex_start, ex_end in found.get(literal_id, ()):
@@ -275,11 +376,13 @@ class RuleEngine:
                 return False
         if compiled.near and not _near(found, compiled.near[0], start, end, compiled.near[1]):
             return False
-        if compiled.rule.word_boundary and not self._boundaries.on_boundaries(text, start, end):
+        latin_pass = evasion is not None and evasion[0].steps[-1] in ("pinyin", "initials")
+        if compiled.rule.word_boundary and not latin_pass and not self._boundaries.on_boundaries(text, start, end):
             return False
         return True
 
-    def _add(self, out: dict, rule_index: int, compiled: _Compiled, norm: Normalized, start: int, end: int, field: str) -> None:
+    def _add(self, out: dict, rule_index: int, compiled: _Compiled, norm: Normalized, start: int, end: int, field: str,
+             steps: tuple[str, ...] = ()) -> None:
         o_start, o_end = norm.original_span(start, end)
         key = (rule_index, o_start, o_end)
         if key in out:
@@ -297,6 +400,8 @@ class RuleEngine:
             match=original[o_start:o_end],
             context=original[max(0, o_start - c) : o_end + c],
             legal_basis=compiled.legal_basis,
+            normalised=norm.text[start:end],
+            steps=steps,
         )
 
     @staticmethod
