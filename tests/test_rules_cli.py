@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from netwatch.cli import cli
 
-HIT_KEYS = {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis"}
+HIT_KEYS = {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis", "normalised", "steps"}
 PACK = """\
 id: demo
 title: Demo

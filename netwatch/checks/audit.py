@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netwatch.checks.item_path import clean, listing_text_hits
-from netwatch.checks.text import Hit, RuleEngine
+from netwatch.checks.text import Hit, Pack, RuleEngine
+from netwatch.checks.text.evasion import STEPS as EVASION_STEPS
 from netwatch.domain.items import Listing
 
 TRUE_VERDICTS = {"true", "tp", "yes", "1", "是", "真"}
@@ -189,3 +190,24 @@ MESSAGES = {
 
 def format_precision(value: float | None, none: str) -> str:
     return none if value is None else f"{value:.2f}"
+
+
+def evasion_cost(packs: list[Pack], texts: list[str]) -> dict[str, list[tuple[str, Hit]]]:
+    """Each evasion step's false-positive cost on real texts: the (text, hit) pairs it adds when every
+    rule with keywords or regexes opts into that step alone, against the packs with no evasion step."""
+    def flagged(engine: RuleEngine) -> dict[tuple[str, str], Hit]:
+        pairs: dict[tuple[str, str], Hit] = {}
+        for text in texts:
+            for hit in title_hits(engine, text):
+                pairs.setdefault((text, f"{hit.pack}.{hit.rule}"), hit)
+        return pairs
+
+    def with_steps(steps: tuple[str, ...]) -> list[Pack]:
+        return [replace(pack, rules=[replace(rule, evasions=steps) for rule in pack.rules]) for pack in packs]
+
+    plain = flagged(RuleEngine(with_steps(())))
+    cost: dict[str, list[tuple[str, Hit]]] = {}
+    for step in EVASION_STEPS:
+        added = flagged(RuleEngine(with_steps((step,))))
+        cost[step] = [(text, hit) for (text, rule), hit in added.items() if (text, rule) not in plain]
+    return cost

@@ -248,3 +248,26 @@ def audit_command(ctx: click.Context, file: Path, labels_path: Path | None, colu
             click.echo(f"{label.text}\t{label.rule}\t({labels_path}:{label.line})")
     if report.false_hits or report.lost:
         sys.exit(EXIT_ERROR)
+
+
+@rules.command("evasion-cost")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--column", default=None, help="FILE is a TSV: the column holding the text (default: text or title).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Report language.")
+@click.pass_context
+def evasion_cost_command(ctx: click.Context, file: Path, column: str | None, lang: str) -> None:
+    """What each evasion step would add on real texts in FILE if every rule opted into it: the extra
+    flagged texts (all to be judged; on ordinary listings most are false)."""
+    from netwatch.checks.audit import AuditInputError, evasion_cost, read_texts
+
+    engine = _engine(ctx)
+    try:
+        texts = read_texts(file, column)
+    except AuditInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    cost = evasion_cost(engine.packs, texts)
+    header = ("步骤", "新增命中", "文本数") if lang == "zh" else ("step", "added hits", "texts")
+    _table(header, [(step, str(len(pairs)), str(len(texts))) for step, pairs in cost.items()])
+    for step, pairs in cost.items():
+        for text, hit in pairs:
+            click.echo(f"{step}\t{hit.pack}.{hit.rule}\t{hit.match}\t{hit.normalised}\t{text}")
