@@ -138,7 +138,7 @@ def title_hits(engine: RuleEngine, text: str) -> list[Hit]:
     """What the item path finds in a listing whose title is `text` (no category hints, as on a list page)."""
     listing = Listing(url="audit:", canonical_id="audit", platform="audit", title=text)
     clean(listing)
-    return listing_text_hits(listing, engine)
+    return listing_text_hits(listing, engine, {"title": text})
 
 
 def audit(engine: RuleEngine, texts: Iterable[str], labels: Iterable[Label] = ()) -> AuditReport:

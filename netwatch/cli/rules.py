@@ -142,7 +142,8 @@ def laws_index(regulations_dir: Path, out: Path | None) -> None:
               type=click.Choice(["food", "cosmetics", "health_food", "drug", "medical_device", "general"]),
               help="Product category of the item (repeatable); cure claims skip drugs and medical devices.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"hits": [...]} (with --file: one object per line).')
-@click.option("--explain", is_flag=True, help="Also print the normalised text the rules read.")
+@click.option("--explain", is_flag=True, help="Also print the normalised text the rules read and, per hit, the "
+              "original span, the text it was read as and the evasion steps it needed.")
 @click.pass_context
 def check(ctx: click.Context, text: str | None, file_path: str | None, field: str,
           categories: tuple[str, ...], as_json: bool, explain: bool) -> None:
@@ -196,6 +197,9 @@ def _print_hits(hits, original: str | None, indent: str = "") -> None:
         shown = before + click.style(hit.match, fg="red", bold=True) + after
         click.echo(f"{indent}[{hit.category}/{hit.severity}] {hit.pack}.{hit.rule} {hit.field}[{hit.start}:{hit.end}] "
                    f"{shown.replace(chr(10), ' ')}  ({hit.legal_basis})")
+        if original is not None:  # --explain: the words on the page, what the rule read, the steps it took
+            steps = ", ".join(hit.steps) if hit.steps else "-"
+            click.echo(f"{indent}    original {hit.start}:{hit.end} {hit.match!r}  read as {hit.normalised!r}  steps: {steps}")
 
 
 def _split_context(hit) -> tuple[str, str, str]:
