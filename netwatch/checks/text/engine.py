@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from netwatch import config
-from netwatch.checks.text.evasion import apply_steps, fired_steps, on_syllables, passes_for, transform_term
+from netwatch.checks.text.evasion import PinyinGate, apply_steps, fired_steps, on_syllables, passes_for, transform_term
 from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
@@ -68,6 +68,7 @@ class _EvasionPass:
     matcher: Any
     ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
     regex_ids: tuple[int, ...]
+    gate: Any = None  # PinyinGate for a pinyin pass
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class RuleEngine:
                 matcher=build_matcher(list(spelled), [], self._matcher.name) if spelled else None,
                 ids=list(spelled.values()),
                 regex_ids=regex_ids,
+                gate=PinyinGate(list(spelled)) if "pinyin" in steps else None,
             ))
         return passes
 
@@ -262,9 +264,10 @@ class RuleEngine:
         literal_hits, regex_ids = self._matcher.scan(norm.text)
         candidates: dict[tuple[int, int, int], Hit] = {}
         # Evasions are looked for in every text of a pack that opts in (an evasion hides the plain term).
+        done: dict = {}  # rewrites shared by the passes (evasion.apply_steps)
         for evasion_pass in self._evasion_passes:
             if active & evasion_pass.packs:
-                self._match_evasion(evasion_pass, norm, active, field, candidates)
+                self._match_evasion(evasion_pass, norm, active, field, candidates, done)
         if not literal_hits and not regex_ids:
             return self._finish(candidates.values()) if candidates else []
         self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
@@ -278,14 +281,16 @@ class RuleEngine:
         return self._finish(candidates.values()) if candidates else []
 
     def _match_evasion(self, evasion_pass: _EvasionPass, norm: Normalized, active: frozenset[int], field: str,
-                       out: dict) -> None:
+                       out: dict, done: dict) -> None:
         steps = evasion_pass.steps
+        if evasion_pass.gate is not None and not evasion_pass.gate.open(norm.text, done):
+            return
         if steps == ("initials",):
             if not any("a" <= ch <= "z" for ch in norm.text):
                 return
             chain, variant = [("initials", norm)], norm
         else:
-            chain = apply_steps(norm, steps)
+            chain = apply_steps(norm, steps, done)
             variant = chain[-1][1]
             if variant is norm:
                 return  # no step rewrote anything: the plain pass judged this text

@@ -9,8 +9,9 @@ page and says which steps it needed:
   symbols and spaces (象*牙) are interference that every rule already ignores.
 - `split`: a character written as its two components (弓长 -> 张, 木仓 -> 枪, 女子 -> 好).
 - `homophones`: a curated table of sound-alike and look-alike characters (象讶 -> 象牙, 萇 -> 长).
-- `digits`: Chinese and financial numerals become digits (五元, 伍元 -> 5元; 二十 -> 20); circled and
-  full-width digits (⑤, ５) are folded by NFKC for every rule already.
+- `digits`: Chinese and financial numerals before a unit of money or count become digits (五元, 伍元 ->
+  5元; 二十元 -> 20元; 五星 -> 5星); circled and full-width digits (⑤, ５) are folded by NFKC for every
+  rule already.
 - `pinyin`: CJK characters become toneless pinyin, so a term written wholly or partly in pinyin
   matches (xiangya, xiang ya, 象ya); a hit must contain a Latin letter of the original and start and
   end on syllables, and typed Latin must be whole words.
@@ -52,25 +53,22 @@ CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "�
                   "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5, "陆": 6, "柒": 7, "捌": 8, "玖": 9}
 CHINESE_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 
-_INSERTION = re.compile(f"(?<=[{_CJK}])[a-z0-9](?=[{_CJK}])")
 _SPLIT = re.compile("|".join(map(re.escape, sorted(SPLIT_CHARACTERS, key=len, reverse=True))))
-_HOMOPHONE = re.compile("[" + "".join(HOMOPHONES) + "]")
-_NUMERAL = re.compile("[" + "".join(CHINESE_DIGITS) + "".join(CHINESE_UNITS) + "]+")
 _HAN = re.compile(f"[{_CJK}]")
-_LATIN_GAP = re.compile(r"(?<=[a-z]) +(?=[a-z])")
-_LATIN = re.compile("[a-z]")
 
 
 def chinese_number(numeral: str) -> str | None:
-    """二十 -> '20', 伍 -> '5', 一二三 -> '123' (digit by digit), 三百零五 -> '305'; None when it is not a number."""
+    """二十 -> '20', 伍 -> '5', 一二三 -> '123' (digit by digit), 三百零五 -> '305' (ASCII digits read as
+    digits: 3百05); None when it is not a number."""
+    values = {**CHINESE_DIGITS, **{str(d): d for d in range(10)}}
     if not any(ch in CHINESE_UNITS for ch in numeral):
-        return "".join(str(CHINESE_DIGITS[ch]) for ch in numeral)
+        return "".join(str(values[ch]) for ch in numeral)
     total, digit = 0, None
     for ch in numeral:
-        if ch in CHINESE_DIGITS:
-            if digit is not None and CHINESE_DIGITS[ch] != 0:
+        if ch in values:
+            if digit is not None and values[ch] != 0:
                 return None  # 二三十: not a number
-            digit = CHINESE_DIGITS[ch] or None
+            digit = values[ch] or None
         else:
             unit = CHINESE_UNITS[ch]
             total += (digit if digit is not None else 1) * unit
@@ -78,12 +76,8 @@ def chinese_number(numeral: str) -> str | None:
     return str(total + (digit or 0))
 
 
-@cache
 def _pinyin_of(ch: str) -> str:
-    from pypinyin import Style, lazy_pinyin
-
-    syllable = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
-    return syllable[0] if syllable and syllable[0].isascii() else ch
+    return _pinyin_table().get(ch, ch)
 
 
 def pinyin_initials(term: str) -> str | None:
@@ -129,27 +123,105 @@ def rewrite(norm: Normalized, pattern: re.Pattern, replace: Callable[[re.Match],
     return Normalized(norm.original, new_text, np.concatenate(origin_parts), codes, np.concatenate(end_parts))
 
 
+def _derived(norm: Normalized, text: str, origin: np.ndarray, ends: np.ndarray) -> Normalized:
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return Normalized(norm.original, text, origin, codes, ends)
+
+
+def _ends(norm: Normalized) -> np.ndarray:
+    return norm.origin_end if norm.origin_end is not None else norm.origin + 1
+
+
+def _keep(norm: Normalized, keep: np.ndarray) -> Normalized:
+    """`norm` without the characters where `keep` is false (vectorised: texts are 2 KB and most have some)."""
+    kept = norm.codes[keep]
+    return _derived(norm, kept.tobytes().decode("utf-32-le", "surrogatepass"), norm.origin[keep], _ends(norm)[keep])
+
+
+def _char_table(mapping: dict[str, str]) -> np.ndarray:
+    table = np.arange(0x10000, dtype=np.uint32)
+    for source, target in mapping.items():
+        table[ord(source)] = ord(target)
+    return table
+
+
+def _translate(norm: Normalized, table: np.ndarray) -> Normalized:
+    """One character for another through a code table (vectorised); `norm` itself when none changes."""
+    codes = norm.codes
+    if not len(codes):
+        return norm
+    if int(codes.max()) < 0x10000:  # the usual case: one gather
+        mapped = table.take(codes)
+    else:
+        small = codes < 0x10000
+        mapped = codes.copy()
+        mapped[small] = table[codes[small]]
+    if np.array_equal(mapped, codes):
+        return norm
+    return _derived(norm, mapped.tobytes().decode("utf-32-le", "surrogatepass"), norm.origin, _ends(norm))
+
+
+def _is_han(codes: np.ndarray) -> np.ndarray:
+    return (codes >= 0x3400) & (codes <= 0x9FFF)
+
+
 def _step_insertions(norm: Normalized) -> Normalized:
-    return rewrite(norm, _INSERTION, lambda m: "") if _INSERTION.search(norm.text) else norm
+    codes = norm.codes
+    if len(codes) < 3:
+        return norm
+    han = _is_han(codes)
+    alnum = ((codes >= 0x61) & (codes <= 0x7A)) | ((codes >= 0x30) & (codes <= 0x39))
+    drop = np.zeros(len(codes), dtype=bool)
+    drop[1:-1] = alnum[1:-1] & han[:-2] & han[2:]
+    return _keep(norm, ~drop) if drop.any() else norm
 
 
 def _step_split(norm: Normalized) -> Normalized:
     return rewrite(norm, _SPLIT, lambda m: SPLIT_CHARACTERS[m.group()]) if _SPLIT.search(norm.text) else norm
 
 
+_HOMOPHONE_TABLE = _char_table(HOMOPHONES)
+# A numeral run counts where it is an amount or a count (伍元, 五星, 三倍): ordinary words (一经, 十分) stay.
+AMOUNT_UNITS = "元块圆角个件星颗折倍%"
+_AMOUNT = re.compile("[" + "".join(CHINESE_DIGITS) + "".join(CHINESE_UNITS) + "0-9]+(?=[" + AMOUNT_UNITS + "])")
+
+
 def _step_homophones(norm: Normalized) -> Normalized:
-    return rewrite(norm, _HOMOPHONE, lambda m: HOMOPHONES[m.group()]) if _HOMOPHONE.search(norm.text) else norm
+    return _translate(norm, _HOMOPHONE_TABLE)
 
 
 def _step_digits(norm: Normalized) -> Normalized:
-    return rewrite(norm, _NUMERAL, lambda m: chinese_number(m.group())) if _NUMERAL.search(norm.text) else norm
+    """Numeral runs before a unit of money or count become digits (伍元 -> 5元, 二十元 -> 20元)."""
+    if not _AMOUNT.search(norm.text):
+        return norm
+    return rewrite(norm, _AMOUNT, lambda m: chinese_number(m.group()))
 
 
-def _step_pinyin(norm: Normalized) -> Normalized:
-    if not _LATIN.search(norm.text):
-        return norm  # no Latin letter: nothing is written in pinyin
-    spelled = rewrite(norm, _HAN, lambda m: _pinyin_of(m.group()))
-    return rewrite(spelled, _LATIN_GAP, lambda m: "")
+@cache
+def _pinyin_table() -> dict[str, str]:
+    """Every CJK unified ideograph's toneless pinyin (its first reading), built once (~1 s)."""
+    from pypinyin import Style, lazy_pinyin
+
+    characters = [chr(code) for code in range(0x3400, 0xA000)]
+    syllables = lazy_pinyin(characters, style=Style.NORMAL, errors=lambda chars: list(chars))
+    return {ch: syllable for ch, syllable in zip(characters, syllables) if syllable.isascii() and syllable != ch}
+
+
+_LATIN_WORD = re.compile("[a-z]{2,}")
+
+
+def _step_pinyin(norm: Normalized, force: bool = False) -> Normalized:
+    if not force and not _LATIN_WORD.search(norm.text):
+        return norm  # no Latin word: nothing is written in pinyin
+    table = _pinyin_table()
+    pieces = list(map(table.get, norm.text, norm.text))
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    spelled = _derived(norm, "".join(pieces), np.repeat(norm.origin, lengths), np.repeat(_ends(norm), lengths))
+    codes = spelled.codes
+    letter = (codes >= 0x61) & (codes <= 0x7A)
+    gap = np.zeros(len(codes), dtype=bool)  # a space between two Latin letters: xiang ya -> xiangya
+    gap[1:-1] = (codes[1:-1] == 0x20) & letter[:-2] & letter[2:]
+    return _keep(spelled, ~gap) if gap.any() else spelled
 
 
 TEXT_STEPS: dict[str, Callable[[Normalized], Normalized]] = {
@@ -159,19 +231,15 @@ TEXT_STEPS: dict[str, Callable[[Normalized], Normalized]] = {
 
 
 def transform_term(term: str, steps: tuple[str, ...]) -> str | None:
-    """A rule's normalised term as the rewritten text would spell it (None: the term has no such form)."""
+    """A rule's normalised term as the rewritten text would spell it (None: the term has no such form):
+    the same steps run over the term as over a text."""
     if steps == ("initials",):
         return pinyin_initials(term)
+    codes = np.frombuffer(term.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    norm = Normalized(term, term, np.arange(len(term)), codes)
     for step in steps:
-        if step == "split":
-            term = _SPLIT.sub(lambda m: SPLIT_CHARACTERS[m.group()], term)
-        elif step == "homophones":
-            term = _HOMOPHONE.sub(lambda m: HOMOPHONES[m.group()], term)
-        elif step == "digits":
-            term = _NUMERAL.sub(lambda m: chinese_number(m.group()) or m.group(), term)
-        elif step == "pinyin":
-            term = _LATIN_GAP.sub("", _HAN.sub(lambda m: _pinyin_of(m.group()), term))
-    return term
+        norm = _step_pinyin(norm, force=True) if step == "pinyin" else TEXT_STEPS[step](norm)
+    return norm.text
 
 
 def passes_for(steps: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -186,15 +254,36 @@ def passes_for(steps: tuple[str, ...]) -> list[tuple[str, ...]]:
     return passes
 
 
-def apply_steps(norm: Normalized, steps: tuple[str, ...]) -> list[tuple[str, Normalized]]:
-    """The text after each step of a pass, in order ((step, text) pairs; initials rewrite nothing)."""
+def apply_steps(norm: Normalized, steps: tuple[str, ...], done: dict | None = None) -> list[tuple[str, Normalized]]:
+    """The text after each step of a pass, in order ((step, text) pairs; initials rewrite nothing).
+    `done`: the rewrites earlier passes made of the same text, by (input, step): a step that changed
+    nothing returns its input, so (insertions, homophones) and (homophones,) share the second rewrite."""
+    done = {} if done is None else done
     chain: list[tuple[str, Normalized]] = []
     current = norm
     for step in steps:
         if step in TEXT_STEPS:
-            current = TEXT_STEPS[step](current)
+            key = (id(current), step)
+            if key not in done:
+                done[key] = (current, TEXT_STEPS[step](current))  # the input is kept: its id stays unique
+            current = done[key][1]
         chain.append((step, current))
     return chain
+
+
+class PinyinGate:
+    """Whether a text may hold a term spelled in pinyin: some Latin word of 2+ letters in it must lie
+    inside a term's pinyin spelling (a hit's typed Latin is whole words, see on_syllables). Most texts
+    with Latin (sizes, materials, brands) fail this cheaply and skip the pinyin rewrite."""
+
+    def __init__(self, spellings: list[str]):
+        self.pieces = {s[i:j] for s in spellings if s.isascii() for i in range(len(s)) for j in range(i + 2, len(s) + 1)}
+
+    def open(self, text: str, done: dict) -> bool:
+        words = done.get("latin words")
+        if words is None:
+            words = done["latin words"] = set(_LATIN_WORD.findall(text))
+        return not self.pieces.isdisjoint(words)
 
 
 def segment(norm: Normalized, start: int, end: int) -> str:
