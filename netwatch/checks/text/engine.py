@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from netwatch import config
-from netwatch.checks.text.evasion import PinyinGate, apply_steps, fired_steps, on_syllables, passes_for, transform_term
-from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
+from netwatch.checks.text.evasion import (
+    apply_steps,
+    fired_steps,
+    gate_patterns,
+    latin_words,
+    on_syllables,
+    passes_for,
+    transform_term,
+)
+from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex, required_literal_sets
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
 from netwatch.checks.text.segment import BoundaryChecker
@@ -68,7 +76,7 @@ class _EvasionPass:
     matcher: Any
     ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
     regex_ids: tuple[int, ...]
-    gate: Any = None  # PinyinGate for a pinyin pass
+    spelled: tuple[str, ...] = ()  # the pass's literals as its rewrite spells them
 
 
 @dataclass(frozen=True)
@@ -158,9 +166,43 @@ class RuleEngine:
                 matcher=build_matcher(list(spelled), [], self._matcher.name) if spelled else None,
                 ids=list(spelled.values()),
                 regex_ids=regex_ids,
-                gate=PinyinGate(list(spelled)) if "pinyin" in steps else None,
+                spelled=tuple(spelled),
             ))
+        self._build_gate(passes)
         return passes
+
+    def _build_gate(self, passes: list[_EvasionPass]) -> None:
+        """Gates (evasion.gate_patterns): a text is rewritten for a pass only when it holds one of the
+        pass's gate patterns, so most texts cost one extra scan, not the rewrites. Character passes share
+        one automaton; pinyin and initials passes look their words up among the text's Latin words."""
+        literals: list[str] = []
+        self._gate_owner: list[int] = []  # gate literal id -> pass index
+        self._word_gates: list[tuple[int, frozenset[str]]] = []  # (pass index, words that open it)
+        for index, evasion_pass in enumerate(passes):
+            regex_terms = [transform_term(literal, evasion_pass.steps) or literal
+                           for regex_id in evasion_pass.regex_ids
+                           for group in required_literal_sets(self._regexes[regex_id].pattern) for literal in group]
+            terms, _ = gate_patterns(evasion_pass.steps, list(evasion_pass.spelled) + regex_terms)
+            if evasion_pass.steps[-1] in ("pinyin", "initials"):
+                self._word_gates.append((index, frozenset(terms)))
+            else:
+                literals += terms
+                self._gate_owner += [index] * len(terms)
+        self._gate = build_matcher(literals, [], self._matcher.name) if literals else None
+        self._evasion_packs = frozenset(p for evasion_pass in passes for p in evasion_pass.packs)
+
+    def _open_passes(self, text: str) -> list[int]:
+        """The passes whose gate patterns occur in `text`."""
+        opened: set[int] = set()
+        if self._gate is not None:
+            hits, _ = self._gate.scan(text)
+            opened = {self._gate_owner[gate_id] for gate_id, _, _ in hits}
+        if self._word_gates:
+            words = latin_words(text)
+            for index, gate_words in self._word_gates:
+                if not gate_words.isdisjoint(words):
+                    opened.add(index)
+        return sorted(opened)
 
     def _add_collapse_triggers(self) -> frozenset[int]:
         """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
@@ -264,10 +306,12 @@ class RuleEngine:
         literal_hits, regex_ids = self._matcher.scan(norm.text)
         candidates: dict[tuple[int, int, int], Hit] = {}
         # Evasions are looked for in every text of a pack that opts in (an evasion hides the plain term).
-        done: dict = {}  # rewrites shared by the passes (evasion.apply_steps)
-        for evasion_pass in self._evasion_passes:
-            if active & evasion_pass.packs:
-                self._match_evasion(evasion_pass, norm, active, field, candidates, done)
+        if self._evasion_passes and active & self._evasion_packs:
+            done: dict = {}  # rewrites shared by the passes (evasion.apply_steps)
+            for index in self._open_passes(norm.text):
+                evasion_pass = self._evasion_passes[index]
+                if active & evasion_pass.packs:
+                    self._match_evasion(evasion_pass, norm, active, field, candidates, done)
         if not literal_hits and not regex_ids:
             return self._finish(candidates.values()) if candidates else []
         self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
@@ -280,14 +324,11 @@ class RuleEngine:
                 self._match(collapsed, hits, (), active, field, True, candidates)
         return self._finish(candidates.values()) if candidates else []
 
+
     def _match_evasion(self, evasion_pass: _EvasionPass, norm: Normalized, active: frozenset[int], field: str,
                        out: dict, done: dict) -> None:
         steps = evasion_pass.steps
-        if evasion_pass.gate is not None and not evasion_pass.gate.open(norm.text, done):
-            return
         if steps == ("initials",):
-            if not any("a" <= ch <= "z" for ch in norm.text):
-                return
             chain, variant = [("initials", norm)], norm
         else:
             chain = apply_steps(norm, steps, done)
