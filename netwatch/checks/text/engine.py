@@ -15,16 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from netwatch import config
-from netwatch.checks.text.evasion import (
-    apply_steps,
-    fired_steps,
-    gate_patterns,
-    latin_words,
-    on_syllables,
-    passes_for,
-    transform_term,
-)
-from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex, required_literal_sets
+from netwatch.checks.text.evasion import apply_steps, fired_steps, on_syllables
+from netwatch.checks.text.evasion_passes import EvasionPass, EvasionPasses
+from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
 from netwatch.checks.text.segment import BoundaryChecker
@@ -64,19 +57,6 @@ class _Compiled:
     near: tuple[tuple[int, ...], int] | None
     cancels: tuple[tuple[tuple[int, ...], int], ...]
     regexes: tuple[Any, ...]  # RE2 patterns (compile_regex)
-
-
-@dataclass
-class _EvasionPass:
-    """Rules that opted into the same evasion rewrite, and their literals as that rewrite spells them."""
-
-    steps: tuple[str, ...]
-    rules: frozenset[int]
-    packs: frozenset[int]
-    matcher: Any
-    ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
-    regex_ids: tuple[int, ...]
-    spelled: tuple[str, ...] = ()  # the pass's literals as its rewrite spells them
 
 
 @dataclass(frozen=True)
@@ -131,78 +111,9 @@ class RuleEngine:
         )
         # (field, product categories) -> (active pack indexes, whether a collapse_repeats rule is among them)
         self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
-        self._evasion_passes = self._build_evasion_passes()
-
-    def _build_evasion_passes(self) -> list[_EvasionPass]:
-        """One pass per rewrite the rules' opt-in evasion steps ask for, with a small automaton of those
-        rules' literals spelled as the rewritten text spells them."""
-        by_steps: dict[tuple[str, ...], list[int]] = {}
-        for index, compiled in enumerate(self._rules):
-            for steps in passes_for(compiled.rule.evasions):
-                by_steps.setdefault(steps, []).append(index)
-        literals = list(self._literal_ids)
-        passes = []
-        for steps, rule_indexes in by_steps.items():
-            literal_ids = sorted({
-                literal_id for literal_id, uses in enumerate(self._keyword_uses)
-                for rule_index, collapsed_form in uses if rule_index in rule_indexes and not collapsed_form
-            } | {
-                literal_id for i in rule_indexes for c in (self._rules[i],)
-                for literal_id in (*c.exclusion_ids, *(c.near[0] if c.near else ()), *(x for ids, _ in c.cancels for x in ids))
-            })
-            spelled: dict[str, list[int]] = {}
-            for literal_id in literal_ids:
-                term = transform_term(literals[literal_id], steps)
-                if "pinyin" in steps and term == literals[literal_id]:
-                    continue  # a Latin term: the plain pass reads it; this pass is for CJK terms spelled in pinyin
-                if term:
-                    spelled.setdefault(term, []).append(literal_id)
-            regex_ids = () if steps[-1] in ("initials", "pinyin") else tuple(
-                regex_id for regex_id, rule_index in enumerate(self._regex_rules) if rule_index in rule_indexes)
-            passes.append(_EvasionPass(
-                steps=steps,
-                rules=frozenset(rule_indexes),
-                packs=frozenset(self._rules[i].pack_index for i in rule_indexes),
-                matcher=build_matcher(list(spelled), [], self._matcher.name) if spelled else None,
-                ids=list(spelled.values()),
-                regex_ids=regex_ids,
-                spelled=tuple(spelled),
-            ))
-        self._build_gate(passes)
-        return passes
-
-    def _build_gate(self, passes: list[_EvasionPass]) -> None:
-        """Gates (evasion.gate_patterns): a text is rewritten for a pass only when it holds one of the
-        pass's gate patterns, so most texts cost one extra scan, not the rewrites. Character passes share
-        one automaton; pinyin and initials passes look their words up among the text's Latin words."""
-        literals: list[str] = []
-        self._gate_owner: list[int] = []  # gate literal id -> pass index
-        self._word_gates: list[tuple[int, frozenset[str]]] = []  # (pass index, words that open it)
-        for index, evasion_pass in enumerate(passes):
-            regex_terms = [transform_term(literal, evasion_pass.steps) or literal
-                           for regex_id in evasion_pass.regex_ids
-                           for group in required_literal_sets(self._regexes[regex_id].pattern) for literal in group]
-            terms, _ = gate_patterns(evasion_pass.steps, list(evasion_pass.spelled) + regex_terms)
-            if evasion_pass.steps[-1] in ("pinyin", "initials"):
-                self._word_gates.append((index, frozenset(terms)))
-            else:
-                literals += terms
-                self._gate_owner += [index] * len(terms)
-        self._gate = build_matcher(literals, [], self._matcher.name) if literals else None
-        self._evasion_packs = frozenset(p for evasion_pass in passes for p in evasion_pass.packs)
-
-    def _open_passes(self, text: str) -> list[int]:
-        """The passes whose gate patterns occur in `text`."""
-        opened: set[int] = set()
-        if self._gate is not None:
-            hits, _ = self._gate.scan(text)
-            opened = {self._gate_owner[gate_id] for gate_id, _, _ in hits}
-        if self._word_gates:
-            words = latin_words(text)
-            for index, gate_words in self._word_gates:
-                if not gate_words.isdisjoint(words):
-                    opened.add(index)
-        return sorted(opened)
+        self._evasions = EvasionPasses(self._literal_ids, self._keyword_uses, self._rules, self._regex_rules,
+                                       self._regexes, self._matcher.name)
+        self._evasion_passes = self._evasions.passes
 
     def _add_collapse_triggers(self) -> frozenset[int]:
         """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
@@ -306,9 +217,9 @@ class RuleEngine:
         literal_hits, regex_ids = self._matcher.scan(norm.text)
         candidates: dict[tuple[int, int, int], Hit] = {}
         # Evasions are looked for in every text of a pack that opts in (an evasion hides the plain term).
-        if self._evasion_passes and active & self._evasion_packs:
+        if self._evasion_passes and active & self._evasions.packs:
             done: dict = {}  # rewrites shared by the passes (evasion.apply_steps)
-            for index in self._open_passes(norm.text):
+            for index in self._evasions.open(norm.text):
                 evasion_pass = self._evasion_passes[index]
                 if active & evasion_pass.packs:
                     self._match_evasion(evasion_pass, norm, active, field, candidates, done)
@@ -325,7 +236,7 @@ class RuleEngine:
         return self._finish(candidates.values()) if candidates else []
 
 
-    def _match_evasion(self, evasion_pass: _EvasionPass, norm: Normalized, active: frozenset[int], field: str,
+    def _match_evasion(self, evasion_pass: EvasionPass, norm: Normalized, active: frozenset[int], field: str,
                        out: dict, done: dict) -> None:
         steps = evasion_pass.steps
         if steps == ("initials",):
