@@ -127,3 +127,25 @@ def test_evasion_cost_counts_what_each_step_adds(tmp_path):
     assert [(text, hit.rule) for text, hit in cost["initials"]] == [("出 xy 手镯", "ivory")]
     assert [(text, hit.match) for text, hit in cost["homophones"]] == [("象讶 摆件", "象讶")]
     assert cost["split"] == [] and cost["digits"] == []
+
+
+def test_a_rule_may_narrow_its_packs_product_categories(tmp_path):
+    (tmp_path / "demo.yaml").write_text("""\
+id: demo
+title: Demo
+category: false_advertising
+legal_basis: [{law: 广告法, article: 17}]
+rules:
+  - id: cosmetic_claims
+    keywords: [治疗痤疮]
+    except_product_categories: [drug]
+  - id: any
+    keywords: [根治]
+""", encoding="utf-8")
+    engine = RuleEngine.from_dir(tmp_path)
+    assert [h.rule for h in engine.check("治疗痤疮 根治", product_categories=["drug"])] == ["any"]
+    assert [h.rule for h in engine.check("治疗痤疮 根治", product_categories=["cosmetics"])] == ["cosmetic_claims", "any"]
+    assert [h.rule for h in engine.check("治疗痤疮 根治")] == ["cosmetic_claims", "any"]  # no hint: could be anything
+    (tmp_path / "demo.yaml").write_text((tmp_path / "demo.yaml").read_text().replace("[drug]", "[medicine]"))
+    with pytest.raises(PackError, match="unknown product category 'medicine'"):
+        RuleEngine.from_dir(tmp_path)

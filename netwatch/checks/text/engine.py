@@ -111,6 +111,8 @@ class RuleEngine:
         )
         # (field, product categories) -> (active pack indexes, whether a collapse_repeats rule is among them)
         self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
+        self._scoped_rules = frozenset(
+            i for i, c in enumerate(self._rules) if c.rule.product_categories or c.rule.except_product_categories)
         self._evasions = EvasionPasses(self._literal_ids, self._keyword_uses, self._rules, self._regex_rules,
                                        self._regexes, self._matcher.name)
         self._evasion_passes = self._evasions.passes
@@ -210,7 +212,8 @@ class RuleEngine:
         """Hits in one text read as `field` of an item of these product categories, in text order."""
         if not text:
             return []
-        active, may_collapse = self._plan(field, frozenset(product_categories))
+        categories = frozenset(product_categories)
+        active, may_collapse = self._plan(field, categories)
         if not active:
             return []
         norm = normalize(text)
@@ -224,7 +227,7 @@ class RuleEngine:
                 if active & evasion_pass.packs:
                     self._match_evasion(evasion_pass, norm, active, field, candidates, done)
         if not literal_hits and not regex_ids:
-            return self._finish(candidates.values()) if candidates else []
+            return self._finish(self._in_scope(candidates, categories)) if candidates else []
         self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
         if may_collapse and not self._collapse_triggers.isdisjoint([h[0] for h in literal_hits]):
             collapsed = collapse_repeats(norm)
@@ -233,8 +236,14 @@ class RuleEngine:
                 ids = self._collapse_ids
                 hits = [(ids[local], start, end) for local, start, end in local_hits]
                 self._match(collapsed, hits, (), active, field, True, candidates)
-        return self._finish(candidates.values()) if candidates else []
+        return self._finish(self._in_scope(candidates, categories)) if candidates else []
 
+    def _in_scope(self, candidates: dict, categories: frozenset[str]) -> list[Hit]:
+        """The hits of rules that read items of these product categories (a rule may narrow its pack's)."""
+        if not categories or not self._scoped_rules:
+            return list(candidates.values())
+        return [hit for (rule_index, _, _), hit in candidates.items()
+                if rule_index not in self._scoped_rules or self._rules[rule_index].rule.applies_to(categories)]
 
     def _match_evasion(self, evasion_pass: EvasionPass, norm: Normalized, active: frozenset[int], field: str,
                        out: dict, done: dict) -> None:
