@@ -38,6 +38,6 @@ def test_price_marks_check_flags_bait_prices():
 def test_process_returns_the_hits_it_appended_after_cleaning():
     listing = Listing(url="u", canonical_id="1", platform="p", title="  象牙(xiàng)  手镯 ", hits=["earlier"])
     hits = process(listing)
-    assert listing.title == "象牙 手镯"  # cleaned before the rules read it: offsets refer to this text
-    assert listing.hits == ["earlier", *hits] and [(h.field, h.match, h.start) for h in hits] == [("title", "象牙", 0)]
+    assert listing.title == "象牙 手镯"  # cleaned before the rules read it; the hit is shown on the text as it came in
+    assert listing.hits == ["earlier", *hits] and [(h.field, h.match, h.start) for h in hits] == [("title", "象牙", 2)]
     assert process({"title": "象牙"}) == []

@@ -166,7 +166,8 @@ def test_hits_carry_every_field_and_keep_text_order():
     assert [h.start for h in hits] == sorted(h.start for h in hits)
     assert hits == engine().check(text)
     first = hits[1].to_dict()
-    assert set(first) == {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis"}
+    assert set(first) == {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis",
+                          "normalised", "steps"}
     assert first["legal_basis"] == "《电子商务法》第十三条" and first["severity"] == "critical"
     assert isinstance(hits[0], Hit)
 

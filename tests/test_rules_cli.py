@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from netwatch.cli import cli
 
-HIT_KEYS = {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis"}
+HIT_KEYS = {"pack", "rule", "category", "severity", "field", "start", "end", "match", "context", "legal_basis", "normalised", "steps"}
 PACK = """\
 id: demo
 title: Demo
@@ -33,10 +33,11 @@ def run(*args: str, input: str | None = None):
 def test_list_shows_every_pack_with_counts():
     result = run("list")
     assert result.exit_code == 0, result.output
-    for pack in ("banned_goods", "ad_absolute_terms", "cure_claims", "fake_reviews", "unfair_terms", "counterfeit"):
+    for pack in ("banned_goods", "ad_absolute_terms", "cure_claims", "fake_reviews", "unfair_terms", "counterfeit",
+                 "ad_state_endorsement", "drugs_online", "efficacy_claims", "fake_certificates"):
         assert pack in result.output
     assert "《广告法》第九条第（三）项" in result.output
-    assert "6 packs" in result.output
+    assert "10 packs" in result.output
 
 
 def test_test_passes_on_the_shipped_packs_and_one_pack():

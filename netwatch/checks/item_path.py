@@ -1,7 +1,8 @@
 """The one item path: every listing and shop, whichever door it came in by (crawl, `netwatch scan`,
 `netwatch import`), goes through these steps, so all three find the same hits in the same item:
 
-1. clean text (netwatch.domain.text.clean_text): scraped noise out, offsets then refer to the cleaned text;
+1. clean text (netwatch.domain.text.clean_text): scraped noise out; the rules read the cleaned text, and
+   each hit's offsets, match and context are then shown on the text as it came in (what the page said);
 2. text rules (netwatch.checks.text): a listing's title, description, specs (as "key: value" lines) and
    each review (field `review`), with its category hints as product categories; a shop's name
    (`shop_name`) and text (`shop_text`);
@@ -14,14 +15,16 @@ Plain Python: no Scrapy. Hits are appended to `item.hits`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from netwatch.checks.identities import shop_identifiers
 from netwatch.checks.licence import check_shop
 from netwatch.checks.price_marks import check_listing
 from netwatch.checks.text import Hit, RuleEngine, default_engine
+from netwatch.checks.text.engine import CONTEXT_CHARS
 from netwatch.domain.items import Listing, Shop
-from netwatch.domain.text import clean_text
+from netwatch.domain.text import clean_text, clean_text_mapped
 
 CHECKED_TYPES = (Listing, Shop)  # other items (ListingSeen, …) pass through unchanged
 
@@ -33,11 +36,16 @@ def process(item: Any, engine: RuleEngine | None = None) -> list[Hit]:
     if not isinstance(item, CHECKED_TYPES):
         return []
     engine = engine or default_engine()
-    clean(item)
     if isinstance(item, Listing):
-        hits = listing_text_hits(item, engine) + check_listing(item)
+        originals = {"title": item.title, "description": item.description}
+        reviews = [review.text for review in item.reviews]
+        clean(item)
+        hits = listing_text_hits(item, engine, originals, reviews) + check_listing(item)
     else:
-        hits = engine.check_fields({"shop_name": item.name, "shop_text": item.text}) + check_shop(item)
+        originals = {"shop_name": item.name, "shop_text": item.text}
+        clean(item)
+        hits = [on_original(hit, originals.get(hit.field))
+                for hit in engine.check_fields({"shop_name": item.name, "shop_text": item.text})] + check_shop(item)
         item.identifiers = [tuple(identifier) for identifier in shop_identifiers(item)]
     item.hits.extend(hits)
     return hits
@@ -58,14 +66,33 @@ def clean(item: Listing | Shop) -> None:
         item.contact = clean_text(item.contact)
 
 
-def listing_text_hits(listing: Listing, engine: RuleEngine) -> list[Hit]:
+def listing_text_hits(listing: Listing, engine: RuleEngine, originals: dict[str, str | None] | None = None,
+                      reviews: list[str] | None = None) -> list[Hit]:
+    """The text rules' hits in a cleaned listing; `originals` (field -> text before cleaning) and `reviews`
+    (review texts before cleaning) put each hit back on the text as it came in. Specs are read as the
+    "key: value" lines they are joined into."""
     categories = frozenset(listing.category_hints or ())
+    originals = originals or {}
     fields = {
         "title": listing.title,
         "description": listing.description,
         "specs": "\n".join(f"{key}: {value}" for key, value in (listing.specs or {}).items()),
     }
-    hits = engine.check_fields(fields, categories)
-    for review in listing.reviews or ():
-        hits.extend(engine.check(review.text, "review", categories))
+    hits = [on_original(hit, originals.get(hit.field)) for hit in engine.check_fields(fields, categories)]
+    for index, review in enumerate(listing.reviews or ()):
+        original = reviews[index] if reviews and index < len(reviews) else None
+        hits.extend(on_original(hit, original) for hit in engine.check(review.text, "review", categories))
     return hits
+
+
+def on_original(hit: Hit, original: str | None) -> Hit:
+    """`hit`, found in the cleaned text of `original`, with its offsets, match and context on `original`
+    (an analyst must find the words on the page: 網(wǎng)站 as it was written, not 網站)."""
+    if not original:
+        return hit
+    cleaned, spans = clean_text_mapped(original)
+    if cleaned == original or hit.end > len(spans):
+        return hit
+    start, end = spans[hit.start][0], spans[hit.end - 1][1]
+    return replace(hit, start=start, end=end, match=original[start:end],
+                   context=original[max(0, start - CONTEXT_CHARS) : end + CONTEXT_CHARS])

@@ -142,7 +142,8 @@ def laws_index(regulations_dir: Path, out: Path | None) -> None:
               type=click.Choice(["food", "cosmetics", "health_food", "drug", "medical_device", "general"]),
               help="Product category of the item (repeatable); cure claims skip drugs and medical devices.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"hits": [...]} (with --file: one object per line).')
-@click.option("--explain", is_flag=True, help="Also print the normalised text the rules read.")
+@click.option("--explain", is_flag=True, help="Also print the normalised text the rules read and, per hit, the "
+              "original span, the text it was read as and the evasion steps it needed.")
 @click.pass_context
 def check(ctx: click.Context, text: str | None, file_path: str | None, field: str,
           categories: tuple[str, ...], as_json: bool, explain: bool) -> None:
@@ -196,6 +197,9 @@ def _print_hits(hits, original: str | None, indent: str = "") -> None:
         shown = before + click.style(hit.match, fg="red", bold=True) + after
         click.echo(f"{indent}[{hit.category}/{hit.severity}] {hit.pack}.{hit.rule} {hit.field}[{hit.start}:{hit.end}] "
                    f"{shown.replace(chr(10), ' ')}  ({hit.legal_basis})")
+        if original is not None:  # --explain: the words on the page, what the rule read, the steps it took
+            steps = ", ".join(hit.steps) if hit.steps else "-"
+            click.echo(f"{indent}    original {hit.start}:{hit.end} {hit.match!r}  read as {hit.normalised!r}  steps: {steps}")
 
 
 def _split_context(hit) -> tuple[str, str, str]:
@@ -204,3 +208,70 @@ def _split_context(hit) -> tuple[str, str, str]:
 
     index = min(hit.start, CONTEXT_CHARS)
     return hit.context[:index], hit.match, hit.context[index + len(hit.match):]
+
+
+@rules.command("audit")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="TSV of text, rule (pack.rule), verdict (true/false), reason: the judged hits.")
+@click.option("--column", default=None, help="FILE is a TSV: the column holding the text (default: text or title).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Report language.")
+@click.pass_context
+def audit_command(ctx: click.Context, file: Path, labels_path: Path | None, column: str | None, lang: str) -> None:
+    """Run the packs over real texts in FILE (one per line, or a TSV) as listing titles and print, per rule,
+    what they flag, the labelled precision and the unlabelled hits to review.
+
+    Exits 1 when a labelled false positive is flagged again or a labelled true hit is lost."""
+    from netwatch.checks.audit import MESSAGES, AuditInputError, audit, format_precision, read_labels, read_texts
+
+    engine = _engine(ctx)
+    try:
+        texts = read_texts(file, column)
+        labels = read_labels(labels_path) if labels_path else []
+    except AuditInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = audit(engine, texts, labels)
+    words = MESSAGES[lang]
+    rows = [(r.rule, str(r.flagged), str(r.true_hits), str(len(r.false_hits)), str(len(r.unlabelled)),
+             str(len(r.lost)), format_precision(r.precision, words["none"])) for r in report.rules.values()]
+    _table(words["header"], rows)
+    click.echo(words["summary"].format(
+        texts=report.texts, flagged=report.flagged_texts, labelled=report.true_hits + report.false_hits,
+        precision=format_precision(report.precision, words["none"]), fp=report.false_hits,
+        unlabelled=report.unlabelled, lost=report.lost))
+    for title, pairs in ((words["false"], [p for r in report.rules.values() for p in r.false_hits]),
+                         (words["review"], [p for r in report.rules.values() for p in r.unlabelled])):
+        if pairs:
+            click.echo(f"\n{title}")
+            for text, hit in pairs:  # label-file ready: text, rule, then the verdict and reason to fill in
+                click.echo(f"{text}\t{hit.pack}.{hit.rule}\t\t{hit.match}")
+    lost = [label for r in report.rules.values() for label in r.lost]
+    if lost:
+        click.echo(f"\n{words['lost']}")
+        for label in lost:
+            click.echo(f"{label.text}\t{label.rule}\t({labels_path}:{label.line})")
+    if report.false_hits or report.lost:
+        sys.exit(EXIT_ERROR)
+
+
+@rules.command("evasion-cost")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--column", default=None, help="FILE is a TSV: the column holding the text (default: text or title).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Report language.")
+@click.pass_context
+def evasion_cost_command(ctx: click.Context, file: Path, column: str | None, lang: str) -> None:
+    """What each evasion step would add on real texts in FILE if every rule opted into it: the extra
+    flagged texts (all to be judged; on ordinary listings most are false)."""
+    from netwatch.checks.audit import AuditInputError, evasion_cost, read_texts
+
+    engine = _engine(ctx)
+    try:
+        texts = read_texts(file, column)
+    except AuditInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    cost = evasion_cost(engine.packs, texts)
+    header = ("步骤", "新增命中", "文本数") if lang == "zh" else ("step", "added hits", "texts")
+    _table(header, [(step, str(len(pairs)), str(len(texts))) for step, pairs in cost.items()])
+    for step, pairs in cost.items():
+        for text, hit in pairs:
+            click.echo(f"{step}\t{hit.pack}.{hit.rule}\t{hit.match}\t{hit.normalised}\t{text}")

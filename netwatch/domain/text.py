@@ -22,8 +22,35 @@ _BLANK_LINES = re.compile(r"\s*\n\s*")
 def clean_text(text: str | None) -> str | None:
     if text is None:
         return None
-    text = _PINYIN_GLOSS.sub("", text)
-    text = _DOUBLED_PUNCT.sub(r"\1", text)
-    text = _SPACES.sub(" ", text)
-    text = _BLANK_LINES.sub("\n", text)
-    return text.strip()
+    return clean_text_mapped(text)[0]
+
+
+# (pattern, replacement): each match becomes the replacement, which stands for the whole match.
+_STEPS = ((_PINYIN_GLOSS, lambda m: ""), (_DOUBLED_PUNCT, lambda m: m.group(1)), (_SPACES, lambda m: " "),
+          (_BLANK_LINES, lambda m: "\n"))
+
+
+def clean_text_mapped(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The cleaned text and, for each of its characters, the span of `text` it stands for, so that an
+    offset into the cleaned text can be shown on the text as it was on the page."""
+    spans = [(i, i + 1) for i in range(len(text))]
+    for pattern, replace in _STEPS:
+        if not pattern.search(text):
+            continue
+        pieces: list[str] = []
+        new_spans: list[tuple[int, int]] = []
+        last = 0
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            pieces.append(text[last:start])
+            new_spans.extend(spans[last:start])
+            new = replace(match)
+            pieces.append(new)
+            new_spans.extend([(spans[start][0], spans[end - 1][1])] * len(new))
+            last = end
+        pieces.append(text[last:])
+        new_spans.extend(spans[last:])
+        text, spans = "".join(pieces), new_spans
+    stripped = text.strip()
+    lead = len(text) - len(text.lstrip())
+    return stripped, spans[lead : lead + len(stripped)]

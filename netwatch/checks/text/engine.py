@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from netwatch import config
+from netwatch.checks.text.evasion import apply_steps, fired_steps, on_syllables
+from netwatch.checks.text.evasion_passes import EvasionPass, EvasionPasses
 from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
@@ -35,6 +37,8 @@ class Hit:
     match: str  # the original span, evasion characters included (象@牙)
     context: str
     legal_basis: str
+    normalised: str = ""  # the matched text as the rule read it (象牙 for 象@牙, xiangya for 象ya)
+    steps: tuple[str, ...] = ()  # the opt-in steps the hit needed (collapse_repeats, pinyin, homophones …)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +111,11 @@ class RuleEngine:
         )
         # (field, product categories) -> (active pack indexes, whether a collapse_repeats rule is among them)
         self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
+        self._scoped_rules = frozenset(
+            i for i, c in enumerate(self._rules) if c.rule.product_categories or c.rule.except_product_categories)
+        self._evasions = EvasionPasses(self._literal_ids, self._keyword_uses, self._rules, self._regex_rules,
+                                       self._regexes, self._matcher.name)
+        self._evasion_passes = self._evasions.passes
 
     def _add_collapse_triggers(self) -> frozenset[int]:
         """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
@@ -203,14 +212,22 @@ class RuleEngine:
         """Hits in one text read as `field` of an item of these product categories, in text order."""
         if not text:
             return []
-        active, may_collapse = self._plan(field, frozenset(product_categories))
+        categories = frozenset(product_categories)
+        active, may_collapse = self._plan(field, categories)
         if not active:
             return []
         norm = normalize(text)
         literal_hits, regex_ids = self._matcher.scan(norm.text)
-        if not literal_hits and not regex_ids:
-            return []
         candidates: dict[tuple[int, int, int], Hit] = {}
+        # Evasions are looked for in every text of a pack that opts in (an evasion hides the plain term).
+        if self._evasion_passes and active & self._evasions.packs:
+            done: dict = {}  # rewrites shared by the passes (evasion.apply_steps)
+            for index in self._evasions.open(norm.text):
+                evasion_pass = self._evasion_passes[index]
+                if active & evasion_pass.packs:
+                    self._match_evasion(evasion_pass, norm, active, field, candidates, done)
+        if not literal_hits and not regex_ids:
+            return self._finish(self._in_scope(candidates, categories)) if candidates else []
         self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
         if may_collapse and not self._collapse_triggers.isdisjoint([h[0] for h in literal_hits]):
             collapsed = collapse_repeats(norm)
@@ -219,7 +236,32 @@ class RuleEngine:
                 ids = self._collapse_ids
                 hits = [(ids[local], start, end) for local, start, end in local_hits]
                 self._match(collapsed, hits, (), active, field, True, candidates)
-        return self._finish(candidates.values()) if candidates else []
+        return self._finish(self._in_scope(candidates, categories)) if candidates else []
+
+    def _in_scope(self, candidates: dict, categories: frozenset[str]) -> list[Hit]:
+        """The hits of rules that read items of these product categories (a rule may narrow its pack's)."""
+        if not categories or not self._scoped_rules:
+            return list(candidates.values())
+        return [hit for (rule_index, _, _), hit in candidates.items()
+                if rule_index not in self._scoped_rules or self._rules[rule_index].rule.applies_to(categories)]
+
+    def _match_evasion(self, evasion_pass: EvasionPass, norm: Normalized, active: frozenset[int], field: str,
+                       out: dict, done: dict) -> None:
+        steps = evasion_pass.steps
+        if steps == ("initials",):
+            chain, variant = [("initials", norm)], norm
+        else:
+            chain = apply_steps(norm, steps, done)
+            variant = chain[-1][1]
+            if variant is norm:
+                return  # no step rewrote anything: the plain pass judged this text
+        hits = []
+        if evasion_pass.matcher is not None:
+            local_hits, _ = evasion_pass.matcher.scan(variant.text)
+            hits = [(literal_id, start, end) for local, start, end in local_hits for literal_id in evasion_pass.ids[local]]
+        if hits or evasion_pass.regex_ids:
+            self._match(variant, hits, evasion_pass.regex_ids, active, field, False, out,
+                        evasion=(evasion_pass, norm, chain))
 
     def check_fields(self, fields: Mapping[str, str | None], product_categories: Iterable[str] = ()) -> list[Hit]:
         """Hits in several fields of one item (field order kept, then text order)."""
@@ -230,20 +272,28 @@ class RuleEngine:
         return hits
 
     def _match(self, norm: Normalized, literal_hits: list[tuple[int, int, int]], regex_ids: Iterable[int],
-               active: frozenset[int], field: str, collapsed: bool, out: dict) -> None:
+               active: frozenset[int], field: str, collapsed: bool, out: dict, evasion: tuple | None = None) -> None:
+        """Judge the candidates of one pass. `evasion`: (pass, the plainly normalised text, the chain of
+        rewrites) when `norm` is an evasion rewrite: only that pass's rules, and only hits a step made."""
         found: dict[int, list[tuple[int, int]]] = {}
         for literal_id, start, end in literal_hits:
             found.setdefault(literal_id, []).append((start, end))
         rules = self._rules
+        only = evasion[0].rules if evasion else None
+        steps: tuple[str, ...] = ("collapse_repeats",) if collapsed else ()
         for literal_id, start, end in literal_hits:
             for rule_index, collapsed_form in self._keyword_uses[literal_id]:
                 compiled = rules[rule_index]
-                if compiled.pack_index not in active or collapsed_form != collapsed:
+                if compiled.pack_index not in active or collapsed_form != collapsed or (only and rule_index not in only):
                     continue
                 if collapsed and not norm.spans_collapsed_run(start, end):
                     continue  # the same characters without a repeat: the uncollapsed pass judged them
-                if self._accept(compiled, norm, start, end, found, literal=True):
-                    self._add(out, rule_index, compiled, norm, start, end, field)
+                if evasion:
+                    steps = self._evasion_steps(evasion, norm, start, end)
+                    if not steps:
+                        continue
+                if self._accept(compiled, norm, start, end, found, literal=True, evasion=evasion):
+                    self._add(out, rule_index, compiled, norm, start, end, field, steps)
         if collapsed:
             return  # regexes read the uncollapsed text only
         for regex_id in sorted(regex_ids):
@@ -255,16 +305,33 @@ class RuleEngine:
             group = regex.groupindex.get(HIT_GROUP, 0)
             for match in regex.finditer(norm.text):
                 start, end = match.span(group)
-                if end > start and self._accept(compiled, norm, start, end, found, literal=False):
-                    self._add(out, rule_index, compiled, norm, start, end, field)
+                if end <= start:
+                    continue
+                if evasion:
+                    steps = self._evasion_steps(evasion, norm, start, end)
+                    if not steps:
+                        continue
+                if self._accept(compiled, norm, start, end, found, literal=False, evasion=evasion):
+                    self._add(out, rule_index, compiled, norm, start, end, field, steps)
 
-    def _accept(self, compiled: _Compiled, norm: Normalized, start: int, end: int, found: dict, literal: bool) -> bool:
+    @staticmethod
+    def _evasion_steps(evasion: tuple, norm: Normalized, start: int, end: int) -> tuple[str, ...]:
+        """The steps that made this hit of an evasion pass (empty: the plain pass judged the same text)."""
+        evasion_pass, base, chain = evasion
+        if "pinyin" in evasion_pass.steps and not on_syllables(norm, start, end):
+            return ()
+        o_start, o_end = norm.original_span(start, end)
+        return fired_steps(base, chain, o_start, o_end)
+
+    def _accept(self, compiled: _Compiled, norm: Normalized, start: int, end: int, found: dict, literal: bool,
+                evasion: tuple | None = None) -> bool:
         text = norm.text
         # Stripping interference joins words across sentences (使用。收到 -> 用收).
         if norm.split_by_sentence(start, end):
             return False
         # Latin terms are words: "lv" is not a hit inside "silver" or "lvyuan".
-        if literal and (_is_latin(text, start) and _is_latin(text, start - 1) or _is_latin(text, end - 1) and _is_latin(text, end)):
+        pinyin = evasion is not None and "pinyin" in evasion[0].steps  # whole pinyin text: on_syllables judged the edges
+        if literal and not pinyin and (_is_latin(text, start) and _is_latin(text, start - 1) or _is_latin(text, end - 1) and _is_latin(text, end)):
             return False
         for literal_id in compiled.exclusion_ids:
             for ex_start, ex_end in found.get(literal_id, ()):
@@ -275,11 +342,13 @@ class RuleEngine:
                 return False
         if compiled.near and not _near(found, compiled.near[0], start, end, compiled.near[1]):
             return False
-        if compiled.rule.word_boundary and not self._boundaries.on_boundaries(text, start, end):
+        latin_pass = evasion is not None and evasion[0].steps[-1] in ("pinyin", "initials")
+        if compiled.rule.word_boundary and not latin_pass and not self._boundaries.on_boundaries(text, start, end):
             return False
         return True
 
-    def _add(self, out: dict, rule_index: int, compiled: _Compiled, norm: Normalized, start: int, end: int, field: str) -> None:
+    def _add(self, out: dict, rule_index: int, compiled: _Compiled, norm: Normalized, start: int, end: int, field: str,
+             steps: tuple[str, ...] = ()) -> None:
         o_start, o_end = norm.original_span(start, end)
         key = (rule_index, o_start, o_end)
         if key in out:
@@ -297,6 +366,8 @@ class RuleEngine:
             match=original[o_start:o_end],
             context=original[max(0, o_start - c) : o_end + c],
             legal_basis=compiled.legal_basis,
+            normalised=norm.text[start:end],
+            steps=steps,
         )
 
     @staticmethod

@@ -24,6 +24,7 @@ from netwatch.checks.legal import (
     parse_citation,
     render_citations,
 )
+from netwatch.checks.text.evasion import STEPS as EVASION_STEPS
 from netwatch.checks.text.matcher import compile_regex
 from netwatch.checks.text.yaml_source import _KEY_LINES, _LINE, PackError, read_yaml
 from netwatch.domain.vocab import CATEGORIES, SEVERITIES
@@ -37,7 +38,7 @@ PACK_KEYS = {
 }
 RULE_KEYS = {
     "id", "title", "keywords", "regex", "exclusions", "near", "cancel_near", "severity", "legal_basis",
-    "collapse_repeats", "word_boundary", "examples",
+    "collapse_repeats", "word_boundary", "examples", "evasions", "product_categories", "except_product_categories",
 }
 PROXIMITY_KEYS = {"terms", "within"}
 EXAMPLE_KEYS = {"text", "field", "product_categories"}
@@ -77,6 +78,15 @@ class Rule:
     title: str | None = None
     line: int | None = None
     citations: tuple[Citation, ...] = ()
+    evasions: tuple[str, ...] = ()  # opt-in evasion steps (netwatch.checks.text.evasion.STEPS)
+    product_categories: tuple[str, ...] = ()  # empty: whatever the pack reads
+    except_product_categories: tuple[str, ...] = ()
+
+    def applies_to(self, product_categories: frozenset[str]) -> bool:
+        """Whether the rule reads an item of these product categories (none given: it may be anything)."""
+        if product_categories & set(self.except_product_categories):
+            return False
+        return not (self.product_categories and product_categories) or bool(product_categories & set(self.product_categories))
 
 
 @dataclass
@@ -276,8 +286,20 @@ class _PackReader:
         for key in ("collapse_repeats", "word_boundary"):
             if not isinstance(node.get(key, False), bool):
                 raise self.fail(node, rule_id, f"{key} must be true or false")
+        evasions = self.text_list(node, "evasions", rule_id)
+        for step in evasions:
+            if step not in EVASION_STEPS:
+                raise self.fail(node, rule_id, f"unknown evasion step {step!r}; steps are {', '.join(EVASION_STEPS)}", "evasions")
+        categories = self.text_list(node, "product_categories", rule_id)
+        excepted = self.text_list(node, "except_product_categories", rule_id)
+        for name in categories + excepted:
+            if name not in PRODUCT_CATEGORIES:
+                raise self.fail(node, rule_id, f"unknown product category {name!r}")
         citations, legal_basis = self.citations(node, rule_id)
         return Rule(
+            evasions=evasions,
+            product_categories=categories,
+            except_product_categories=excepted,
             id=rule_id,
             title=node.get("title"),
             keywords=keywords,

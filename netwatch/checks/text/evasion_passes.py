@@ -1,0 +1,109 @@
+"""The engine's evasion passes: rules grouped by the rewrite their opt-in steps ask for
+(netwatch.checks.text.evasion), each group's literals spelled as that rewrite spells them, and the
+gates that decide which passes a text is worth rewriting for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netwatch.checks.text.evasion import gate_patterns, latin_words, passes_for, transform_term
+from netwatch.checks.text.matcher import build_matcher, required_literal_sets
+
+
+@dataclass
+class EvasionPass:
+    """Rules that opted into the same evasion rewrite, and their literals as that rewrite spells them."""
+
+    steps: tuple[str, ...]
+    rules: frozenset[int]
+    packs: frozenset[int]
+    matcher: Any
+    ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
+    regex_ids: tuple[int, ...]
+    spelled: tuple[str, ...] = ()  # the pass's literals as its rewrite spells them
+
+
+class EvasionPasses:
+    """Built once per engine from its literals and compiled rules; `open(text)` names the passes to run."""
+
+    def __init__(self, literal_ids: dict[str, int], keyword_uses: list[list[tuple[int, bool]]], rules: list[Any],
+                 regex_rules: list[int], regexes: list[Any], backend: str):
+        self.literal_ids = literal_ids
+        self.keyword_uses = keyword_uses
+        self.compiled = rules  # the engine's compiled rules
+        self.regex_rules = regex_rules
+        self.regexes = regexes
+        self.backend = backend
+        self.passes = self._build()
+
+    def _build(self) -> list[EvasionPass]:
+        """One pass per rewrite the rules' opt-in evasion steps ask for, with a small automaton of those
+        rules' literals spelled as the rewritten text spells them."""
+        by_steps: dict[tuple[str, ...], list[int]] = {}
+        for index, compiled in enumerate(self.compiled):
+            for steps in passes_for(compiled.rule.evasions):
+                by_steps.setdefault(steps, []).append(index)
+        literals = list(self.literal_ids)
+        passes = []
+        for steps, rule_indexes in by_steps.items():
+            literal_ids = sorted({
+                literal_id for literal_id, uses in enumerate(self.keyword_uses)
+                for rule_index, collapsed_form in uses if rule_index in rule_indexes and not collapsed_form
+            } | {
+                literal_id for i in rule_indexes for c in (self.compiled[i],)
+                for literal_id in (*c.exclusion_ids, *(c.near[0] if c.near else ()), *(x for ids, _ in c.cancels for x in ids))
+            })
+            spelled: dict[str, list[int]] = {}
+            for literal_id in literal_ids:
+                term = transform_term(literals[literal_id], steps)
+                if "pinyin" in steps and term == literals[literal_id]:
+                    continue  # a Latin term: the plain pass reads it; this pass is for CJK terms spelled in pinyin
+                if term:
+                    spelled.setdefault(term, []).append(literal_id)
+            regex_ids = () if steps[-1] in ("initials", "pinyin") else tuple(
+                regex_id for regex_id, rule_index in enumerate(self.regex_rules) if rule_index in rule_indexes)
+            passes.append(EvasionPass(
+                steps=steps,
+                rules=frozenset(rule_indexes),
+                packs=frozenset(self.compiled[i].pack_index for i in rule_indexes),
+                matcher=build_matcher(list(spelled), [], self.backend) if spelled else None,
+                ids=list(spelled.values()),
+                regex_ids=regex_ids,
+                spelled=tuple(spelled),
+            ))
+        self._build_gate(passes)
+        return passes
+
+    def _build_gate(self, passes: list[EvasionPass]) -> None:
+        """Gates (evasion.gate_patterns): a text is rewritten for a pass only when it holds one of the
+        pass's gate patterns, so most texts cost one extra scan, not the rewrites. Character passes share
+        one automaton; pinyin and initials passes look their words up among the text's Latin words."""
+        literals: list[str] = []
+        self._gate_owner: list[int] = []  # gate literal id -> pass index
+        self._word_gates: list[tuple[int, frozenset[str]]] = []  # (pass index, words that open it)
+        for index, evasion_pass in enumerate(passes):
+            regex_terms = [transform_term(literal, evasion_pass.steps) or literal
+                           for regex_id in evasion_pass.regex_ids
+                           for group in required_literal_sets(self.regexes[regex_id].pattern) for literal in group]
+            terms, _ = gate_patterns(evasion_pass.steps, list(evasion_pass.spelled) + regex_terms)
+            if evasion_pass.steps[-1] in ("pinyin", "initials"):
+                self._word_gates.append((index, frozenset(terms)))
+            else:
+                literals += terms
+                self._gate_owner += [index] * len(terms)
+        self._gate = build_matcher(literals, [], self.backend) if literals else None
+        self.packs = frozenset(p for evasion_pass in passes for p in evasion_pass.packs)
+
+    def open(self, text: str) -> list[int]:
+        """The passes whose gate patterns occur in `text`."""
+        opened: set[int] = set()
+        if self._gate is not None:
+            hits, _ = self._gate.scan(text)
+            opened = {self._gate_owner[gate_id] for gate_id, _, _ in hits}
+        if self._word_gates:
+            words = latin_words(text)
+            for index, gate_words in self._word_gates:
+                if not gate_words.isdisjoint(words):
+                    opened.add(index)
+        return sorted(opened)
