@@ -47,3 +47,9 @@ def chromium_path() -> str | None:
         if os.path.exists(candidate):
             return candidate
     return None
+
+
+def language() -> str:
+    """What people read (command output, exports, the outbox, reports, the workbench): NETWATCH_LANG, else
+    Chinese (zh), the analysts' language."""
+    return os.environ.get("NETWATCH_LANG") or "zh"

@@ -57,7 +57,7 @@ def leads_hit_by(engine, run_ids: list[int]) -> set[int]:
 def outbox_lead_ids(path: Path) -> list[int]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), f"{path} has no BOM: Excel would garble it"
-    return [int(row["lead_id"]) for row in csv.DictReader(raw.decode("utf-8-sig").splitlines())]
+    return [int(row.get("lead_id") or row["线索编号"]) for row in csv.DictReader(raw.decode("utf-8-sig").splitlines())]
 
 
 def test_two_nights_on_a_changing_market(engine, db_url, tmp_path):

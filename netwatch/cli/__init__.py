@@ -22,6 +22,8 @@ COMMANDS = {
     "nightly": "netwatch.cli.nightly:nightly",
     "worker": "netwatch.cli.nightly:worker",
     "schedule": "netwatch.cli.nightly:schedule",
+    "serve": "netwatch.cli.workbench:serve",
+    "users": "netwatch.cli.workbench:users",
 }
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netwatch import config
 from netwatch.ops.export import export_leads
 from netwatch.store import Store
 
@@ -45,7 +46,7 @@ def write_outbox(store: Store, result: NightlyResult, directory: Path) -> None:
 
 def export_new_leads(store: Store, out: Path, first_run_ids: Sequence[int]) -> int:
     """The leads first found by these crawl runs, in the export's CSV (BOM, no formulas)."""
-    return export_leads(store, out, "csv", "en", first_run_ids=first_run_ids)
+    return export_leads(store, out, "csv", config.language(), first_run_ids=first_run_ids)
 
 
 def summary_stats(result: NightlyResult) -> dict[str, Any]:

@@ -144,6 +144,8 @@ class Lead(Base):
     assignee: Mapped[str | None] = mapped_column(sa.String(200))
     note: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime]
+    # the region the lead was handed to (revision 0007); None: its watch target's region (queries.REGION)
+    region: Mapped[str | None] = mapped_column(sa.String(100))
 
     __table_args__ = (sa.UniqueConstraint("subject", "subject_id", "pack", "rule", name="uq_leads_subject_rule"),)
 
