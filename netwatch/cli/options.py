@@ -13,6 +13,8 @@ from netwatch.domain.vocab import LANGUAGES, UnknownValue, canonical
 
 # lead and run ids: the databases' BIGINT / SQLite INTEGER range
 ROW_ID = click.IntRange(1, 2**63 - 1)
+# `netwatch serve`'s port (the demo prints it)
+WORKBENCH_PORT = 8800
 # a watch target's priority: an INTEGER column
 PRIORITY = click.IntRange(-(2**31), 2**31 - 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from netwatch.cli.leads import db_option, open_store
+from netwatch.cli.options import WORKBENCH_PORT
 from netwatch.domain.vocab import ROLES
 
 
@@ -43,7 +44,7 @@ def list_(db_url) -> None:  # type: ignore[no-untyped-def]
 @click.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8800, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--port", default=WORKBENCH_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--https-only", is_flag=True, help="Send the session cookie over HTTPS only (behind a TLS proxy).")
 def serve(db_url, host, port, https_only) -> None:  # type: ignore[no-untyped-def]
     """The analysts' workbench: lead queue, triage, shops and dashboard in the browser (log in first:
