@@ -75,8 +75,8 @@ def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_p
         console.print(f"[red]crawl problem[/red] {problem}")
     print(f"CSV: {Path(out).resolve()} ({rows} {'条线索' if zh else 'leads'})")
     print(f"{'数据库' if zh else 'store'}: {db_url}")
-    print(("线索工作台（先建账号，再启动，然后在浏览器打开）：" if zh else
-           "the workbench (add an account, start it, open it in a browser):"))
+    print("线索工作台（先建账号，再启动，然后在浏览器打开）：" if zh else
+           "the workbench (add an account, start it, open it in a browser):")
     print("  netwatch users add admin --role admin")
     print(f"  netwatch serve --db {db_url} --port {WORKBENCH_PORT}")
     print(f"  http://127.0.0.1:{WORKBENCH_PORT}/")

@@ -44,7 +44,7 @@ def columns(items: Sequence[tuple[str, int]], *, title: str, width: int = 620, h
              f'<text x="{left - 4}" y="{top + 10}" text-anchor="end">{most}</text>',
              f'<text x="{left - 4}" y="{top + inner_h}" text-anchor="end">0</text>']
     if items:
-        step = inner_w / len(items)
+        step = min(inner_w / len(items), 40)  # a few nights do not make one wall of colour
         for number, (label, value) in enumerate(items):
             bar = round(inner_h * value / most)
             x = left + number * step

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -110,8 +110,12 @@ def nights(per_hour: Iterable[tuple[str, int]], tz) -> dict[str, int]:  # type: 
     """dashboard()'s UTC hours folded into local dates, oldest first."""
     from datetime import UTC, datetime
 
-    by_day: dict[str, int] = defaultdict(int)
+    by_day: dict[date, int] = defaultdict(int)
     for text, count in per_hour:
         moment = datetime.strptime(text, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz)
-        by_day[moment.date().isoformat()] += count
-    return dict(sorted(by_day.items()))
+        by_day[moment.date()] += count
+    if not by_day:
+        return {}
+    first, last = min(by_day), max(by_day)  # nights without new leads count too (as 0)
+    return {(first + timedelta(days=n)).isoformat(): by_day.get(first + timedelta(days=n), 0)
+            for n in range((last - first).days + 1)}
