@@ -39,6 +39,7 @@ def write_outbox(store: Store, result: NightlyResult, directory: Path) -> None:
     done, each renamed into place; a resumed night (same run, same directory) writes them again whole,
     with every new lead of the night, so an attempt stopped while writing them leaves nothing behind."""
     for region, run_ids in sorted(result.region_runs.items()):
+        store.give_region(region, run_ids)  # the workbench shows them to the region's analysts
         path = directory / f"{region}.csv"
         export_new_leads(store, path, run_ids)
         result.outbox_files[region] = path

@@ -12,11 +12,10 @@ from netwatch.domain.clock import to_utc
 from netwatch.domain.vocab import SEVERITY_RANK, UnknownValue, canonical
 from netwatch.store.models import Lead, ListingRow, ShopRow
 from netwatch.store.schema import StoreError
-from netwatch.store.watchlist_models import NightlyCrawlRun, WatchTarget
 
 UNASSIGNED = "unassigned"  # a lead no watch target's region claims (ad-hoc crawls, imports), as the outbox says
-# A lead's region: where it was handed to, else the region of the watch target whose crawl found it first.
-REGION = sa.func.coalesce(Lead.region, WatchTarget.region, UNASSIGNED)
+# A lead's region: set when a nightly run hands it to its target's region (the outbox) or by a hand-off.
+REGION = sa.func.coalesce(Lead.region, UNASSIGNED)
 
 
 def _lead_columns() -> list[sa.ColumnElement]:
@@ -82,25 +81,27 @@ def vocabulary_values(kind: str, value: str | Iterable[str] | None) -> list[str]
 TRIAGE_ORDER = (Lead.severity_rank.desc(), Lead.last_seen.desc(), Lead.id.desc())
 
 
-def lead_source(columns: Iterable[sa.ColumnElement]) -> sa.Select:
-    """SELECT columns FROM leads with their listing, shop and region (the joins every lead filter may need)."""
+def lead_source(columns: Iterable[sa.ColumnElement], *, joined: bool = True) -> sa.Select:
+    """SELECT columns FROM leads with their listing and shop (the joins lead filters may need); joined=False:
+    the leads alone, for counts whose filters need no join (SQLite would join every row all the same)."""
+    if not joined:
+        return sa.select(*columns).select_from(Lead)
     return (
         sa.select(*columns)
         .select_from(Lead)
         .outerjoin(ListingRow, ListingRow.id == Lead.listing_id)
         .outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
-        .outerjoin(NightlyCrawlRun, NightlyCrawlRun.crawl_run_id == Lead.first_run_id)
-        .outerjoin(WatchTarget, WatchTarget.id == NightlyCrawlRun.target_id)
     )
 
 
 def lead_query(*, since=None, status=None, category=None, site=None, min_severity=None,
-               first_run_ids: Iterable[int] | None = None, triage_order: bool = False, **more) -> sa.Select:
+               first_run_ids: Iterable[int] | None = None, triage_order: bool = False, joined: bool = True,
+               **more) -> sa.Select:
     """Leads with their listing and shop, in lead id order (triage_order: severity, then recency), filtered as
     the command line asks; first_run_ids: only the leads first found by these runs (a nightly run's new leads;
     an empty list: none). Categories, severities and statuses may be given by their Chinese names. `more`:
     the workbench's filters (see workbench_filters)."""
-    query = lead_source(_lead_columns()).order_by(*(TRIAGE_ORDER if triage_order else (Lead.id,)))
+    query = lead_source(_lead_columns(), joined=joined).order_by(*(TRIAGE_ORDER if triage_order else (Lead.id,)))
     query = workbench_filters(query, **more)
     if since is not None:
         query = query.where(Lead.last_seen >= _as_datetime(since))
@@ -117,6 +118,9 @@ def lead_query(*, since=None, status=None, category=None, site=None, min_severit
     if first_run_ids is not None:
         query = query.where(Lead.first_run_id.in_(list(first_run_ids)))
     return query
+
+
+JOINED_FILTERS = ("site", "shop", "text")  # the filters that read the listing or the shop
 
 
 def workbench_filters(query: sa.Select, *, severity=None, region=None, scope: Iterable[str] | None = None,

@@ -21,7 +21,7 @@ from netwatch.domain.process import process_alive
 from netwatch.domain.vocab import PARTIAL_CRAWL
 from netwatch.store import coverage
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
-from netwatch.store.queries import lead_query
+from netwatch.store.queries import UNASSIGNED, lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
 from netwatch.store.triage import change_leads, lead_events
 from netwatch.store.writes import Sighting, hit_values, save_items, upsert_leads
@@ -233,6 +233,16 @@ class Store:
         return self._write(lambda conn: change_leads(conn, wanted, user, status=status, assignee=assignee,
                                                      region=region, note=note, scope=scope),
                            f"changing lead(s) {', '.join(map(str, wanted))} in")
+
+    def give_region(self, region: str, first_run_ids: Sequence[int]) -> int:
+        """The leads these crawl runs found first, not yet in a region, are `region`'s (a nightly run hands
+        each target's new leads to the target's region). A hand-off later changes it, recorded."""
+        def work(conn: sa.Connection) -> int:
+            return conn.execute(sa.update(Lead).where(Lead.first_run_id.in_(list(first_run_ids)),
+                                                      Lead.region.is_(None)).values(region=region)).rowcount
+
+        return self._write(work, f"giving the leads of run(s) {', '.join(map(str, first_run_ids))} to {region} in") \
+            if first_run_ids and region != UNASSIGNED else 0
 
     def lead_events(self, lead_ids: Sequence[int]) -> list[dict[str, Any]]:
         """Every recorded change of these leads, oldest first."""

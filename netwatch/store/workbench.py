@@ -11,8 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from netwatch.domain.clock import utcnow
+from netwatch.domain.vocab import SEVERITIES
 from netwatch.store.models import Lead, ListingRow, ShopRow
-from netwatch.store.queries import REGION, lead_query, lead_source, workbench_filters
+from netwatch.store.queries import JOINED_FILTERS, REGION, UNASSIGNED, lead_query, lead_source, workbench_filters
 from netwatch.store.watchlist_models import NightlyTargetRun, WatchTarget
 
 FACETS = ("status", "severity", "category", "region", "platform")
@@ -27,17 +28,33 @@ def _platform() -> sa.ColumnElement:
 def queue(conn: sa.Connection, filters: dict[str, Any], *, page: int = 1, per_page: int = 50) -> dict[str, Any]:
     """One page of leads in triage order, the total, and the counts per status, severity, category, region and
     site under the same filters: one grouped scan gives every count."""
+    # The page's ids first, in triage order from ix_leads_triage, then their rows: the joins run for one page only.
+    page_ids = lead_query(triage_order=True, **filters).with_only_columns(Lead.id).limit(per_page) \
+        .offset((page - 1) * per_page).subquery()
     rows = [dict(row) for row in conn.execute(
-        lead_query(triage_order=True, **filters).limit(per_page).offset((page - 1) * per_page)).mappings()]
-    grouped = lead_query(**filters).order_by(None).with_only_columns(
-        Lead.status, Lead.severity, Lead.category, REGION, _platform(), sa.func.count(Lead.id))
-    grouped = grouped.group_by(Lead.status, Lead.severity, Lead.category, REGION, _platform())
+        lead_query(triage_order=True).join(page_ids, page_ids.c.id == Lead.id)).mappings()]
+    # The counts from the covering index ix_leads_facets: one scan for the lead's own fields, one per shop (a
+    # shop's site is its leads' site; the few leads without a shop are looked up through their listing).
+    counted = lead_query(joined=any(filters.get(name) for name in JOINED_FILTERS), **filters).order_by(None)
     facets: dict[str, Counter] = {name: Counter() for name in FACETS}
     total = 0
-    for *keys, count in conn.execute(grouped):
+    for status, category, region, rank, count in conn.execute(counted.with_only_columns(
+            Lead.status, Lead.category, Lead.region, Lead.severity_rank, sa.func.count())
+            .group_by(Lead.status, Lead.category, Lead.region, Lead.severity_rank)):  # the index's order
         total += count
-        for name, key in zip(FACETS, keys):
+        for name, key in (("status", status), ("severity", SEVERITIES[rank - 1]), ("category", category),
+                          ("region", region or UNASSIGNED)):
             facets[name][key] += count
+    per_shop = dict(conn.execute(counted.with_only_columns(Lead.shop_id, sa.func.count()).group_by(Lead.shop_id)).all())
+    shopless = per_shop.pop(None, 0)
+    for start in range(0, len(per_shop), 10_000):
+        chunk = list(per_shop)[start:start + 10_000]
+        for shop_ref, platform in conn.execute(sa.select(ShopRow.id, ShopRow.platform).where(ShopRow.id.in_(chunk))):
+            facets["platform"][platform] += per_shop[shop_ref]
+    if shopless:
+        with_listing = lead_query(**filters).order_by(None)
+        facets["platform"].update(dict(conn.execute(with_listing.where(Lead.shop_id.is_(None)).with_only_columns(
+            ListingRow.platform, sa.func.count()).group_by(ListingRow.platform)).all()))
     return {"rows": rows, "total": total, "facets": facets, "page": page, "per_page": per_page}
 
 

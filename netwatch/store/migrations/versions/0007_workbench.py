@@ -47,10 +47,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_lead_events_lead_id", ["lead_id"], unique=False)
     # A plain ADD COLUMN on both databases (a nullable column): SQLite does not copy the leads table.
     op.add_column("leads", sa.Column("region", sa.String(length=100), nullable=True))
+    # leads earlier nights handed to a region: the region of the target whose crawl found them first
+    op.execute("UPDATE leads SET region = (SELECT watch_targets.region FROM nightly_crawl_runs JOIN watch_targets "
+               "ON watch_targets.id = nightly_crawl_runs.target_id "
+               "WHERE nightly_crawl_runs.crawl_run_id = leads.first_run_id) WHERE region IS NULL")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.create_index("ix_leads_triage", ["severity_rank", "last_seen"], unique=False)
+        batch_op.create_index("ix_leads_facets", ["status", "category", "region", "severity_rank", "shop_id"],
+                              unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_index("ix_leads_facets")
+        batch_op.drop_index("ix_leads_triage")
         batch_op.drop_column("region")
     with op.batch_alter_table("lead_events", schema=None) as batch_op:
         batch_op.drop_index("ix_lead_events_lead_id")
