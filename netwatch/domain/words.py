@@ -58,6 +58,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "forbidden": ("无权访问", "Not allowed"), "not_found": ("没有这条记录，或您无权查看", "No such record, or not yours to see"),
     "csrf": ("表单已过期，请刷新页面后重试", "The form expired: reload the page and try again"),
     "times_zone": ("时间均为 {zone}", "times in {zone}"), "count": ("数量", "count"), "none": ("无", "none"),
+    # the nightly report
+    "report_title": ("netwatch 夜间巡查报告 {day}（批次 {run}，标签 {tag}）", "netwatch nightly report {day} (run {run}, tag {tag})"),
+    "overview": ("概况", "Overview"), "figure": ("项目", "figure"), "value": ("数值", "value"),
+    "result": ("结果", "result"), "tag": ("标签", "tag"), "targets_crawled": ("巡查目标", "targets crawled"),
+    "pages_fetched": ("抓取页面", "pages fetched"), "items_scraped": ("抓取条目", "items scraped"),
+    "new_leads_n": ("新线索", "new leads"), "recurring_leads": ("再次发现的线索", "recurring leads"),
+    "gone_leads": ("已消失的线索", "gone leads"), "resumed_note": ("续跑了一次被中断的夜间巡查", "resumed a nightly run that was killed"),
+    "lock": ("运行锁", "lock"), "per_category": ("各类新线索", "New leads per category"),
+    "per_site": ("各平台新线索", "New leads per site"), "per_region": ("各地区新线索", "New leads per region"),
+    "urgent": ("新发现的严重和高危线索", "New critical and high leads"), "check": ("检查项", "check"),
+    "message": ("说明", "message"), "targets": ("巡查目标", "Targets"), "errors": ("错误", "errors"),
+    "items": ("条目", "items"), "finish_reason": ("结束原因", "finish reason"), "outbox": ("分发文件", "Outbox"),
+    "file": ("文件", "file"), "verdict_OK": ("正常", "OK"), "verdict_ALARMS": ("有告警", "ALARMS"),
+    "verdict_FAILED": ("失败", "FAILED"), "report_pdf": ("PDF 版本尚未提供", "no PDF yet"),
     "matches": ("命中", "matches"), "selected_none": ("未选择线索", "No lead selected"),
 }
 

@@ -127,8 +127,8 @@ def workbench_filters(query: sa.Select, *, severity=None, region=None, scope: It
                       shop: str | None = None, assignee: str | None = None, until=None, text: str | None = None,
                       lead_ids: Iterable[int] | None = None) -> sa.Select:
     """The lead queue's filters on a lead_source query. scope: the regions a user may see (None: all)."""
-    if severities := vocabulary_values("severity", severity):
-        query = query.where(Lead.severity.in_(severities))
+    if severities := vocabulary_values("severity", severity):  # by rank: the indexes hold the rank
+        query = query.where(Lead.severity_rank.in_([SEVERITY_RANK[name] for name in severities]))
     if regions := _as_list(region):
         query = query.where(REGION.in_(regions))
     if scope is not None:
