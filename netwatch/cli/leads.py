@@ -9,12 +9,13 @@ import getpass
 from collections.abc import Iterator
 
 import click
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
 from netwatch.cli.options import ROW_ID, Vocabulary, display_zone, lang_option
 from netwatch.domain.clock import local_text
-from netwatch.domain.vocab import label
+from netwatch.domain.vocab import VOCABULARY, label
 from netwatch.domain.words import say
 from netwatch.store import Store, StoreError
 
@@ -76,17 +77,24 @@ def list_(db_url, since, status, category, site, min_severity, region, limit, la
         total = store.count_leads(**filters) if len(rows) == limit else len(rows)
     table = Table(box=None, pad_edge=False, expand=False)
     # widths in terminal cells (a Chinese character takes two): the title gets what the others leave
-    for key, width in (("lead_id", 6), ("severity", 4), ("category", 10), ("status", 6), ("title_or_shop", None),
-                       ("last_seen", 16)):
-        table.add_column(say(key, lang), no_wrap=True, overflow="ellipsis", min_width=width, max_width=width,
-                         ratio=1 if width is None else None)
+    def widest(key: str, kind: str) -> int:
+        return min(17, max(cell_len(say(key, lang)), *(cell_len(label(kind, value, lang)) for value in VOCABULARY[kind])))
+
+    console = Console()
+    width = console.width if console.is_terminal else 80
+    fixed = [("lead_id", 6), ("severity", widest("severity", "severity")), ("category", widest("category", "category")),
+             ("status", widest("status", "status"))]
+    # the title gets what the other columns and the gaps between the six columns leave
+    title_width = max(8, width - sum(w for _, w in fixed) - 16 - 2 * 5)
+    for key, column_width in (*fixed, ("title_or_shop", title_width), ("last_seen", 16)):
+        table.add_column(say(key, lang), no_wrap=True, overflow="ellipsis", min_width=column_width,
+                         max_width=column_width)
     for row in rows:
         table.add_row(str(row["lead_id"]), label("severity", row["severity"], lang),
                       label("category", row["category"], lang), label("status", row["status"], lang),
                       " ".join((row["title"] or row["shop_name"] or "").split()),
                       local_text(row["last_seen"], tz, labelled=False))
-    console = Console()
-    Console(width=console.width if console.is_terminal else 80).print(table)
+    Console(width=width).print(table)
     click.echo(say("times_zone", lang, zone=tz.key))
     if total > len(rows):
         click.echo(say("capped", lang, shown=len(rows), total=total))
