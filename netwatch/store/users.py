@@ -32,6 +32,11 @@ class Account:
         return None if self.role == "admin" else self.regions
 
 
+def _reading(engine: sa.Engine) -> sa.Connection:
+    """A read-only connection: on SQLite it takes no write lock (a login must not wait for a crawl's batch)."""
+    return engine.connect().execution_options(netwatch_readonly=True)
+
+
 def _account(row: User | sa.Row) -> Account:
     return Account(row.name, row.role, tuple(part for part in row.regions.split(",") if part))
 
@@ -62,7 +67,7 @@ def add_user(engine: sa.Engine, name: str, password: str, role: str, regions: Se
 
 def authenticate(engine: sa.Engine, name: str, password: str) -> Account | None:
     """The account when the password is right (and the account active), else None."""
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         row = conn.execute(sa.select(User).where(User.name == name, User.active.is_(True))).one_or_none()
     try:
         _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
@@ -72,11 +77,11 @@ def authenticate(engine: sa.Engine, name: str, password: str) -> Account | None:
 
 
 def get_user(engine: sa.Engine, name: str) -> Account | None:
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         row = conn.execute(sa.select(User).where(User.name == name, User.active.is_(True))).one_or_none()
     return _account(row) if row else None
 
 
 def list_users(engine: sa.Engine) -> list[Account]:
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         return [_account(row) for row in conn.execute(sa.select(User).order_by(User.name))]
