@@ -61,6 +61,10 @@ def test_csv_has_bom_columns_and_neutralised_formulas(filled, tmp_path):
     export_leads(filled, out, tz=ZoneInfo("UTC"))
     header, *rows = read_csv(out)
     assert "2024-05-01 00:00:00" in {row[header.index("first_seen")] for row in rows}
+    # a zone with daylight saving time is converted in Python (summer time: UTC+2), the others by the database
+    export_leads(filled, out, tz=ZoneInfo("Europe/Berlin"))
+    header, *rows = read_csv(out)
+    assert "2024-05-01 02:00:00" in {row[header.index("first_seen")] for row in rows}
 
 
 def test_chinese_headers_and_values(filled, tmp_path):

@@ -54,6 +54,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "leads": ("线索", "Leads"), "open": ("未办结", "open"), "worst": ("最高严重程度", "worst"),
     "new_per_night": ("每晚新线索", "New leads per night"), "open_by_age": ("未办结线索（按发现天数）", "Open leads by age (days)"),
     "alarms": ("告警与失败目标", "Alarms and failing targets"), "no_alarms": ("无告警", "No alarms"),
+    "role_analyst": ("分析员", "analyst"), "role_admin": ("管理员", "admin"),
     "language": ("English", "中文"), "role": ("角色", "role"), "regions": ("地区", "regions"),
     "forbidden": ("无权访问", "Not allowed"), "not_found": ("没有这条记录，或您无权查看", "No such record, or not yours to see"),
     "csrf": ("表单已过期，请刷新页面后重试", "The form expired: reload the page and try again"),

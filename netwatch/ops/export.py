@@ -137,17 +137,31 @@ def _local_times(tz: ZoneInfo) -> Callable[[str], str]:
     return convert
 
 
-def _csv_query(filters: dict, lang: str) -> sa.Select:
+def fixed_offset_minutes(tz: ZoneInfo) -> int | None:
+    """The zone's offset from UTC in minutes when it has been the same all year since 2000 (Asia/Shanghai:
+    480), so the database can shift stored times itself; None for zones with daylight saving time."""
+    offsets = {datetime(year, month, 1, tzinfo=tz).utcoffset() for year in range(2000, 2041) for month in (1, 7)}
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds() // 60)
+
+
+def _csv_query(filters: dict, lang: str, dialect: str = "sqlite", shift_minutes: int | None = 0) -> sa.Select:
     """lead_query with each CSV cell computed by the database, as _localise(frame) computes it for frames:
-    timestamps as text to the second, zh names of categories, statuses and severities. So Python only moves
-    rows from the cursor to csv.writer (and fixes the few cells _csv_cells picks): per-cell Python was most
-    of a big export's time."""
+    timestamps as text to the second (shifted into the display zone when shift_minutes is given), zh names of
+    categories, statuses and severities. So Python only moves rows from the cursor to csv.writer (and fixes
+    the few cells _csv_cells picks): per-cell Python was most of a big export's time."""
     query = lead_query(**filters)
     columns = []
     for column in query.selected_columns:
         value: sa.ColumnElement = column
         if isinstance(column.type, sa.DateTime):  # "2024-05-01 00:00:00[.000000]" from both databases
-            value = sa.func.substr(sa.cast(column, sa.String), 1, 19)
+            if shift_minutes and dialect == "sqlite":
+                value = sa.func.datetime(column, f"{shift_minutes:+d} minutes")
+            elif shift_minutes:
+                value = column + sa.literal_column(f"interval '{int(shift_minutes)} minutes'")
+            value = sa.func.substr(sa.cast(value, sa.String), 1, 19)
         elif lang == "zh" and column.name in VALUES_ZH:
             value = sa.case(VALUES_ZH[column.name], value=column, else_=column)
         columns.append(value.label(column.name))
@@ -156,13 +170,15 @@ def _csv_query(filters: dict, lang: str) -> sa.Select:
 
 def _csv_chunks(store: Store, chunk_size: int, filters: dict, lang: str,
                 tz: ZoneInfo) -> Iterator[Sequence[Sequence]]:
-    """Chunks of CSV rows, the first being the header row; times in zone tz."""
-    query = _csv_query(filters, lang)
+    """Chunks of CSV rows, the first being the header row; times in zone tz (shifted by the database for a
+    zone without daylight saving time, else converted here)."""
     yield [headers(lang, tz)]
     untrusted = [index for index, name in enumerate(LEAD_COLUMNS) if name in UNTRUSTED_TEXT]
-    times = [LEAD_COLUMNS.index(name) for name in TIME_COLUMNS]
+    shift = fixed_offset_minutes(tz)
+    times = [] if shift is not None else [LEAD_COLUMNS.index(name) for name in TIME_COLUMNS]
     local = _local_times(tz)
     with store.reading() as conn:
+        query = _csv_query(filters, lang, conn.dialect.name, shift)
         for rows in _driver_chunks(conn, query, chunk_size):
             yield _csv_cells(rows, untrusted, times, local)
 
