@@ -136,3 +136,19 @@ def test_queue_order_filters_counts_shop_page_and_dashboard(workbench, bench_sto
     assert dashboard.count("<svg") == 5 and "禁限售商品" in dashboard and "每晚新线索" in dashboard
     english = admin.get(f"{workbench}/lang?to=en&next=/dashboard")
     assert "New leads per night" in english.text and "banned_goods" in english.text
+
+
+def test_the_queue_page_is_the_same_whichever_way_the_database_finds_it(bench_store, monkeypatch):
+    from netwatch.store import workbench as reads
+
+    bench_store.set_status([bench_store.ids["全网最佳茶叶"]], "confirmed", user="hd")
+    pages = []
+    for sort_at_most in (5_000, 0):  # few matches: sorted by the database; many: walked along ix_leads_triage
+        monkeypatch.setattr(reads, "SORT_AT_MOST", sort_at_most)
+        with bench_store.reading() as conn:
+            found = reads.queue(conn, {"status": "new", "scope": None}, page=1, per_page=2)
+            later = reads.queue(conn, {"status": "new", "scope": None}, page=2, per_page=2)
+        pages.append([row["lead_id"] for row in found["rows"] + later["rows"]])
+        assert found["total"] == 3 and found["facets"]["status"] == {"new": 3}
+    assert pages[0] == pages[1] and len(set(pages[0])) == 3
+    assert pages[0][0] == bench_store.ids["象牙手镯 正品"]  # critical first

@@ -13,7 +13,15 @@ import sqlalchemy as sa
 from netwatch.domain.clock import utcnow
 from netwatch.domain.vocab import SEVERITIES
 from netwatch.store.models import Lead, ListingRow, ShopRow
-from netwatch.store.queries import JOINED_FILTERS, REGION, UNASSIGNED, lead_query, lead_source, workbench_filters
+from netwatch.store.queries import (
+    JOINED_FILTERS,
+    REGION,
+    UNASSIGNED,
+    lead_query,
+    lead_source,
+    vocabulary_values,
+    workbench_filters,
+)
 from netwatch.store.watchlist_models import NightlyTargetRun, WatchTarget
 
 FACETS = ("status", "severity", "category", "region", "platform")
@@ -27,12 +35,7 @@ def _platform() -> sa.ColumnElement:
 
 def queue(conn: sa.Connection, filters: dict[str, Any], *, page: int = 1, per_page: int = 50) -> dict[str, Any]:
     """One page of leads in triage order, the total, and the counts per status, severity, category, region and
-    site under the same filters: one grouped scan gives every count."""
-    # The page's ids first, in triage order from ix_leads_triage, then their rows: the joins run for one page only.
-    page_ids = lead_query(triage_order=True, **filters).with_only_columns(Lead.id).limit(per_page) \
-        .offset((page - 1) * per_page).subquery()
-    rows = [dict(row) for row in conn.execute(
-        lead_query(triage_order=True).join(page_ids, page_ids.c.id == Lead.id)).mappings()]
+    site under the same filters."""
     # The counts from the covering index ix_leads_facets: one scan for the lead's own fields, one per shop (a
     # shop's site is its leads' site; the few leads without a shop are looked up through their listing).
     counted = lead_query(joined=any(filters.get(name) for name in JOINED_FILTERS), **filters).order_by(None)
@@ -55,7 +58,28 @@ def queue(conn: sa.Connection, filters: dict[str, Any], *, page: int = 1, per_pa
         with_listing = lead_query(**filters).order_by(None)
         facets["platform"].update(dict(conn.execute(with_listing.where(Lead.shop_id.is_(None)).with_only_columns(
             ListingRow.platform, sa.func.count()).group_by(ListingRow.platform)).all()))
+    rows = _page(conn, filters, total, page, per_page)
     return {"rows": rows, "total": total, "facets": facets, "page": page, "per_page": per_page}
+
+
+SORT_AT_MOST = 5_000  # matching leads the database may sort itself rather than walk the triage index for
+
+
+def _page(conn: sa.Connection, filters: dict[str, Any], total: int, page: int, per_page: int) -> list[dict]:
+    """The page's ids first, then their rows (the joins run for one page only). Many matching leads: walk
+    ix_leads_triage in order and stop after the page; the status is then compared as an expression, or the
+    planner would find every lead of a common status ("new") through ix_leads_facets and sort them all. Few
+    matching leads: let the planner find them by the most selective index and sort those few."""
+    ids = lead_query(triage_order=True, **filters).with_only_columns(Lead.id)
+    if total > SORT_AT_MOST and filters.get("status"):
+        page_filters = {key: value for key, value in filters.items() if key != "status"}
+        statuses = vocabulary_values("status", filters["status"])
+        ids = lead_query(triage_order=True, **page_filters).with_only_columns(Lead.id) \
+            .where((Lead.status + "").in_(statuses))
+    page_ids = ids.limit(per_page).offset((page - 1) * per_page).subquery()
+    return [dict(row) for row in conn.execute(
+        lead_query(triage_order=True).join(page_ids, page_ids.c.id == Lead.id)).mappings()]
+
 
 
 def shops(conn: sa.Connection, scope: Iterable[str] | None, limit: int = 200) -> list[dict[str, Any]]:
