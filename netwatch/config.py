@@ -50,7 +50,13 @@ def chromium_path() -> str | None:
 
 
 def time_zone() -> str:
-    """The zone times are shown in: NETWATCH_TZ, else Asia/Shanghai."""
-    from netwatch.domain.clock import DEFAULT_ZONE
+    """The name of the zone times are shown in: NETWATCH_TZ, else Asia/Shanghai (checked: a bad name is an error)."""
+    from netwatch.domain.clock import zone
 
-    return os.environ.get("NETWATCH_TZ") or DEFAULT_ZONE
+    return zone().key
+
+
+def language() -> str:
+    """What people read (command output, exports, the outbox, reports, the workbench): NETWATCH_LANG, else
+    Chinese (zh), the analysts' language."""
+    return os.environ.get("NETWATCH_LANG") or "zh"

@@ -98,10 +98,12 @@ def test_csv_export_and_summary(demo_run):
     with engine.connect() as conn:
         assert len(rows) == conn.scalar(sa.text("SELECT count(*) FROM leads"))
     engine.dispose()
-    for column in ("线索编号", "商品链接", "违法类型", "命中规则", "法律依据", "命中内容", "首次发现"):
+    for column in ("线索编号", "商品链接", "违法类型", "命中规则", "法律依据", "命中内容", "首次发现（Asia/Shanghai）"):
         assert column in rows[0]
     assert str(out) in stdout.replace("\n", "") or out.name in stdout
-    assert "pages fetched" in stdout and "listings" in stdout
+    assert "抓取页面" in stdout and "商品" in stdout and "禁限售商品" in stdout  # the summary in Chinese
+    # it ends with how to open the workbench
+    assert stdout.rstrip().splitlines()[-2:] == [f"  netwatch serve --db {db} --port 8800", "  http://127.0.0.1:8800/"]
 
 
 def test_second_day_finds_the_comparison_price_raised_before_a_discount(tmp_path):

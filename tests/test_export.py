@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -55,7 +56,15 @@ def test_csv_has_bom_columns_and_neutralised_formulas(filled, tmp_path):
                if cell not in ("-1", "-2.5"))
     first = by_title["'=HYPERLINK(\"http://evil\",\"点我\")"]
     assert first[header.index("shop_name")] == "店铺s1" and first[header.index("price")] == "100.0"
-    assert first[header.index("first_seen")] == "2024-05-01 00:00:00"
+    # stored in UTC, written in the display zone (NETWATCH_TZ, default Asia/Shanghai: 8 hours ahead)
+    assert first[header.index("first_seen")] == "2024-05-01 08:00:00"
+    export_leads(filled, out, tz=ZoneInfo("UTC"))
+    header, *rows = read_csv(out)
+    assert "2024-05-01 00:00:00" in {row[header.index("first_seen")] for row in rows}
+    # a zone with daylight saving time is converted in Python (summer time: UTC+2), the others by the database
+    export_leads(filled, out, tz=ZoneInfo("Europe/Berlin"))
+    header, *rows = read_csv(out)
+    assert "2024-05-01 02:00:00" in {row[header.index("first_seen")] for row in rows}
 
 
 def test_chinese_headers_and_values(filled, tmp_path):
@@ -63,7 +72,8 @@ def test_chinese_headers_and_values(filled, tmp_path):
     export_leads(filled, out, lang="zh", category="banned_goods")
     header, *rows = read_csv(out)
     assert header[:7] == ["线索编号", "平台", "店铺名称", "店铺链接", "统一社会信用代码", "商品链接", "商品标题"]
-    assert {"价格", "违法类型", "命中规则", "法律依据", "命中内容", "首次发现", "最近发现", "状态"} <= set(header)
+    assert {"价格", "违法类型", "命中规则", "法律依据", "命中内容", "状态", "所属地区"} <= set(header)
+    assert {"首次发现（Asia/Shanghai）", "最近发现（Asia/Shanghai）"} <= set(header)  # times labelled with their zone
     assert set(HEADERS_ZH) == set(LEAD_COLUMNS)
     (row,) = rows
     assert row[header.index("违法类型")] == "禁限售商品" and row[header.index("状态")] == "新线索"
@@ -107,27 +117,28 @@ def test_export_into_a_missing_directory_is_a_clear_error(filled, tmp_path):
 def test_cli_list_show_set_export_and_runs(filled, tmp_path):
     runner = CliRunner()
     db = ["--db", filled.url]
-    result = runner.invoke(cli, ["leads", "list", *db, "--category", "banned_goods"])
+    result = runner.invoke(cli, ["leads", "list", *db, "--category", "banned_goods", "--lang", "en"])
     assert result.exit_code == 0, result.output
-    assert "象牙" in result.output and "1 lead(s)" in result.output
+    assert "商品3" in result.output and "1 lead(s)" in result.output and "critical" in result.output
 
     lead_id = filled.leads(category="banned_goods")[0]["lead_id"]
-    result = runner.invoke(cli, ["leads", "show", *db, str(lead_id)])
+    result = runner.invoke(cli, ["leads", "show", *db, str(lead_id), "--lang", "en"])
     assert result.exit_code == 0, result.output
-    assert "banned/ivory" in result.output and "Price history" in result.output and "店铺s1" in result.output
+    assert "banned/ivory" in result.output and "price history" in result.output and "店铺s1" in result.output
 
     result = runner.invoke(cli, ["leads", "set", *db, str(lead_id), "--status", "resolved"])
     assert result.exit_code != 0 and "new → resolved" in result.output
-    result = runner.invoke(cli, ["leads", "set", *db, str(lead_id), "--status", "confirmed", "--assignee", "李四"])
-    assert result.exit_code == 0 and "1 lead(s) now confirmed" in result.output
-    assert filled.lead(lead_id)["assignee"] == "李四"
+    result = runner.invoke(cli, ["leads", "set", *db, str(lead_id), "--status", "已确认", "--assignee", "李四",
+                                 "--lang", "en"])
+    assert result.exit_code == 0 and "1 lead(s) changed" in result.output
+    assert filled.lead(lead_id)["assignee"] == "李四" and filled.lead(lead_id)["status"] == "confirmed"
 
     out = tmp_path / "out.csv"
     result = runner.invoke(cli, ["leads", "export", *db, "--out", str(out), "--lang", "zh", "--status", "confirmed"])
     assert result.exit_code == 0, result.output
     assert len(read_csv(out)) == 2
 
-    result = runner.invoke(cli, ["runs", *db, "--last", "5"])
+    result = runner.invoke(cli, ["runs", *db, "--last", "5", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "netmall" in result.output and "finished" in result.output
 

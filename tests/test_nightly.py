@@ -57,7 +57,7 @@ def leads_hit_by(engine, run_ids: list[int]) -> set[int]:
 def outbox_lead_ids(path: Path) -> list[int]:
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), f"{path} has no BOM: Excel would garble it"
-    return [int(row["lead_id"]) for row in csv.DictReader(raw.decode("utf-8-sig").splitlines())]
+    return [int(row.get("lead_id") or row["线索编号"]) for row in csv.DictReader(raw.decode("utf-8-sig").splitlines())]
 
 
 def test_two_nights_on_a_changing_market(engine, db_url, tmp_path):
@@ -83,7 +83,7 @@ def test_two_nights_on_a_changing_market(engine, db_url, tmp_path):
     assert set(files1) == {"海淀", "朝阳"}
     assert sorted(files1["海淀"] + files1["朝阳"]) == sorted(seen1)
     assert first.report_path == outbox / "2026-03-01" / "report.md"
-    assert f"| new leads | {len(seen1)} |" in first.report_path.read_text(encoding="utf-8")
+    assert f"| 新线索 | {len(seen1)} |" in first.report_path.read_text(encoding="utf-8")
 
     # Next day: listings added, edited, delisted and repriced by the market, and the last shop closed.
     with start_mall(day=1, shops=11, port=port):
@@ -96,7 +96,7 @@ def test_two_nights_on_a_changing_market(engine, db_url, tmp_path):
     assert second.exit_code == EXIT_OK, second.alarms
     files2 = {region: outbox_lead_ids(path) for region, path in second.outbox_files.items()}
     assert sorted(files2["海淀"] + files2["朝阳"]) == sorted(new)
-    assert second.report_path.name == "report.html" and "<h2>Alarms and failing targets</h2>" in \
+    assert second.report_path.name == "report.html" and "<h2>告警与失败目标</h2>" in \
         second.report_path.read_text(encoding="utf-8")
     with engine.begin() as conn:
         # the closed shop's listings were delisted by the store; its leads are the gone ones
@@ -185,7 +185,7 @@ def test_killed_run_is_resumed_without_duplicates(engine, db_url, tmp_path):
         all_leads = set(conn.scalars(sa.select(Lead.id)))
         assert conn.scalar(sa.select(sa.func.count()).select_from(RunLock)) == 0
     report = (outbox / date.today().isoformat() / "report.md").read_text(encoding="utf-8")
-    assert "resumed a nightly run that was killed" in report and "cleared a stale lock" in report
+    assert "续跑了一次被中断的夜间巡查" in report and "cleared a stale lock" in report
     # every lead, including those found by the killed attempt, is in the outbox exactly once
     outboxed = [lead for path in (outbox / date.today().isoformat()).glob("*.csv") for lead in outbox_lead_ids(path)]
     assert sorted(outboxed) == sorted(all_leads) and len(all_leads) > 20

@@ -77,7 +77,7 @@ def outbox_rows(engine, outbox: Path) -> list[tuple]:
     rows = []
     for path in sorted(nights[0].glob("*.csv")):
         raw = path.read_bytes().decode("utf-8-sig")
-        rows += [(path.stem, keys[int(row["lead_id"])]) for row in csv.DictReader(raw.splitlines())]
+        rows += [(path.stem, keys[int(row.get("lead_id") or row["线索编号"])]) for row in csv.DictReader(raw.splitlines())]
     return rows
 
 

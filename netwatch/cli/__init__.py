@@ -27,6 +27,8 @@ COMMANDS = {
     "takedowns": "netwatch.cli.recheck:takedowns",
     "sample": "netwatch.cli.sample:sample",
     "campaign": "netwatch.cli.campaign:campaign",
+    "serve": "netwatch.cli.workbench:serve",
+    "users": "netwatch.cli.workbench:users",
 }
 
 

@@ -12,16 +12,19 @@ from pathlib import Path
 
 import click
 
+from netwatch.cli.options import WORKBENCH_PORT, lang_option
+from netwatch.domain.vocab import label
+
 
 @click.command()
 @click.option("--db", "db_url", default=None, help="lead store URL (default: NETWATCH_DB_URL or ./netwatch.db)")
 @click.option("--out", default="out/leads.csv", show_default=True, type=click.Path(dir_okay=False),
               help="the CSV export of the leads")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="CSV column headers")
 @click.option("--seed", default=1, show_default=True, help="demo marketplace seed")
 @click.option("--shops", default=12, show_default=True, help="marketplace shops")
 @click.option("--items-per-shop", default=10, show_default=True, help="listings per marketplace shop")
 @click.option("--day", default=0, show_default=True, help="demo marketplace day (the market evolves day by day)")
+@lang_option
 def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_per_shop: int, day: int) -> None:
     """Crawl the local demo marketplace into the lead store and export the leads as CSV."""
     from netwatch_fixtures.mall.launch import start_mall
@@ -56,19 +59,25 @@ def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_p
             new += int(summary.get("new", 0))
         rows = export_leads(store, out, fmt="csv", lang=lang)
 
-    table = Table(title="netwatch demo")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_row("pages fetched", str(sum(r.pages for r in results)))
-    table.add_row("listings", str(sum(r.items_by_type.get("listing", 0) for r in results)))
-    table.add_row("shops", str(sum(r.items_by_type.get("shop", 0) for r in results)))
+    zh = lang == "zh"
+    table = Table(title="netwatch 演示" if zh else "netwatch demo")
+    table.add_column("项目" if zh else "what")
+    table.add_column("数量" if zh else "count", justify="right")
+    table.add_row("抓取页面" if zh else "pages fetched", str(sum(r.pages for r in results)))
+    table.add_row("商品" if zh else "listings", str(sum(r.items_by_type.get("listing", 0) for r in results)))
+    table.add_row("店铺" if zh else "shops", str(sum(r.items_by_type.get("shop", 0) for r in results)))
     for category, count in sorted(by_category.items()):
-        table.add_row(f"leads: {category}", str(count))
-    table.add_row("leads new in this run", str(new))
+        table.add_row(f"{'线索' if zh else 'leads'}: {label('category', category, lang)}", str(count))
+    table.add_row("本次新线索" if zh else "leads new in this run", str(new))
     Console().print(table)
     problems = [f"{r.target}: {r.problem}" for r in results if r.problem]
     for problem in problems:
         console.print(f"[red]crawl problem[/red] {problem}")
-    print(f"CSV: {Path(out).resolve()} ({rows} leads)")
-    print(f"store: {db_url}")
+    print(f"CSV: {Path(out).resolve()} ({rows} {'条线索' if zh else 'leads'})")
+    print(f"{'数据库' if zh else 'store'}: {db_url}")
+    print("线索工作台（先建账号，再启动，然后在浏览器打开）：" if zh else
+           "the workbench (add an account, start it, open it in a browser):")
+    print("  netwatch users add admin --role admin")
+    print(f"  netwatch serve --db {db_url} --port {WORKBENCH_PORT}")
+    print(f"  http://127.0.0.1:{WORKBENCH_PORT}/")
     sys.exit(exit_code(results))

@@ -1,11 +1,11 @@
-"""Time helpers every floor uses: the store keeps naive UTC datetimes, items carry ISO 8601 text."""
+"""Time helpers every floor uses: the store keeps naive UTC datetimes, items carry ISO 8601 text, and people
+read times in a configurable zone (NETWATCH_TZ, default Asia/Shanghai), always labelled with it."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
-DEFAULT_ZONE = "Asia/Shanghai"  # where the analysts are; NETWATCH_TZ (netwatch.config.time_zone) changes it
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def utcnow() -> datetime:
@@ -18,8 +18,35 @@ def utcnow_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def local_text(value: datetime | None, zone: str = DEFAULT_ZONE) -> str:
-    """A stored (naive UTC) time as the analyst's clock shows it, to the minute, labelled with its zone."""
-    if value is None:
-        return "—"
-    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") + f" ({zone})"
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def zone(name: str | None = None) -> ZoneInfo:
+    """The time zone times are shown in: `name`, else NETWATCH_TZ, else Asia/Shanghai (the analysts' own)."""
+    name = name or os.environ.get("NETWATCH_TZ") or DEFAULT_ZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (NETWATCH_TZ): use a name such as Asia/Shanghai or UTC") from None
+
+
+def local(stored: datetime | None, tz: ZoneInfo | str | None = None) -> datetime | None:
+    """A stored naive-UTC time in the display zone (`tz`: a zone or its name)."""
+    if stored is None:
+        return None
+    return stored.replace(tzinfo=UTC).astimezone(tz if isinstance(tz, ZoneInfo) else zone(tz))
+
+
+def local_text(stored: datetime | None, tz: ZoneInfo | None = None, *, seconds: bool = False,
+               labelled: bool = True) -> str:
+    """A stored naive-UTC time as an analyst reads it: "2026-12-06 21:00 (Asia/Shanghai)"."""
+    if stored is None:
+        return ""
+    tz = tz or zone()
+    text = local(stored, tz).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} ({tz.key})" if labelled else text
+
+
+def to_utc(day_or_time: datetime, tz: ZoneInfo | None = None) -> datetime:
+    """A naive time meant in the display zone (a date an analyst typed) as the store's naive UTC."""
+    return day_or_time.replace(tzinfo=tz or zone()).astimezone(UTC).replace(tzinfo=None)

@@ -29,3 +29,41 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # A crawl's statistic: it read only some of its site's pages (e.g. one shop, `-a start_url`), so what it did
 # not see says nothing about the rest of the site (netwatch.store.coverage).
 PARTIAL_CRAWL = "netwatch/partial"
+
+# What analysts read: the Chinese names of categories, severities and statuses (exports, lists, reports, the
+# workbench), and of the workbench's roles. Filters accept either name.
+NAMES_ZH: dict[str, dict[str, str]] = {
+    "category": {
+        "banned_goods": "禁限售商品", "false_advertising": "虚假宣传/违法广告", "fake_reviews": "刷单炒信",
+        "price_fraud": "价格欺诈", "unfair_terms": "霸王条款", "licence": "证照公示缺失", "counterfeit": "侵权假冒",
+    },
+    "severity": {"low": "低", "medium": "中", "high": "高", "critical": "严重"},
+    "status": {"new": "新线索", "confirmed": "已确认", "dismissed": "已排除", "handed_off": "已交办",
+               "resolved": "已办结"},
+}
+VOCABULARY: dict[str, tuple[str, ...]] = {"category": CATEGORIES, "severity": SEVERITIES, "status": LEAD_STATUSES}
+LANGUAGES = ("zh", "en")
+ROLES = ("analyst", "admin")  # workbench accounts: an analyst sees only their regions' leads, an admin all
+
+
+class UnknownValue(ValueError):
+    """A filter value that is no category, severity or status; the message lists the valid ones."""
+
+
+def label(kind: str, value: str | None, lang: str) -> str:
+    """A category, severity or status as an analyst reading `lang` knows it (unknown values as they are)."""
+    if value is None:
+        return ""
+    return NAMES_ZH[kind].get(value, value) if lang == "zh" else value
+
+
+def canonical(kind: str, text: str) -> str:
+    """The stored value for a category, severity or status given by its English or Chinese name."""
+    text = text.strip()
+    if text in VOCABULARY[kind]:
+        return text
+    for value, name in NAMES_ZH[kind].items():
+        if text == name:
+            return value
+    valid = ", ".join(f"{value} ({NAMES_ZH[kind][value]})" for value in VOCABULARY[kind])
+    raise UnknownValue(f"unknown {kind} {text!r}: use one of {valid}")

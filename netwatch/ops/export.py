@@ -19,12 +19,17 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from netwatch.domain.clock import zone
+from netwatch.domain.vocab import LANGUAGES, NAMES_ZH
 from netwatch.store import Store, StoreError
 from netwatch.store.queries import LEAD_COLUMNS, lead_query
 
@@ -49,18 +54,19 @@ HEADERS_ZH = {
     "original_price": "原价（划线价）", "category": "违法类型", "rule": "命中规则", "legal_basis": "法律依据",
     "matched_text": "命中内容", "context": "上下文", "severity": "严重程度", "first_seen": "首次发现",
     "last_seen": "最近发现", "times_seen": "发现次数", "status": "状态", "assignee": "承办人", "note": "备注",
-    "evidence_hash": "证据哈希（SHA-256）",
+    "evidence_hash": "证据哈希（SHA-256）", "region": "所属地区",
 }
-VALUES_ZH = {
-    "category": {
-        "banned_goods": "禁限售商品", "prohibited_goods": "禁限售商品", "false_advertising": "虚假宣传/违法广告",
-        "fake_reviews": "刷单炒信", "price_fraud": "价格欺诈", "unfair_terms": "霸王条款",
-        "licence": "证照公示缺失", "counterfeit": "侵权假冒", "counterfeits": "侵权假冒",
-    },
-    "status": {"new": "新线索", "confirmed": "已确认", "dismissed": "已排除", "handed_off": "已交办",
-               "resolved": "已办结"},
-    "severity": {"low": "低", "medium": "中", "high": "高", "critical": "严重"},
-}
+VALUES_ZH = {kind: dict(names) for kind, names in NAMES_ZH.items()}
+# names older rule packs used
+VALUES_ZH["category"].update({"prohibited_goods": "禁限售商品", "counterfeits": "侵权假冒"})
+TIME_COLUMNS = ("first_seen", "last_seen")
+
+
+def headers(lang: str, tz: ZoneInfo) -> list[str]:
+    """The export's header row: column names (en), or Chinese headers with the times' zone (zh)."""
+    if lang != "zh":
+        return list(LEAD_COLUMNS)
+    return [f"{HEADERS_ZH[name]}（{tz.key}）" if name in TIME_COLUMNS else HEADERS_ZH[name] for name in LEAD_COLUMNS]
 
 
 def spreadsheet_text(value: str, *, long_digits_as_formula: bool = False) -> str:
@@ -86,11 +92,17 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _csv_cells(rows: Sequence[Sequence], columns: Sequence[int]) -> list[Sequence]:
-    """The rows with spreadsheet_text applied to their untrusted text columns, where a cell needs it."""
+def _csv_cells(rows: Sequence[Sequence], columns: Sequence[int], times: Sequence[int] = (),
+               local: Callable[[str], str] = str) -> list[Sequence]:
+    """The rows with spreadsheet_text applied to their untrusted text columns, where a cell needs it, and their
+    time columns in the display zone (local)."""
     out: list[Sequence] = []
     care = _NEEDS_CARE.match
     for row in rows:
+        if times:
+            row = list(row)
+            for i in times:
+                row[i] = local(row[i])
         if any(row[i].__class__ is str and care(row[i]) for i in columns):
             row = [spreadsheet_text(value, long_digits_as_formula=True) if i in columns and value.__class__ is str
                    else value for i, value in enumerate(row)]
@@ -98,43 +110,77 @@ def _csv_cells(rows: Sequence[Sequence], columns: Sequence[int]) -> list[Sequenc
     return out
 
 
-def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+def _localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo) -> pd.DataFrame:
     import pandas as pd
 
-    for column in ("first_seen", "last_seen"):
-        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    for column in TIME_COLUMNS:
+        frame[column] = (pd.to_datetime(frame[column]).dt.tz_localize("UTC").dt.tz_convert(tz.key)
+                         .dt.strftime("%Y-%m-%d %H:%M:%S"))
     if lang == "zh":
         for column, names in VALUES_ZH.items():
             frame[column] = frame[column].map(lambda value, names=names: names.get(value, value))
-        frame = frame.rename(columns=HEADERS_ZH)
+    frame.columns = headers(lang, tz)
     return frame
 
 
-def _csv_query(filters: dict, lang: str) -> sa.Select:
+def _local_times(tz: ZoneInfo) -> Callable[[str], str]:
+    """Stored UTC "YYYY-MM-DD HH:MM:SS" text -> the same in zone tz. Converted once per minute (zone offsets
+    are whole minutes and a batch's leads share their minutes), so big exports stay fast."""
+    @lru_cache(maxsize=4096)
+    def minute(prefix: str) -> str:
+        moment = datetime.strptime(prefix, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).astimezone(tz)
+        return moment.strftime("%Y-%m-%d %H:%M")
+
+    def convert(text: str | None) -> str | None:
+        return text if not text else minute(text[:16]) + text[16:]
+
+    return convert
+
+
+def fixed_offset_minutes(tz: ZoneInfo) -> int | None:
+    """The zone's offset from UTC in minutes when it has been the same all year since 2000 (Asia/Shanghai:
+    480), so the database can shift stored times itself; None for zones with daylight saving time."""
+    offsets = {datetime(year, month, 1, tzinfo=tz).utcoffset() for year in range(2000, 2041) for month in (1, 7)}
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds() // 60)
+
+
+def _csv_query(filters: dict, lang: str, dialect: str = "sqlite", shift_minutes: int | None = 0) -> sa.Select:
     """lead_query with each CSV cell computed by the database, as _localise(frame) computes it for frames:
-    timestamps as text to the second, zh names of categories, statuses and severities. So Python only moves
-    rows from the cursor to csv.writer (and fixes the few cells _csv_cells picks): per-cell Python was most
-    of a big export's time."""
+    timestamps as text to the second (shifted into the display zone when shift_minutes is given), zh names of
+    categories, statuses and severities. So Python only moves rows from the cursor to csv.writer (and fixes
+    the few cells _csv_cells picks): per-cell Python was most of a big export's time."""
     query = lead_query(**filters)
     columns = []
     for column in query.selected_columns:
         value: sa.ColumnElement = column
         if isinstance(column.type, sa.DateTime):  # "2024-05-01 00:00:00[.000000]" from both databases
-            value = sa.func.substr(sa.cast(column, sa.String), 1, 19)
+            if shift_minutes and dialect == "sqlite":
+                value = sa.func.datetime(column, f"{shift_minutes:+d} minutes")
+            elif shift_minutes:
+                value = column + sa.literal_column(f"interval '{int(shift_minutes)} minutes'")
+            value = sa.func.substr(sa.cast(value, sa.String), 1, 19)
         elif lang == "zh" and column.name in VALUES_ZH:
             value = sa.case(VALUES_ZH[column.name], value=column, else_=column)
         columns.append(value.label(column.name))
     return query.with_only_columns(*columns)
 
 
-def _csv_chunks(store: Store, chunk_size: int, filters: dict, lang: str) -> Iterator[Sequence[Sequence]]:
-    """Chunks of CSV rows, the first being the header row."""
-    query = _csv_query(filters, lang)
-    yield [[HEADERS_ZH[name] for name in LEAD_COLUMNS] if lang == "zh" else list(LEAD_COLUMNS)]
+def _csv_chunks(store: Store, chunk_size: int, filters: dict, lang: str,
+                tz: ZoneInfo) -> Iterator[Sequence[Sequence]]:
+    """Chunks of CSV rows, the first being the header row; times in zone tz (shifted by the database for a
+    zone without daylight saving time, else converted here)."""
+    yield [headers(lang, tz)]
     untrusted = [index for index, name in enumerate(LEAD_COLUMNS) if name in UNTRUSTED_TEXT]
+    shift = fixed_offset_minutes(tz)
+    times = [] if shift is not None else [LEAD_COLUMNS.index(name) for name in TIME_COLUMNS]
+    local = _local_times(tz)
     with store.reading() as conn:
+        query = _csv_query(filters, lang, conn.dialect.name, shift)
         for rows in _driver_chunks(conn, query, chunk_size):
-            yield _csv_cells(rows, untrusted)
+            yield _csv_cells(rows, untrusted, times, local)
 
 
 def _driver_chunks(conn: sa.Connection, query: sa.Select, chunk_size: int) -> Iterator[list[tuple]]:
@@ -175,28 +221,34 @@ def _chunks(store: Store, chunk_size: int, filters: dict) -> Iterator[pd.DataFra
 
 def export_leads(store: Store, out: str | Path, fmt: str = "csv", lang: str = "en", *, since=None, status=None,
                  category=None, site=None, min_severity=None, first_run_ids: Sequence[int] | None = None,
-                 chunk_size: int = 10_000) -> int:
+                 chunk_size: int = 10_000, tz: ZoneInfo | None = None, **more) -> int:
     """Write the filtered leads to `out`; returns the number of rows written. first_run_ids: only the leads
-    those runs found first (a nightly run's new leads, as its outbox hands them to a region).
+    those runs found first (a nightly run's new leads, as its outbox hands them to a region). Times are
+    written in zone tz (default: NETWATCH_TZ, Asia/Shanghai); `more`: the workbench's filters (e.g. scope).
 
     The file is written beside `out` and renamed into place at the end, so a failed export
     never leaves a half-written file where the previous one was.
     """
     if fmt not in FORMATS:
         raise StoreError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if lang not in ("en", "zh"):
-        raise StoreError(f"unknown language {lang!r}: use en or zh")
+    if lang not in LANGUAGES:
+        raise StoreError(f"unknown language {lang!r}: use zh or en")
+    try:
+        tz = tz or zone()
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
     out = Path(out)
     if not out.parent.is_dir():
         raise StoreError(f"cannot write {out}: the directory {out.parent} does not exist")
     filters = {"since": since, "status": status, "category": category, "site": site, "min_severity": min_severity,
-               "first_run_ids": first_run_ids}
+               "first_run_ids": first_run_ids, **more}
+    lead_query(**filters)  # a bad filter value fails here, before a file is opened
     partial = out.with_name(f".{out.name}.partial")
     try:
         if fmt == "csv":
-            rows = _write_csv_rows(_csv_chunks(store, chunk_size, filters, lang), partial)
+            rows = _write_csv_rows(_csv_chunks(store, chunk_size, filters, lang, tz), partial)
         else:
-            frames = (neutralise_formulas(_localise(frame, lang)) for frame in _chunks(store, chunk_size, filters))
+            frames = (neutralise_formulas(_localise(frame, lang, tz)) for frame in _chunks(store, chunk_size, filters))
             rows = {"xlsx": _write_xlsx, "jsonl": _write_jsonl}[fmt](frames, partial)
         os.replace(partial, out)
     except OSError as exc:

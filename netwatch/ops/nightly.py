@@ -121,6 +121,7 @@ class NightlyResult:
     new_by_site: Counter = field(default_factory=Counter)
     region_runs: dict[str, list[int]] = field(default_factory=dict)  # region -> tonight's crawl run ids
     outbox_files: dict[str, Path] = field(default_factory=dict)  # region -> file of its new leads
+    outbox_counts: dict[str, int] = field(default_factory=dict)  # region -> how many new leads its file holds
     report_path: Path | None = None
     resumed: bool = False
     lock_note: str | None = None
@@ -205,7 +206,7 @@ def run_nightly(db_url: str, *, tag: str = "nightly", outbox: str | Path = "outb
             result.resumed, result.lock_note = resumed, lock.cleared
             night_dir = night_directory(Path(outbox), day, nightly_run_id)
             write_outbox(store, result, night_dir)  # each file renamed into place: a stop never leaves half a file
-            result.report_path = write_report(result, night_dir, report_format)
+            result.report_path = write_report(result, night_dir, report_format, store)
             status = {EXIT_OK: "finished", EXIT_ALARMS: "alarms", EXIT_FAILED: "failed"}[result.exit_code]
             with stop.deferred():  # the outbox is written: a signal now no longer stops the night
                 store.finish_run(nightly_run_id, summary_stats(result), status)

@@ -3,13 +3,16 @@ Excel-safe CSV) and report.md or report.html beside them."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netwatch import config
+from netwatch.domain.vocab import label
+from netwatch.domain.words import say
 from netwatch.ops.export import export_leads
+from netwatch.ops.report_html import URGENT_LIMIT, render_html
 from netwatch.store import Store
 
 if TYPE_CHECKING:
@@ -38,14 +41,15 @@ def write_outbox(store: Store, result: NightlyResult, directory: Path) -> None:
     done, each renamed into place; a resumed night (same run, same directory) writes them again whole,
     with every new lead of the night, so an attempt stopped while writing them leaves nothing behind."""
     for region, run_ids in sorted(result.region_runs.items()):
+        store.give_region(region, run_ids)  # the workbench shows them to the region's analysts
         path = directory / f"{region}.csv"
-        export_new_leads(store, path, run_ids)
+        result.outbox_counts[region] = export_new_leads(store, path, run_ids)
         result.outbox_files[region] = path
 
 
 def export_new_leads(store: Store, out: Path, first_run_ids: Sequence[int]) -> int:
     """The leads first found by these crawl runs, in the export's CSV (BOM, no formulas)."""
-    return export_leads(store, out, "csv", "en", first_run_ids=first_run_ids)
+    return export_leads(store, out, "csv", config.language(), first_run_ids=first_run_ids)
 
 
 def summary_stats(result: NightlyResult) -> dict[str, Any]:
@@ -61,64 +65,63 @@ def summary_stats(result: NightlyResult) -> dict[str, Any]:
     }
 
 
-def report_lines(result: NightlyResult) -> list[tuple[str, list[list[str]]]]:
+def report_lines(result: NightlyResult, lang: str = "en") -> list[tuple[str, list[list[str]]]]:
     """The report's sections as (heading, table rows; first row the header), for Markdown and HTML alike."""
+    def w(key: str) -> str:
+        return say(key, lang)
+
     pages = sum(t.figures.pages for t in result.targets if t.figures)
     items = sum(t.figures.items for t in result.targets if t.figures)
-    overview = [["figure", "value"], ["result", result.verdict], ["tag", result.tag],
-                ["targets crawled", str(len(result.targets))], ["pages fetched", str(pages)],
-                ["items scraped", str(items)], ["new leads", str(result.new)],
-                ["recurring leads", str(result.recurring)], ["gone leads", str(result.gone)]]
+    overview = [[w("figure"), w("value")], [w("result"), w(f"verdict_{result.verdict}")], [w("tag"), result.tag],
+                [w("targets_crawled"), str(len(result.targets))], [w("pages_fetched"), str(pages)],
+                [w("items_scraped"), str(items)], [w("new_leads_n"), str(result.new)],
+                [w("recurring_leads"), str(result.recurring)], [w("gone_leads"), str(result.gone)]]
     if result.resumed:
-        overview.append(["note", "resumed a nightly run that was killed"])
+        overview.append([w("note"), w("resumed_note")])
     if result.lock_note:
-        overview.append(["lock", result.lock_note])
-    sections = [("Overview", overview)]
-    sections.append(("New leads per category", [["category", "new leads"]]
-                     + [[name, str(count)] for name, count in result.new_by_category.most_common()]))
-    sections.append(("New leads per site", [["site", "new leads"]]
+        overview.append([w("lock"), result.lock_note])
+    sections = [(w("overview"), overview)]
+    sections.append((w("per_category"), [[w("category"), w("new_leads_n")]]
+                     + [[label("category", name, lang), str(count)]
+                        for name, count in result.new_by_category.most_common()]))
+    sections.append((w("per_site"), [[w("platform"), w("new_leads_n")]]
                      + [[str(name), str(count)] for name, count in result.new_by_site.most_common()]))
-    sections.append(("Alarms and failing targets", [["target", "check", "message"]]
+    sections.append((w("alarms"), [[w("target"), w("check"), w("message")]]
                      + [[name, alarm.check, alarm.message] for name, alarm in result.alarms]))
-    sections.append(("Requests not sent (crawler traps, sites closed at their budget or given up)",
-                     [["target", "why", "requests"]]
+    sections.append((w("not_sent"), [[w("target"), w("why"), w("requests")]]
                      + [[t.name, why, str(count)] for t in result.targets for why, count in sorted(t.not_sent.items())]))
-    sections.append(("Failed sites and URLs (redirect loops, sites given up)", [["target", "URL", "reason"]]
+    sections.append((w("failed_sites"), [[w("target"), w("url"), w("reason")]]
                      + [[t.name, failure["url"], failure["reason"]] for t in result.targets for failure in t.failures]))
-    sections.append(("Targets", [["target", "region", "status", "pages", "items", "errors", "finish reason"]]
+    sections.append((w("targets"), [[w("target"), w("region"), w("status"), w("pages"), w("items"), w("errors"),
+                                     w("finish_reason")]]
                      + [[t.name, t.region, t.status, *((str(t.figures.pages), str(t.figures.items),
                                                         str(t.figures.errors), t.figures.finish_reason or "")
                                                        if t.figures else ("", "", "", ""))]
                         for t in result.targets]))
     if result.takedowns is not None:
-        sections.append(("Re-checks: takedown status", result.takedowns))
-    sections.append(("Outbox", [["region", "file"]]
+        sections.append((w("rechecks"), result.takedowns))
+    sections.append((w("outbox"), [[w("region"), w("file")]]
                      + [[region, str(path)] for region, path in sorted(result.outbox_files.items())]))
     return sections
 
 
-def write_report(result: NightlyResult, directory: Path, fmt: str = "md") -> Path:
-    """report.md or report.html beside the night's outbox files."""
+def write_report(result: NightlyResult, directory: Path, fmt: str = "md", store: Store | None = None) -> Path:
+    """report.md or report.html beside the night's outbox files, in NETWATCH_LANG (zh by default). The HTML
+    report is the management document: charts, tonight's critical and high leads (from `store`), new leads
+    per region linked to their files, alarms in colour."""
     directory.mkdir(parents=True, exist_ok=True)
-    title = f"netwatch nightly report {result.day.isoformat()} (run {result.nightly_run_id}, tag {result.tag})"
-    sections = report_lines(result)
+    lang = config.language()
+    title = say("report_title", lang, day=result.day.isoformat(), run=result.nightly_run_id, tag=result.tag)
+    sections = report_lines(result, lang)
     if fmt == "html":
-        parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"]
-        for heading, rows in sections:
-            parts.append(f"<h2>{html.escape(heading)}</h2>")
-            if len(rows) == 1:
-                parts.append("<p>none</p>")
-                continue
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>")
-            parts.extend("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
-            parts.append("</table>")
-        text = "\n".join(parts) + "\n"
+        urgent = _urgent_leads(store, result) if store is not None else []
+        text = render_html(result, title, sections, urgent, lang)
     else:
         lines = [f"# {title}", ""]
         for heading, rows in sections:
             lines += [f"## {heading}", ""]
             if len(rows) == 1:
-                lines += ["none", ""]
+                lines += [say("none", lang), ""]
                 continue
             lines.append("| " + " | ".join(rows[0]) + " |")
             lines.append("|" + "---|" * len(rows[0]))
@@ -128,6 +131,12 @@ def write_report(result: NightlyResult, directory: Path, fmt: str = "md") -> Pat
     path = directory / f"report.{fmt}"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _urgent_leads(store: Store, result: NightlyResult) -> list[dict[str, Any]]:
+    """Tonight's new critical and high leads, the worst and latest first."""
+    runs = [run for runs in result.region_runs.values() for run in runs]
+    return store.leads(limit=URGENT_LIMIT, first_run_ids=runs, min_severity="high", triage_order=True) if runs else []
 
 
 def _md_cell(text: str) -> str:

@@ -144,8 +144,16 @@ class Lead(Base):
     assignee: Mapped[str | None] = mapped_column(sa.String(200))
     note: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime]
+    # the region the lead was handed to (revision 0007); None: its watch target's region (queries.REGION)
+    region: Mapped[str | None] = mapped_column(sa.String(100))
 
-    __table_args__ = (sa.UniqueConstraint("subject", "subject_id", "pack", "rule", name="uq_leads_subject_rule"),)
+    __table_args__ = (
+        sa.UniqueConstraint("subject", "subject_id", "pack", "rule", name="uq_leads_subject_rule"),
+        # the workbench's lead queue (revision 0007): its triage order read from an index, its counts per
+        # filter from a covering index instead of the wide rows
+        sa.Index("ix_leads_triage", "severity_rank", "last_seen"),
+        sa.Index("ix_leads_facets", "status", "category", "region", "severity_rank", "shop_id"),
+    )
 
 
 class LeadHit(Base):

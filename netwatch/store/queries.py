@@ -8,10 +8,15 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from netwatch.domain.vocab import LEAD_STATUSES, SEVERITY_RANK
+from netwatch.domain.clock import to_utc
+from netwatch.domain.vocab import SEVERITY_RANK, UnknownValue, canonical
 from netwatch.store.followup_models import SellerGroup
 from netwatch.store.models import Lead, ListingRow, ShopRow
 from netwatch.store.schema import StoreError
+
+UNASSIGNED = "unassigned"  # a lead no watch target's region claims (ad-hoc crawls, imports), as the outbox says
+# A lead's region: set when a nightly run hands it to its target's region (the outbox) or by a hand-off.
+REGION = sa.func.coalesce(Lead.region, UNASSIGNED)
 
 
 def _lead_columns() -> list[sa.ColumnElement]:
@@ -38,6 +43,7 @@ def _lead_columns() -> list[sa.ColumnElement]:
         Lead.status.label("status"),
         Lead.assignee.label("assignee"),
         Lead.note.label("note"),
+        REGION.label("region"),
         ListingRow.content_hash.label("evidence_hash"),
         SellerGroup.group_id.label("group_id"),  # the shop's seller group (netwatch.store.networks), if any
     ]
@@ -58,42 +64,88 @@ def _as_datetime(value: str | date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
+        return to_utc(datetime(value.year, value.month, value.day))
     try:
-        return datetime.fromisoformat(value)
+        return to_utc(datetime.fromisoformat(value))  # a date as the analyst means it: in the display zone
     except ValueError:
         raise StoreError(f"--since {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
-def lead_query(*, since=None, status=None, category=None, site=None, min_severity=None,
-               first_run_ids: Iterable[int] | None = None) -> sa.Select:
-    """Leads with their listing and shop, in lead id order, filtered as the command line asks; first_run_ids:
-    only the leads first found by these runs (a nightly run's new leads; an empty list: none)."""
-    query = (
-        sa.select(*_lead_columns())
+def vocabulary_values(kind: str, value: str | Iterable[str] | None) -> list[str]:
+    """Filter values of a category, severity or status by their English or Chinese names, as stored."""
+    try:
+        return [canonical(kind, text) for text in _as_list(value)]
+    except UnknownValue as exc:
+        raise StoreError(str(exc)) from None
+
+
+# Triage order: the worst first, then the most recently seen (the lead queue, `leads list`).
+TRIAGE_ORDER = (Lead.severity_rank.desc(), Lead.last_seen.desc(), Lead.id.desc())
+
+
+def lead_source(columns: Iterable[sa.ColumnElement], *, joined: bool = True) -> sa.Select:
+    """SELECT columns FROM leads with their listing and shop (the joins lead filters may need); joined=False:
+    the leads alone, for counts whose filters need no join (SQLite would join every row all the same)."""
+    if not joined:
+        return sa.select(*columns).select_from(Lead)
+    return (
+        sa.select(*columns)
         .select_from(Lead)
         .outerjoin(ListingRow, ListingRow.id == Lead.listing_id)
         .outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
         .outerjoin(SellerGroup, SellerGroup.shop_ref == Lead.shop_id)
-        .order_by(Lead.id)
     )
+
+
+def lead_query(*, since=None, status=None, category=None, site=None, min_severity=None,
+               first_run_ids: Iterable[int] | None = None, triage_order: bool = False, joined: bool = True,
+               **more) -> sa.Select:
+    """Leads with their listing and shop, in lead id order (triage_order: severity, then recency), filtered as
+    the command line asks; first_run_ids: only the leads first found by these runs (a nightly run's new leads;
+    an empty list: none). Categories, severities and statuses may be given by their Chinese names. `more`:
+    the workbench's filters (see workbench_filters)."""
+    query = lead_source(_lead_columns(), joined=joined).order_by(*(TRIAGE_ORDER if triage_order else (Lead.id,)))
+    query = workbench_filters(query, **more)
     if since is not None:
         query = query.where(Lead.last_seen >= _as_datetime(since))
-    statuses = _as_list(status)
-    unknown = sorted(set(statuses) - set(LEAD_STATUSES))
-    if unknown:
-        raise StoreError(f"unknown status {', '.join(unknown)}: use one of {', '.join(LEAD_STATUSES)}")
-    if statuses:
+    if statuses := vocabulary_values("status", status):
         query = query.where(Lead.status.in_(statuses))
-    if categories := _as_list(category):
+    if categories := vocabulary_values("category", category):
         query = query.where(Lead.category.in_(categories))
     if sites := _as_list(site):
         platform = sa.func.coalesce(ListingRow.platform, ShopRow.platform)
         query = query.where(platform.in_(sites))
     if min_severity is not None:
-        if min_severity not in SEVERITY_RANK:
-            raise StoreError(f"unknown severity {min_severity!r}: use one of {', '.join(SEVERITY_RANK)}")
+        [min_severity] = vocabulary_values("severity", min_severity)
         query = query.where(Lead.severity_rank >= SEVERITY_RANK[min_severity])
     if first_run_ids is not None:
         query = query.where(Lead.first_run_id.in_(list(first_run_ids)))
+    return query
+
+
+JOINED_FILTERS = ("site", "shop", "text")  # the filters that read the listing or the shop
+
+
+def workbench_filters(query: sa.Select, *, severity=None, region=None, scope: Iterable[str] | None = None,
+                      shop: str | None = None, assignee: str | None = None, until=None, text: str | None = None,
+                      lead_ids: Iterable[int] | None = None) -> sa.Select:
+    """The lead queue's filters on a lead_source query. scope: the regions a user may see (None: all)."""
+    if severities := vocabulary_values("severity", severity):  # by rank: the indexes hold the rank
+        query = query.where(Lead.severity_rank.in_([SEVERITY_RANK[name] for name in severities]))
+    if regions := _as_list(region):
+        query = query.where(REGION.in_(regions))
+    if scope is not None:
+        query = query.where(REGION.in_(list(scope)))
+    if shop:
+        query = query.where(sa.or_(ShopRow.name == shop, ShopRow.shop_id == shop, ShopRow.credit_code == shop))
+    if assignee:
+        query = query.where(Lead.assignee == assignee)
+    if until is not None:
+        query = query.where(Lead.last_seen < _as_datetime(until))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(*(column.like(pattern, escape="\\") for column in
+                                     (ListingRow.title, Lead.matched_text, ShopRow.name, Lead.context))))
+    if lead_ids is not None:
+        query = query.where(Lead.id.in_(list(lead_ids)))
     return query

@@ -18,11 +18,12 @@ from netwatch import config
 from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.domain.process import process_alive
-from netwatch.domain.vocab import LEAD_STATUSES, PARTIAL_CRAWL, TRANSITIONS
+from netwatch.domain.vocab import PARTIAL_CRAWL
 from netwatch.store import coverage, networks
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
-from netwatch.store.queries import lead_query
+from netwatch.store.queries import UNASSIGNED, lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
+from netwatch.store.triage import change_leads, lead_events
 from netwatch.store.writes import Sighting, hit_values, save_items, upsert_leads
 
 logger = logging.getLogger(__name__)
@@ -195,17 +196,25 @@ class Store:
     # -- leads -----------------------------------------------------------------------------------
 
     def leads(self, *, limit: int | None = 100, **filters: Any) -> list[dict[str, Any]]:
-        """Leads as the export shows them; filters as export_leads takes them."""
+        """Leads as the export shows them; filters as lead_query takes them."""
         with self.reading() as conn:
             return [dict(row) for row in conn.execute(lead_query(**filters).limit(limit)).mappings()]
 
-    def lead(self, lead_id: int) -> dict[str, Any]:
-        """One lead with its hits (with context), its listing's price history and its shop."""
+    def count_leads(self, **filters: Any) -> int:
+        """How many leads the filters select (lead_query's filters)."""
         with self.reading() as conn:
-            found = conn.execute(lead_query().where(Lead.id == lead_id)).mappings().one_or_none()
+            query = lead_query(**filters).order_by(None).with_only_columns(sa.func.count(Lead.id))
+            return conn.scalar(query)
+
+    def lead(self, lead_id: int, scope: Sequence[str] | None = None) -> dict[str, Any]:
+        """One lead with its hits (with context), its listing's price history, its shop and its recorded
+        changes; scope: the regions the reader may see (a lead outside them is "no such lead")."""
+        with self.reading() as conn:
+            found = conn.execute(lead_query(scope=scope).where(Lead.id == lead_id)).mappings().one_or_none()
             if found is None:
                 raise StoreError(f"there is no lead {lead_id}")
             lead = dict(found)
+            lead["events"] = lead_events(conn, [lead_id])
             subject = conn.execute(sa.select(Lead.listing_id, Lead.shop_id).where(Lead.id == lead_id)).one()
             lead["hits"] = [dict(row) for row in conn.execute(
                 sa.select(LeadHit.run_id, Run.started_at, LeadHit.field, LeadHit.start, LeadHit.end,
@@ -220,35 +229,30 @@ class Store:
             lead["shop"] = dict(shop) if shop else None
             return lead
 
-    def set_status(self, lead_ids: Sequence[int], status: str, *, assignee: str | None = None,
-                   note: str | None = None) -> int:
-        """Move leads to `status`; all or none: one refused transition changes nothing. Returns leads changed."""
-        if status not in LEAD_STATUSES:
-            raise StoreError(f"unknown status {status!r}: use one of {', '.join(LEAD_STATUSES)}")
+    def set_status(self, lead_ids: Sequence[int], status: str | None = None, *, assignee: str | None = None,
+                   note: str | None = None, region: str | None = None, user: str = "cli",
+                   scope: Sequence[str] | None = None) -> int:
+        """Change leads (status along vocab.TRANSITIONS, assignee, region hand-off, a note), all or none, each
+        change recorded with `user` (netwatch.store.triage). scope: the regions the user may change."""
         wanted = sorted(set(lead_ids))
+        return self._write(lambda conn: change_leads(conn, wanted, user, status=status, assignee=assignee,
+                                                     region=region, note=note, scope=scope),
+                           f"changing lead(s) {', '.join(map(str, wanted))} in")
 
+    def give_region(self, region: str, first_run_ids: Sequence[int]) -> int:
+        """The leads these crawl runs found first, not yet in a region, are `region`'s (a nightly run hands
+        each target's new leads to the target's region). A hand-off later changes it, recorded."""
         def work(conn: sa.Connection) -> int:
-            current = dict(conn.execute(sa.select(Lead.id, Lead.status).where(Lead.id.in_(wanted))
-                                        .with_for_update()).all())
-            missing = [lead_id for lead_id in wanted if lead_id not in current]
-            if missing:
-                raise StoreError(f"no such lead: {', '.join(map(str, missing))}; nothing was changed")
-            refused = [f"{lead_id} ({current[lead_id]} → {status})" for lead_id in wanted
-                       if current[lead_id] != status and status not in TRANSITIONS[current[lead_id]]]
-            if refused:
-                raise StoreError(f"refused: {', '.join(refused)}; allowed from each status: "
-                                 + "; ".join(f"{src} → {'|'.join(sorted(dst))}" for src, dst in TRANSITIONS.items())
-                                 + ". Nothing was changed")
-            values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
-            if status == "dismissed":
-                values["dismissed_text"] = Lead.matched_text  # it comes back only if this text changes
-            if assignee is not None:
-                values["assignee"] = assignee
-            if note is not None:
-                values["note"] = note
-            return conn.execute(sa.update(Lead).where(Lead.id.in_(wanted)).values(**values)).rowcount
+            return conn.execute(sa.update(Lead).where(Lead.first_run_id.in_(list(first_run_ids)),
+                                                      Lead.region.is_(None)).values(region=region)).rowcount
 
-        return self._write(work, f"setting the status of lead(s) {', '.join(map(str, wanted))} in")
+        return self._write(work, f"giving the leads of run(s) {', '.join(map(str, first_run_ids))} to {region} in") \
+            if first_run_ids and region != UNASSIGNED else 0
+
+    def lead_events(self, lead_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Every recorded change of these leads, oldest first."""
+        with self.reading() as conn:
+            return lead_events(conn, lead_ids)
 
     # -- the follow-up modules' queries (netwatch.store.rechecks, .sampling, .campaigns) ---------------
 
