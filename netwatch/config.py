@@ -47,3 +47,20 @@ def chromium_path() -> str | None:
         if os.path.exists(candidate):
             return candidate
     return None
+
+
+def archive_dir() -> Path:
+    """The evidence archive (WARC files, their indexes and provenance records): NETWATCH_ARCHIVE_DIR, else
+    ./archive in the working directory (beside the default ./netwatch.db)."""
+    return Path(os.environ.get("NETWATCH_ARCHIVE_DIR") or Path.cwd() / "archive")
+
+
+def local_zone() -> str:
+    """The time zone user-facing times are shown in: NETWATCH_TZ, else Asia/Shanghai."""
+    return os.environ.get("NETWATCH_TZ") or "Asia/Shanghai"
+
+
+def ntp_server() -> str:
+    """The time server a capture's clock offset is measured against: NETWATCH_NTP_SERVER (host[:port], "" for
+    none), else the National Time Service Center's (国家授时中心)."""
+    return os.environ.get("NETWATCH_NTP_SERVER", "ntp.ntsc.ac.cn")

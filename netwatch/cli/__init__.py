@@ -22,6 +22,8 @@ COMMANDS = {
     "nightly": "netwatch.cli.nightly:nightly",
     "worker": "netwatch.cli.nightly:worker",
     "schedule": "netwatch.cli.nightly:schedule",
+    "evidence": "netwatch.cli.evidence:evidence",
+    "rescan": "netwatch.cli.evidence:rescan",
 }
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from netwatch.cli.options import ROW_ID
 from netwatch.domain.vocab import LEAD_STATUSES, SEVERITIES
 from netwatch.store import Store, StoreError
+from netwatch.store.evidence_reads import pointer_text
 
 db_option = click.option("--db", "db_url", envvar="NETWATCH_DB_URL", default=None,
                          help="Database URL (default: NETWATCH_DB_URL, else ./netwatch.db).")
@@ -86,6 +87,10 @@ def show(db_url, lead_id) -> None:  # type: ignore[no-untyped-def]
                   "evidence_hash"):
         if lead[label] is not None:
             console.print(f"  {label}: {lead[label]}", markup=False)
+    for which, label in (("first", "evidence (first sighting)"), ("latest", "evidence (latest sighting)")):
+        record = lead["evidence"][which]
+        console.print(f"  {label}: " + (f"run {record['run_id']} {pointer_text(record)}" if record else "not archived"),
+                      markup=False)
     hits = Table("run", "field", "offsets", "match", "context", title="Hits")
     for hit in lead["hits"]:
         hits.add_row(str(hit["run_id"]), hit["field"], f"{hit['start']}–{hit['end']}", hit["match"],

@@ -25,6 +25,7 @@ class Shop:
     is_food: bool = False  # the shop sells food (then a food licence must be shown)
     fetched_at: str | None = None
     hits: list[Any] = field(default_factory=list)
+    capture: dict[str, Any] | None = None  # the page's WARC record (netwatch.domain.capture.RecordPointer as a dict)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Listing:
     etag: str | None = None  # the page's ETag validator, for a conditional re-fetch
     reviews: list[Review] = field(default_factory=list)
     hits: list[Any] = field(default_factory=list)
+    capture: dict[str, Any] | None = None  # the page's WARC record (netwatch.domain.capture.RecordPointer as a dict)
 
 
 @dataclass

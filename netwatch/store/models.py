@@ -161,6 +161,11 @@ class LeadHit(Base):
     end: Mapped[int]
     match: Mapped[str] = mapped_column(sa.Text)
     context: Mapped[str | None] = mapped_column(sa.Text)
+    # The WARC record of the page this sighting was found on (netwatch.domain.capture.RecordPointer), if archived
+    warc_file: Mapped[str | None] = mapped_column(sa.Text)
+    warc_offset: Mapped[int | None] = mapped_column(sa.BigInteger)
+    warc_length: Mapped[int | None]
+    warc_sha256: Mapped[str | None] = mapped_column(sa.String(80))
 
     __table_args__ = (
         sa.UniqueConstraint("lead_id", "run_id", "field", "start", "end", name="uq_lead_hits_position"),

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from netwatch.domain.vocab import LEAD_STATUSES, SEVERITY_RANK
-from netwatch.store.models import Lead, ListingRow, ShopRow
+from netwatch.store.models import Lead, LeadHit, ListingRow, ShopRow
 from netwatch.store.schema import StoreError
 
 
@@ -38,7 +38,17 @@ def _lead_columns() -> list[sa.ColumnElement]:
         Lead.assignee.label("assignee"),
         Lead.note.label("note"),
         ListingRow.content_hash.label("evidence_hash"),
+        _sighting_record(Lead.first_run_id).label("evidence_first"),
+        _sighting_record(Lead.last_run_id).label("evidence_latest"),
     ]
+
+
+def _sighting_record(run_id: sa.ColumnElement) -> sa.ScalarSelect:
+    """The WARC record (file#offset+length sha256:…) the lead was found on in that run, if archived."""
+    return (sa.select(LeadHit.warc_file + "#" + sa.cast(LeadHit.warc_offset, sa.String) + "+"
+                      + sa.cast(LeadHit.warc_length, sa.String) + " " + LeadHit.warc_sha256)
+            .where(LeadHit.lead_id == Lead.id, LeadHit.run_id == run_id, LeadHit.warc_file.is_not(None))
+            .order_by(LeadHit.field, LeadHit.start).limit(1).scalar_subquery())
 
 
 LEAD_COLUMNS = [column.name for column in _lead_columns()]

@@ -64,6 +64,7 @@ class Sighting(NamedTuple):
     shop_id: int | None
     seen_at: datetime
     hits: Iterable[Any]
+    capture: Mapping[str, Any] | None = None  # the page's WARC record (netwatch.domain.capture.RecordPointer)
 
 
 @contextlib.contextmanager
@@ -102,13 +103,13 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing 
     _upsert_snapshots(conn, run_id, listings, seen_at, listing_ids)
     _insert_reviews(conn, run_id, listings, listing_ids)
 
-    sightings = [Sighting("shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits)
-                 for key, shop in shops.items() if shop.hits]
+    sightings = [Sighting("shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits,
+                          shop.capture) for key, shop in shops.items() if shop.hits]
     for key, listing in listings.items():
         if listing.hits:
             shop_ref = shop_ids.get((listing.platform, listing.shop_id)) if listing.shop_id else None
             sightings.append(Sighting("listing", listing_ids[key], listing_ids[key], shop_ref, seen_at[key],
-                                      listing.hits))
+                                      listing.hits, listing.capture))
     upsert_leads(conn, run_id, now, sightings)
     mark_seen(conn, run_id, now, sorted(seen - listings.keys()))
     revalidated = {(item.platform, item.canonical_id) for item in items
@@ -138,7 +139,7 @@ def mark_seen(conn: sa.Connection, run_id: int, now: datetime, keys: Sequence[tu
     lead_ids = sorted(conn.scalars(sa.select(Lead.id).join(ListingRow, ListingRow.id == Lead.subject_id).where(
         Lead.subject == "listing", ListingRow.id.in_(ids), Lead.last_run_id == ListingRow.last_run_id)))
     if lead_ids:
-        copied = ("field", "start", "end", "match", "context")
+        copied = ("field", "start", "end", "match", "context", *CAPTURE_COLUMNS)  # the evidence of that fetch
         conn.execute(sa.insert(LeadHit).from_select(("lead_id", "run_id", *copied), sa.select(
             LeadHit.lead_id, sa.literal(run_id), *(LeadHit.__table__.c[name] for name in copied))
             .join(Lead, Lead.id == LeadHit.lead_id)
@@ -215,8 +216,10 @@ LEADS = Upsert(Lead.__table__, (
     _lead_updates, constants=("times_seen", "first_run_id", "last_run_id", "status", "updated_at"))
 _SEVERITY, _SEVERITY_RANK, _MATCHED_TEXT = map(LEADS.columns.index, ("severity", "severity_rank", "matched_text"))
 # A hit names its lead by the lead's key: the database finds the id, so the leads' ids are never read back.
+CAPTURE_COLUMNS = ("warc_file", "warc_offset", "warc_length", "warc_sha256")
+_NO_CAPTURE = (None, None, None, None)
 LEAD_HITS = Upsert(LeadHit.__table__, (
-    "subject", "subject_id", "pack", "rule", "field", "start", "end", "match", "context"),
+    "subject", "subject_id", "pack", "rule", "field", "start", "end", "match", "context", *CAPTURE_COLUMNS),
     ("lead_id", "run_id", "field", "start", "end"), constants=("run_id",),
     reference=Reference("lead_id", Lead.__table__, ("subject", "subject_id", "pack", "rule")))
 
@@ -286,12 +289,14 @@ def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, sightings: Ite
     folded: dict[tuple, set[str]] = {}  # lead key -> its matched texts, for leads with several hits
     # in LEAD_HITS.columns' order; a hit twice at one place is the same hit, stored once by ON CONFLICT DO NOTHING
     hits: list[tuple] = []
-    for subject, subject_id, listing_id, shop_id, seen_at, subject_hits in sightings:
+    for subject, subject_id, listing_id, shop_id, seen_at, subject_hits, capture in sightings:
+        record = (_NO_CAPTURE if not capture else
+                  (capture["file"], int(capture["offset"]), int(capture["length"]), capture["sha256"]))
         for hit in subject_hits:
             pack, rule, category, severity, where, start, end, match, context, legal_basis = hit_values(hit)
             key = (subject, subject_id, str(pack or ""), str(rule or ""))
             match = str(match or "")
-            hits.append((*key, str(where or ""), int(start or 0), int(end or 0), match, context))
+            hits.append((*key, str(where or ""), int(start or 0), int(end or 0), match, context, *record))
             severity = str(severity or "low")
             lead = leads.get(key)
             if lead is None:

@@ -40,7 +40,9 @@ class NetwatchSpider(scrapy.Spider):
     custom_settings: ClassVar[dict[str, Any]] = {
         # Spidermon after netwatch's stats: its health monitors (SPIDERMON_* in netwatch.crawl.settings) read them.
         "EXTENSIONS": {"netwatch.crawl.stats.CrawlStats": 500, "netwatch.crawl.monitors.HealthMonitors": 510},
-        "DOWNLOADER_MIDDLEWARES": {"netwatch.crawl.middlewares.RetryBackoffMiddleware": 100},
+        # The archive sits next to the downloader: it sees each response as the server sent it.
+        "DOWNLOADER_MIDDLEWARES": {"netwatch.crawl.middlewares.RetryBackoffMiddleware": 100,
+                                   "netwatch.crawl.archive.ArchiveMiddleware": 950},
     }
     platform: str = ""
     partial: bool = False  # crawls only some of its site (netwatch.domain.vocab.PARTIAL_CRAWL)
