@@ -178,9 +178,22 @@ LISTINGS = Upsert(ListingRow.__table__, (
         **{name: new[name] for name in ("last_run_id", "active", "delisted_at")},
         "last_seen": sa.case((new.last_seen > ListingRow.last_seen, new.last_seen), else_=ListingRow.last_seen),
     })
+CAPTURE_COLUMNS = ("warc_file", "warc_offset", "warc_length", "warc_sha256")
+_NO_CAPTURE = (None, None, None, None)
+
+
+def capture_values(capture: Mapping[str, Any] | None) -> tuple:
+    """An item's record pointer (netwatch.domain.capture.RecordPointer as a dict) as CAPTURE_COLUMNS' values."""
+    if not capture:
+        return _NO_CAPTURE
+    return capture["file"], int(capture["offset"]), int(capture["length"]), capture["sha256"]
+
+
 SNAPSHOTS = Upsert(Snapshot.__table__, (
-    "listing_id", "run_id", "fetched_at", "price", "original_price", "content_hash"), ("listing_id", "run_id"),
-    lambda new: {name: new[name] for name in ("fetched_at", "price", "original_price", "content_hash")})
+    "listing_id", "run_id", "fetched_at", "price", "original_price", "content_hash", *CAPTURE_COLUMNS),
+    ("listing_id", "run_id"),
+    lambda new: {name: new[name] for name in ("fetched_at", "price", "original_price", "content_hash",
+                                              *CAPTURE_COLUMNS)})
 REVIEWS = Upsert(ReviewRow.__table__, (
     "listing_id", "review_key", "reviewer", "rating", "time", "text", "first_run_id"), ("listing_id", "review_key"))
 
@@ -216,8 +229,6 @@ LEADS = Upsert(Lead.__table__, (
     _lead_updates, constants=("times_seen", "first_run_id", "last_run_id", "status", "updated_at"))
 _SEVERITY, _SEVERITY_RANK, _MATCHED_TEXT = map(LEADS.columns.index, ("severity", "severity_rank", "matched_text"))
 # A hit names its lead by the lead's key: the database finds the id, so the leads' ids are never read back.
-CAPTURE_COLUMNS = ("warc_file", "warc_offset", "warc_length", "warc_sha256")
-_NO_CAPTURE = (None, None, None, None)
 LEAD_HITS = Upsert(LeadHit.__table__, (
     "subject", "subject_id", "pack", "rule", "field", "start", "end", "match", "context", *CAPTURE_COLUMNS),
     ("lead_id", "run_id", "field", "start", "end"), constants=("run_id",),
@@ -259,7 +270,8 @@ def _upsert_listings(conn: sa.Connection, run_id: int, listings: dict, seen_at: 
 
 def _upsert_snapshots(conn: sa.Connection, run_id: int, listings: dict, seen_at: dict, listing_ids: dict) -> None:
     rows = [(listing_ids[key], run_id, seen_at[key], item.price, item.original_price,
-             item.content_hash) for key, item in sorted(listings.items())  # in SNAPSHOTS.columns' order
+             item.content_hash, *capture_values(item.capture))
+            for key, item in sorted(listings.items())  # in SNAPSHOTS.columns' order
             if item.price is not None or item.title is not None]  # a bare reference observed no page
     upsert_values(conn, SNAPSHOTS, rows)
 
@@ -282,6 +294,17 @@ def _insert_reviews(conn: sa.Connection, run_id: int, listings: dict, listing_id
     upsert(conn, REVIEWS, [rows[key] for key in sorted(rows)])
 
 
+def _snapshot_records(conn: sa.Connection, run_id: int, listing_ids: list[int]) -> dict[int, tuple]:
+    """listing id -> the record of its page in the run's snapshot, for the listings that have one."""
+    if not listing_ids:
+        return {}
+    columns = [Snapshot.__table__.c[name] for name in CAPTURE_COLUMNS]
+    rows = conn.execute(sa.select(Snapshot.listing_id, *columns).where(
+        Snapshot.run_id == run_id, Snapshot.listing_id.in_(sorted(set(listing_ids))),
+        Snapshot.warc_file.is_not(None)))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
 def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, sightings: Iterable[Sighting]) -> None:
     """Insert new leads or update the ones already known, one per (subject, pack, rule) however many of its
     hits the sightings hold; record each hit once per run."""
@@ -289,9 +312,11 @@ def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, sightings: Ite
     folded: dict[tuple, set[str]] = {}  # lead key -> its matched texts, for leads with several hits
     # in LEAD_HITS.columns' order; a hit twice at one place is the same hit, stored once by ON CONFLICT DO NOTHING
     hits: list[tuple] = []
+    sightings = list(sightings)
+    fetched = _snapshot_records(conn, run_id, [s.listing_id for s in sightings if not s.capture and s.listing_id])
     for subject, subject_id, listing_id, shop_id, seen_at, subject_hits, capture in sightings:
-        record = (_NO_CAPTURE if not capture else
-                  (capture["file"], int(capture["offset"]), int(capture["length"]), capture["sha256"]))
+        # A lead derived after the run (price history, review signals): the listing's page as the run fetched it
+        record = capture_values(capture) if capture else fetched.get(listing_id, _NO_CAPTURE)
         for hit in subject_hits:
             pack, rule, category, severity, where, start, end, match, context, legal_basis = hit_values(hit)
             key = (subject, subject_id, str(pack or ""), str(rule or ""))

@@ -21,17 +21,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+TABLES = ("lead_hits", "listing_snapshots")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("lead_hits", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("warc_file", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("warc_offset", sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column("warc_length", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("warc_sha256", sa.String(length=80), nullable=True))
+    for table in TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("warc_file", sa.Text(), nullable=True))
+            batch_op.add_column(sa.Column("warc_offset", sa.BigInteger(), nullable=True))
+            batch_op.add_column(sa.Column("warc_length", sa.Integer(), nullable=True))
+            batch_op.add_column(sa.Column("warc_sha256", sa.String(length=80), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("lead_hits", schema=None) as batch_op:
-        batch_op.drop_column("warc_sha256")
-        batch_op.drop_column("warc_length")
-        batch_op.drop_column("warc_offset")
-        batch_op.drop_column("warc_file")
+    for table in TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("warc_sha256")
+            batch_op.drop_column("warc_length")
+            batch_op.drop_column("warc_offset")
+            batch_op.drop_column("warc_file")
