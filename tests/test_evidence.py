@@ -98,6 +98,10 @@ def test_every_lead_has_its_warc_record_and_provenance(crawled):
         assert provenance["extraction_record"]["提取方式"] == "网络在线提取"
         assert provenance["user_agent"].startswith("netwatch/") and "127.0.0.1" in provenance["servers"]
         assert provenance["profile"]["key"] == "netmall" and provenance["started_local"].endswith("+08:00")
+    for warc in crawled["archive"].glob("*/*.warc.gz"):  # warcio re-checks every record's digests
+        checked = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(warc)], capture_output=True,
+                                 text=True, timeout=300)
+        assert checked.returncode == 0 and "digest pass" in checked.stdout, checked.stdout[-2000:]
     # every response the downloader got (retried and redirected ones too) is archived, each with its request
     entries = [e for index in crawled["archive"].glob("*/*.index.jsonl") for e in index_entries(index)]
     with Store(crawled["db"]) as store:

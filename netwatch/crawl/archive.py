@@ -2,9 +2,10 @@
 and the record's place travels with the item the page gives, so each lead sighting points to its record.
 
 - ArchiveMiddleware (downloader middleware, next to the downloader): writes each response with its request,
-  as the server sent it (before decompression), or as rendered for browser pages; the write runs on one
-  writer thread the response waits for, never on the reactor. It puts the record's pointer in
-  request.meta["netwatch_capture"]. At the end of the crawl it writes the run's provenance record
+  as the server sent it (before decompression), or as rendered for browser pages. Pages up to
+  NETWATCH_ARCHIVE_INLINE_BYTES are written at once when no write is queued; bigger ones, and any while the
+  writer thread is busy, go to that thread (in order), so a large page never holds up the reactor. It puts
+  the record's pointer in request.meta["netwatch_capture"]. At the end of the crawl it writes the run's provenance record
   (netwatch.crawl.provenance) beside the WARC files.
 - CaptureToItems (spider middleware): hands that pointer to the Shop or Listing the page gave (a listing
   waiting for its review pages keeps the pointer of its own page).
@@ -50,6 +51,8 @@ class ArchiveMiddleware:
         self.crawler = crawler
         self.root = Path(settings.get("NETWATCH_ARCHIVE_DIR") or config.archive_dir()).resolve()
         self.max_bytes = settings.getint("NETWATCH_ARCHIVE_MAX_BYTES")
+        self.inline_bytes = settings.getint("NETWATCH_ARCHIVE_INLINE_BYTES")
+        self.pending = 0  # writes handed to the writer thread and not done yet
         self.retention_days = settings.getint("NETWATCH_ARCHIVE_RETENTION_DAYS")
         self.run: WarcRun | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc")
@@ -101,7 +104,16 @@ class ArchiveMiddleware:
         self._note_host(response)
         began = time.perf_counter()
         try:
-            pointer = await asyncio.wrap_future(self.executor.submit(self.run.write, exchange))
+            if len(exchange.body) <= self.inline_bytes and self.pending == 0:
+                # A page of ordinary size, nothing queued: written here (~1-2 ms). Handing it to the thread
+                # would hold its request's concurrency slot until a loaded machine schedules that thread.
+                pointer = self.run.write(exchange)
+            else:  # a big page, or a write under way: the thread keeps them in order and the reactor free
+                self.pending += 1
+                try:
+                    pointer = await asyncio.wrap_future(self.executor.submit(self.run.write, exchange))
+                finally:
+                    self.pending -= 1
         except Exception as exc:  # noqa: BLE001 - a full disk, a bad header: the crawl goes on, the page is not evidence
             self.crawler.stats.inc_value("netwatch/archive/errors")
             logger.error("archiving %s failed: %s", response.url, exc)

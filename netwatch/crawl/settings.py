@@ -55,6 +55,7 @@ NETWATCH_COUNT_FETCHES = False  # record which worker fetched each URL (tests: n
 NETWATCH_ARCHIVE = True
 NETWATCH_ARCHIVE_DIR = None  # None: NETWATCH_ARCHIVE_DIR from the environment, else ./archive
 NETWATCH_ARCHIVE_MAX_BYTES = 1024 * 1024 * 1024  # a WARC file is closed and the next one begun past this size
+NETWATCH_ARCHIVE_INLINE_BYTES = 256 * 1024  # bodies up to this are written without a thread hop (see archive.py)
 NETWATCH_ARCHIVE_RETENTION_DAYS = 0  # day folders older than this are deleted at a crawl's start (0: keep all)
 NETWATCH_TIMEZONE = None  # local time in provenance and case sheets; None: NETWATCH_TZ, else Asia/Shanghai
 NETWATCH_NTP_SERVER = None  # the clock's offset is measured against it; None: config.ntp_server(); "": not asked

@@ -133,8 +133,11 @@ class WarcRun:
                     exchange.url, digest, original.uri, original.date, http_headers=http_headers,
                     warc_headers_dict={**warc_headers, "WARC-Refers-To": original.record_id})
             else:
-                record = writer.create_warc_record(exchange.url, "response", payload=BytesIO(exchange.body),
-                                                   http_headers=http_headers, warc_headers_dict=warc_headers)
+                # With its length and payload digest given, warcio neither spools the body to a temporary
+                # file nor hashes it a second time.
+                record = writer.create_warc_record(
+                    exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body),
+                    http_headers=http_headers, warc_headers_dict={**warc_headers, "WARC-Payload-Digest": digest})
             pointer, entry = self._append(record, exchange, digest)
             if original is not None and record.rec_type == "revisit":
                 entry["refers_to"] = {"record_id": original.record_id, "file": original.file,
@@ -143,7 +146,7 @@ class WarcRun:
                 self.originals[digest] = Original(entry["record_id"], exchange.url, date, entry["file"],
                                                   pointer.offset, pointer.length)
             request = writer.create_warc_record(
-                exchange.url, "request", payload=BytesIO(exchange.request_body),
+                exchange.url, "request", payload=BytesIO(exchange.request_body), length=len(exchange.request_body),
                 http_headers=StatusAndHeaders(f"{exchange.method} {_path_of(exchange.url)} HTTP/1.1",
                                               exchange.request_headers, is_http_request=True),
                 warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": entry["record_id"]})
