@@ -70,7 +70,7 @@ def export_(db_url, zone, lead_id, out) -> None:  # type: ignore[no-untyped-def]
             written = export_case(store, lead_id, out, zone or config.local_zone())
         except EvidenceError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"{len(written)} files in {out} (case sheet: {out / SHEET})")
+    click.echo(f"已写入 {len(written)} 个文件：{out}（案件材料：{out / SHEET}）")
 
 
 @evidence.command()
@@ -92,7 +92,7 @@ def replay(db_url, lead_id, sighting, port) -> None:  # type: ignore[no-untyped-
         server = ReplayServer(read_record(row["warc_file"], row["warc_offset"], row["warc_length"]), port)
     except (EvidenceError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{server.record.uri} as archived {server.record.date}: {server.url}", err=False)
+    click.echo(f"{server.record.uri}（存档时间 UTC {server.record.date}）：{server.url}  按 Ctrl-C 停止")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -121,11 +121,11 @@ def rescan(db_url, archive_dir, since, store_leads, as_json) -> None:  # type: i
             run_id = store.start_run("rescan", f"since {since:%Y-%m-%d}")
             store.save_batch(run_id, items)
             store.finish_run(run_id, {"netwatch/rescan/pages": len(items), "netwatch/leads": len(rows)}, "finished")
-        click.echo(f"stored as run {run_id}", err=True)
+        click.echo(f"已存入批次 {run_id}", err=True)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
     else:
         for row in rows:
             click.echo(f"{row['severity']:8} {row['category']:18} {row['pack']}/{row['rule']}  {row['match']}  {row['url']}")
-    click.echo(f"{len(items)} archived pages read, {len(rows)} hits", err=True)
+    click.echo(f"读取存档页面 {len(items)} 个，命中 {len(rows)} 处", err=True)
