@@ -260,3 +260,19 @@ def test_clock_offset_is_unknown_without_a_server_and_measured_with_one():
         measured = clock_offset(f"127.0.0.1:{server.getsockname()[1]}", 2.0)
         thread.join(5)
     assert measured["status"] == "measured" and abs(measured["offset_s"] - 2.5) < 0.2
+
+
+def test_retention_removes_old_days_but_not_an_original_a_kept_revisit_refers_to(tmp_path):
+    from datetime import UTC, datetime
+
+    from netwatch.crawl.warc import prune
+
+    for day in ("2026-10-01", "2026-10-02", "2026-12-01"):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "netwatch-x.warc.gz").write_bytes(b"x")
+    revisit = {"type": "revisit", "refers_to": {"file": "2026-10-02/netwatch-x.warc.gz", "offset": 0, "length": 1}}
+    (tmp_path / "2026-12-01" / "netwatch-x.index.jsonl").write_text(json.dumps(revisit) + "\n", encoding="utf-8")
+    removed = prune(tmp_path, 30, datetime(2026, 12, 6, tzinfo=UTC))
+    assert [path.name for path in removed] == ["2026-10-01"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["2026-10-02", "2026-12-01"]
+    assert prune(tmp_path, 0, datetime(2026, 12, 6, tzinfo=UTC)) == []  # 0: keep all
