@@ -60,3 +60,15 @@ def language() -> str:
     """What people read (command output, exports, the outbox, reports, the workbench): NETWATCH_LANG, else
     Chinese (zh), the analysts' language."""
     return os.environ.get("NETWATCH_LANG") or "zh"
+
+
+def archive_dir() -> Path:
+    """The evidence archive (WARC files, their indexes and provenance records): NETWATCH_ARCHIVE_DIR, else
+    ./archive in the working directory (beside the default ./netwatch.db)."""
+    return Path(os.environ.get("NETWATCH_ARCHIVE_DIR") or Path.cwd() / "archive")
+
+
+def ntp_server() -> str:
+    """The time server a capture's clock offset is measured against: NETWATCH_NTP_SERVER (host[:port], "" for
+    none), else the National Time Service Center's (国家授时中心)."""
+    return os.environ.get("NETWATCH_NTP_SERVER", "ntp.ntsc.ac.cn")

@@ -84,6 +84,9 @@ def _isolated_state(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "nw-cache"
     cache.mkdir(exist_ok=True)
     monkeypatch.setenv("NETWATCH_CACHE_DIR", str(cache))
+    # The evidence archive of a crawl goes beside the test's files; its clock check asks loopback only.
+    monkeypatch.setenv("NETWATCH_ARCHIVE_DIR", str(tmp_path_factory.getbasetemp() / "nw-archive"))
+    monkeypatch.setenv("NETWATCH_NTP_SERVER", "127.0.0.1:9")
 
 
 @pytest.fixture(scope="session")

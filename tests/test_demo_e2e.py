@@ -7,6 +7,8 @@ flagged: exact sets per category, not "more than zero".
 from __future__ import annotations
 
 import csv
+import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -24,8 +26,9 @@ def demo_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     db = f"sqlite:///{work / 'netwatch.db'}"
     out = work / "leads.csv"
+    env = {**os.environ, "NETWATCH_ARCHIVE_DIR": str(work / "archive")}  # the evidence archive beside the store
     done = subprocess.run([sys.executable, "-m", "netwatch.cli", "demo", "--db", db, "--out", str(out), "--lang", "zh"],
-                          cwd=work, capture_output=True, text=True, timeout=600)
+                          cwd=work, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return db, out, done.stdout
 
@@ -104,6 +107,25 @@ def test_csv_export_and_summary(demo_run):
     assert "抓取页面" in stdout and "商品" in stdout and "禁限售商品" in stdout  # the summary in Chinese
     # it ends with how to open the workbench
     assert stdout.rstrip().splitlines()[-2:] == [f"  netwatch serve --db {db} --port 8800", "  http://127.0.0.1:8800/"]
+
+
+def test_every_demo_lead_has_its_evidence(demo_run):
+    """#15: every lead points to an archived record, every new critical or high lead's page has screenshots,
+    and pages the browser rendered are archived as rendered."""
+    db, out, _ = demo_run
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert rows and all(row["首次发现证据（WARC 记录）"].count("sha256:") == 1 for row in rows)
+    archive = out.parent / "archive"
+    pages = {page["url"] for path in archive.glob("*/*.screens.json")
+             for page in json.loads(path.read_text(encoding="utf-8"))["pages"]}
+    serious = {row["商品链接"] or row["店铺链接"] for row in rows if row["严重程度"] in ("严重", "高")}
+    assert serious and serious <= pages
+    entries = [json.loads(line) for path in archive.glob("*/*.index.jsonl") for line in path.read_text().splitlines()]
+    assert any(entry["rendered"] for entry in entries)
+    done = subprocess.run([sys.executable, "-m", "netwatch.cli", "evidence", "verify", "--all", "--db", db],
+                          cwd=out.parent, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "NETWATCH_ARCHIVE_DIR": str(archive)})
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_second_day_finds_the_comparison_price_raised_before_a_discount(tmp_path):

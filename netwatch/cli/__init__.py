@@ -29,6 +29,8 @@ COMMANDS = {
     "campaign": "netwatch.cli.campaign:campaign",
     "serve": "netwatch.cli.workbench:serve",
     "users": "netwatch.cli.workbench:users",
+    "evidence": "netwatch.cli.evidence:evidence",
+    "rescan": "netwatch.cli.evidence:rescan",
 }
 
 

@@ -18,6 +18,7 @@ from netwatch.domain.clock import local_text
 from netwatch.domain.vocab import VOCABULARY, label
 from netwatch.domain.words import say
 from netwatch.store import Store, StoreError
+from netwatch.store.evidence_reads import pointer_text
 
 db_option = click.option("--db", "db_url", envvar="NETWATCH_DB_URL", default=None,
                          help="Database URL (default: NETWATCH_DB_URL, else ./netwatch.db).")
@@ -120,6 +121,11 @@ def show(db_url, lead_id, lang) -> None:  # type: ignore[no-untyped-def]
                                            "assignee", "evidence_hash") if lead[key] is not None]
     for key, value in lines:
         console.print(f"  {say(key, lang)}: {value}", markup=False)
+    for which in ("first", "latest"):
+        record = lead["evidence"][which]
+        console.print(f"  {say('evidence_' + which, lang)}: "
+                      + (f"{say('run', lang)} {record['run_id']} {pointer_text(record)}" if record
+                         else say("not_archived", lang)), markup=False)
     hits = Table(say("run", lang), say("field", lang), say("offsets", lang), say("matched_text", lang),
                  say("context", lang), title=say("hits", lang))
     for hit in lead["hits"]:

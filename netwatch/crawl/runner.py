@@ -186,7 +186,21 @@ def crawl_in_process(settings: Any, spiders: Sequence[tuple[type, Mapping[str, A
         crawlers.append(crawler)
     if crawlers:
         process.start()
+        screenshots_after_crawls(crawlers)
     return crawlers
+
+
+def screenshots_after_crawls(crawlers: Sequence[Any]) -> None:
+    """Screenshots of each crawl's new critical and high leads (netwatch.crawl.screens), once every crawl is
+    done. In a thread of its own: Playwright's sync API refuses a thread that has an asyncio loop."""
+    import threading
+
+    from netwatch.crawl.screens import screenshots_after
+
+    worker = threading.Thread(target=lambda: [screenshots_after(crawler) for crawler in crawlers],
+                              name="screenshots")
+    worker.start()
+    worker.join()
 
 
 def _run_started_handler(crawler: Any, index: int, on_run_started: Callable[[int, int], None]) -> Any:

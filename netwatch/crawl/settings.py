@@ -36,6 +36,7 @@ SPIDER_MIDDLEWARES = {
     # Budgets and traps before the scheduler (the spider's output goes through 950 first, then these).
     "netwatch.crawl.traps.TrapFilter": 60,
     "netwatch.crawl.budgets.ClosedSiteFilter": 55,
+    "netwatch.crawl.archive.CaptureToItems": 960,  # hands each item its page's WARC record (netwatch.crawl.archive)
 }
 NETWATCH_INCREMENTAL = False
 NETWATCH_REVISIT_DAYS = 7  # a listing page is fetched at least this often, changed or not
@@ -73,6 +74,22 @@ NETWATCH_IDLE_POLL = 0.5  # seconds between an idle worker's looks at the shared
 NETWATCH_WORKER_ID = None  # this worker's name in Redis; None: host:pid
 NETWATCH_SHARED_RUN = False  # the crawl is one worker's part of a shared crawl
 NETWATCH_COUNT_FETCHES = False  # record which worker fetched each URL (tests: no URL fetched twice)
+
+# The evidence archive (netwatch.crawl.archive): every page fetched, written to WARC as it arrives, with a
+# provenance record per crawl; lead sightings point to their records (see README, Evidence).
+NETWATCH_ARCHIVE = True
+NETWATCH_ARCHIVE_DIR = None  # None: NETWATCH_ARCHIVE_DIR from the environment, else ./archive
+NETWATCH_ARCHIVE_MAX_BYTES = 1024 * 1024 * 1024  # a WARC file is closed and the next one begun past this size
+NETWATCH_ARCHIVE_INLINE_BYTES = 256 * 1024  # bodies up to this are written without a thread hop (see archive.py)
+NETWATCH_ARCHIVE_RETENTION_DAYS = 0  # day folders older than this are deleted at a crawl's start (0: keep all)
+NETWATCH_TIMEZONE = None  # local time in provenance and case sheets; None: NETWATCH_TZ, else Asia/Shanghai
+NETWATCH_NTP_SERVER = None  # the clock's offset is measured against it; None: config.ntp_server(); "": not asked
+NETWATCH_NTP_TIMEOUT = 1.0  # seconds; an unanswered query records the offset as unknown
+# Screenshots of pages that raised new critical or high leads, taken right after the crawl (netwatch.crawl.screens)
+NETWATCH_SCREENSHOTS = True
+NETWATCH_SCREENSHOTS_MAX = 50  # per crawl
+NETWATCH_SCREENSHOTS_SECONDS = 120.0  # all of a crawl's screenshots together stop after this long
+NETWATCH_SCREENSHOT_TIMEOUT = 20.0  # seconds per page
 
 # Crawl health (netwatch.crawl.monitors, Spidermon): checked when a spider closes; the verdict goes into the
 # crawl's stats as netwatch/health/alarms, read by `netwatch crawl` and `netwatch nightly` alike.

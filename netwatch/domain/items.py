@@ -27,6 +27,7 @@ class Shop:
     hits: list[Any] = field(default_factory=list)
     # (kind, normalised value, as shown) the item path read from the shop's text (netwatch.checks.identities)
     identifiers: list[Any] = field(default_factory=list)
+    capture: dict[str, Any] | None = None  # the page's WARC record (netwatch.domain.capture.RecordPointer as a dict)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Listing:
     etag: str | None = None  # the page's ETag validator, for a conditional re-fetch
     reviews: list[Review] = field(default_factory=list)
     hits: list[Any] = field(default_factory=list)
+    capture: dict[str, Any] | None = None  # the page's WARC record (netwatch.domain.capture.RecordPointer as a dict)
 
 
 @dataclass

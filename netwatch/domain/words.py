@@ -20,6 +20,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "run": ("批次", "run"), "offsets": ("位置", "offsets"), "price_history": ("价格记录", "price history"),
     "fetched": ("抓取时间", "fetched"), "content_hash": ("页面哈希", "content hash"), "shop": ("店铺", "shop"),
     "no_history": ("暂无处理记录", "no changes recorded"),
+    "evidence_first": ("首次发现证据", "evidence (first sighting)"),
+    "evidence_latest": ("最近发现证据", "evidence (latest sighting)"), "not_archived": ("未存档", "not archived"),
     # runs
     "spider": ("爬虫", "spider"), "target": ("目标", "target"), "started": ("开始", "started"),
     "finished": ("结束", "finished"), "pages": ("页面", "pages"), "listings": ("商品", "listings"),

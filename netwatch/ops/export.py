@@ -55,6 +55,7 @@ HEADERS_ZH = {
     "matched_text": "命中内容", "context": "上下文", "severity": "严重程度", "first_seen": "首次发现",
     "last_seen": "最近发现", "times_seen": "发现次数", "status": "状态", "assignee": "承办人", "note": "备注",
     "evidence_hash": "证据哈希（SHA-256）", "region": "所属地区",
+    "evidence_first": "首次发现证据（WARC 记录）", "evidence_latest": "最近发现证据（WARC 记录）",
 }
 VALUES_ZH = {kind: dict(names) for kind, names in NAMES_ZH.items()}
 # names older rule packs used

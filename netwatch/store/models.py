@@ -94,6 +94,11 @@ class Snapshot(Base):
     price: Mapped[float | None]
     original_price: Mapped[float | None]
     content_hash: Mapped[str | None] = mapped_column(sa.String(128))
+    # The WARC record of the listing's page as this run fetched it (the evidence of leads derived after the run)
+    warc_file: Mapped[str | None] = mapped_column(sa.Text)
+    warc_offset: Mapped[int | None] = mapped_column(sa.BigInteger)
+    warc_length: Mapped[int | None]
+    warc_sha256: Mapped[str | None] = mapped_column(sa.String(80))
 
     __table_args__ = (
         sa.UniqueConstraint("listing_id", "run_id", name="uq_snapshots_listing_run"),
@@ -169,6 +174,11 @@ class LeadHit(Base):
     end: Mapped[int]
     match: Mapped[str] = mapped_column(sa.Text)
     context: Mapped[str | None] = mapped_column(sa.Text)
+    # The WARC record of the page this sighting was found on (netwatch.domain.capture.RecordPointer), if archived
+    warc_file: Mapped[str | None] = mapped_column(sa.Text)
+    warc_offset: Mapped[int | None] = mapped_column(sa.BigInteger)
+    warc_length: Mapped[int | None]
+    warc_sha256: Mapped[str | None] = mapped_column(sa.String(80))
 
     __table_args__ = (
         sa.UniqueConstraint("lead_id", "run_id", "field", "start", "end", name="uq_lead_hits_position"),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from netwatch.domain.clock import to_utc
 from netwatch.domain.vocab import SEVERITY_RANK, UnknownValue, canonical
 from netwatch.store.followup_models import SellerGroup
-from netwatch.store.models import Lead, ListingRow, ShopRow
+from netwatch.store.models import Lead, LeadHit, ListingRow, ShopRow
 from netwatch.store.schema import StoreError
 
 UNASSIGNED = "unassigned"  # a lead no watch target's region claims (ad-hoc crawls, imports), as the outbox says
@@ -46,7 +46,17 @@ def _lead_columns() -> list[sa.ColumnElement]:
         REGION.label("region"),
         ListingRow.content_hash.label("evidence_hash"),
         SellerGroup.group_id.label("group_id"),  # the shop's seller group (netwatch.store.networks), if any
+        _sighting_record(Lead.first_run_id).label("evidence_first"),
+        _sighting_record(Lead.last_run_id).label("evidence_latest"),
     ]
+
+
+def _sighting_record(run_id: sa.ColumnElement) -> sa.ScalarSelect:
+    """The WARC record (file#offset+length sha256:…) the lead was found on in that run, if archived."""
+    return (sa.select(LeadHit.warc_file + "#" + sa.cast(LeadHit.warc_offset, sa.String) + "+"
+                      + sa.cast(LeadHit.warc_length, sa.String) + " " + LeadHit.warc_sha256)
+            .where(LeadHit.lead_id == Lead.id, LeadHit.run_id == run_id, LeadHit.warc_file.is_not(None))
+            .order_by(LeadHit.field, LeadHit.start).limit(1).scalar_subquery())
 
 
 LEAD_COLUMNS = [column.name for column in _lead_columns()]

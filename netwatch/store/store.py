@@ -19,7 +19,7 @@ from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, ListingSeen, Shop
 from netwatch.domain.process import process_alive
 from netwatch.domain.vocab import PARTIAL_CRAWL
-from netwatch.store import coverage, networks
+from netwatch.store import coverage, evidence_reads, networks
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import UNASSIGNED, lead_query
 from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
@@ -218,7 +218,8 @@ class Store:
             subject = conn.execute(sa.select(Lead.listing_id, Lead.shop_id).where(Lead.id == lead_id)).one()
             lead["hits"] = [dict(row) for row in conn.execute(
                 sa.select(LeadHit.run_id, Run.started_at, LeadHit.field, LeadHit.start, LeadHit.end,
-                          LeadHit.match, LeadHit.context)
+                          LeadHit.match, LeadHit.context, LeadHit.warc_file, LeadHit.warc_offset,
+                          LeadHit.warc_length, LeadHit.warc_sha256)
                 .join(Run, Run.id == LeadHit.run_id).where(LeadHit.lead_id == lead_id)
                 .order_by(LeadHit.run_id, LeadHit.field, LeadHit.start)).mappings()]
             lead["price_history"] = [dict(row) for row in conn.execute(
@@ -227,7 +228,22 @@ class Store:
                 .where(Snapshot.listing_id == subject.listing_id).order_by(Snapshot.fetched_at)).mappings()]
             shop = conn.execute(sa.select(ShopRow).where(ShopRow.id == subject.shop_id)).mappings().one_or_none()
             lead["shop"] = dict(shop) if shop else None
+            lead["evidence"] = evidence_reads.first_and_latest(evidence_reads.sightings(conn, [lead_id]))
             return lead
+
+    def sightings(self, lead_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """The leads' sightings with the WARC record of each (netwatch.store.evidence_reads.sightings)."""
+        with self.reading() as conn:
+            if lead_ids is not None:
+                known = set(conn.scalars(sa.select(Lead.id).where(Lead.id.in_(sorted(set(lead_ids))))))
+                missing = sorted(set(lead_ids) - known)
+                if missing:
+                    raise StoreError(f"no such lead: {', '.join(map(str, missing))}")
+            return evidence_reads.sightings(conn, lead_ids)
+
+    def new_serious_leads(self, run_id: int, min_severity: str = "high", limit: int = 50) -> list[dict[str, Any]]:
+        with self.reading() as conn:
+            return evidence_reads.new_serious_leads(conn, run_id, min_severity, limit)
 
     def set_status(self, lead_ids: Sequence[int], status: str | None = None, *, assignee: str | None = None,
                    note: str | None = None, region: str | None = None, user: str = "cli",

@@ -65,6 +65,7 @@ class Sighting(NamedTuple):
     shop_id: int | None
     seen_at: datetime
     hits: Iterable[Any]
+    capture: Mapping[str, Any] | None = None  # the page's WARC record (netwatch.domain.capture.RecordPointer)
 
 
 @contextlib.contextmanager
@@ -104,13 +105,13 @@ def save_items(conn: sa.Connection, run_id: int, items: Sequence[Shop | Listing 
     _upsert_snapshots(conn, run_id, listings, seen_at, listing_ids)
     _insert_reviews(conn, run_id, listings, listing_ids)
 
-    sightings = [Sighting("shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits)
-                 for key, shop in shops.items() if shop.hits]
+    sightings = [Sighting("shop", shop_ids[key], None, shop_ids[key], parse_time(shop.fetched_at, now), shop.hits,
+                          shop.capture) for key, shop in shops.items() if shop.hits]
     for key, listing in listings.items():
         if listing.hits:
             shop_ref = shop_ids.get((listing.platform, listing.shop_id)) if listing.shop_id else None
             sightings.append(Sighting("listing", listing_ids[key], listing_ids[key], shop_ref, seen_at[key],
-                                      listing.hits))
+                                      listing.hits, listing.capture))
     upsert_leads(conn, run_id, now, sightings)
     mark_seen(conn, run_id, now, sorted(seen - listings.keys()))
     revalidated = {(item.platform, item.canonical_id) for item in items
@@ -140,7 +141,7 @@ def mark_seen(conn: sa.Connection, run_id: int, now: datetime, keys: Sequence[tu
     lead_ids = sorted(conn.scalars(sa.select(Lead.id).join(ListingRow, ListingRow.id == Lead.subject_id).where(
         Lead.subject == "listing", ListingRow.id.in_(ids), Lead.last_run_id == ListingRow.last_run_id)))
     if lead_ids:
-        copied = ("field", "start", "end", "match", "context")
+        copied = ("field", "start", "end", "match", "context", *CAPTURE_COLUMNS)  # the evidence of that fetch
         conn.execute(sa.insert(LeadHit).from_select(("lead_id", "run_id", *copied), sa.select(
             LeadHit.lead_id, sa.literal(run_id), *(LeadHit.__table__.c[name] for name in copied))
             .join(Lead, Lead.id == LeadHit.lead_id)
@@ -179,9 +180,22 @@ LISTINGS = Upsert(ListingRow.__table__, (
         **{name: new[name] for name in ("last_run_id", "active", "delisted_at")},
         "last_seen": sa.case((new.last_seen > ListingRow.last_seen, new.last_seen), else_=ListingRow.last_seen),
     })
+CAPTURE_COLUMNS = ("warc_file", "warc_offset", "warc_length", "warc_sha256")
+_NO_CAPTURE = (None, None, None, None)
+
+
+def capture_values(capture: Mapping[str, Any] | None) -> tuple:
+    """An item's record pointer (netwatch.domain.capture.RecordPointer as a dict) as CAPTURE_COLUMNS' values."""
+    if not capture:
+        return _NO_CAPTURE
+    return capture["file"], int(capture["offset"]), int(capture["length"]), capture["sha256"]
+
+
 SNAPSHOTS = Upsert(Snapshot.__table__, (
-    "listing_id", "run_id", "fetched_at", "price", "original_price", "content_hash"), ("listing_id", "run_id"),
-    lambda new: {name: new[name] for name in ("fetched_at", "price", "original_price", "content_hash")})
+    "listing_id", "run_id", "fetched_at", "price", "original_price", "content_hash", *CAPTURE_COLUMNS),
+    ("listing_id", "run_id"),
+    lambda new: {name: new[name] for name in ("fetched_at", "price", "original_price", "content_hash",
+                                              *CAPTURE_COLUMNS)})
 REVIEWS = Upsert(ReviewRow.__table__, (
     "listing_id", "review_key", "reviewer", "rating", "time", "text", "first_run_id"), ("listing_id", "review_key"))
 
@@ -218,7 +232,7 @@ LEADS = Upsert(Lead.__table__, (
 _SEVERITY, _SEVERITY_RANK, _MATCHED_TEXT = map(LEADS.columns.index, ("severity", "severity_rank", "matched_text"))
 # A hit names its lead by the lead's key: the database finds the id, so the leads' ids are never read back.
 LEAD_HITS = Upsert(LeadHit.__table__, (
-    "subject", "subject_id", "pack", "rule", "field", "start", "end", "match", "context"),
+    "subject", "subject_id", "pack", "rule", "field", "start", "end", "match", "context", *CAPTURE_COLUMNS),
     ("lead_id", "run_id", "field", "start", "end"), constants=("run_id",),
     reference=Reference("lead_id", Lead.__table__, ("subject", "subject_id", "pack", "rule")))
 
@@ -258,7 +272,8 @@ def _upsert_listings(conn: sa.Connection, run_id: int, listings: dict, seen_at: 
 
 def _upsert_snapshots(conn: sa.Connection, run_id: int, listings: dict, seen_at: dict, listing_ids: dict) -> None:
     rows = [(listing_ids[key], run_id, seen_at[key], item.price, item.original_price,
-             item.content_hash) for key, item in sorted(listings.items())  # in SNAPSHOTS.columns' order
+             item.content_hash, *capture_values(item.capture))
+            for key, item in sorted(listings.items())  # in SNAPSHOTS.columns' order
             if item.price is not None or item.title is not None]  # a bare reference observed no page
     upsert_values(conn, SNAPSHOTS, rows)
 
@@ -281,6 +296,17 @@ def _insert_reviews(conn: sa.Connection, run_id: int, listings: dict, listing_id
     upsert(conn, REVIEWS, [rows[key] for key in sorted(rows)])
 
 
+def _snapshot_records(conn: sa.Connection, run_id: int, listing_ids: list[int]) -> dict[int, tuple]:
+    """listing id -> the record of its page in the run's snapshot, for the listings that have one."""
+    if not listing_ids:
+        return {}
+    columns = [Snapshot.__table__.c[name] for name in CAPTURE_COLUMNS]
+    rows = conn.execute(sa.select(Snapshot.listing_id, *columns).where(
+        Snapshot.run_id == run_id, Snapshot.listing_id.in_(sorted(set(listing_ids))),
+        Snapshot.warc_file.is_not(None)))
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
 def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, sightings: Iterable[Sighting]) -> None:
     """Insert new leads or update the ones already known, one per (subject, pack, rule) however many of its
     hits the sightings hold; record each hit once per run."""
@@ -288,12 +314,16 @@ def upsert_leads(conn: sa.Connection, run_id: int, now: datetime, sightings: Ite
     folded: dict[tuple, set[str]] = {}  # lead key -> its matched texts, for leads with several hits
     # in LEAD_HITS.columns' order; a hit twice at one place is the same hit, stored once by ON CONFLICT DO NOTHING
     hits: list[tuple] = []
-    for subject, subject_id, listing_id, shop_id, seen_at, subject_hits in sightings:
+    sightings = list(sightings)
+    fetched = _snapshot_records(conn, run_id, [s.listing_id for s in sightings if not s.capture and s.listing_id])
+    for subject, subject_id, listing_id, shop_id, seen_at, subject_hits, capture in sightings:
+        # A lead derived after the run (price history, review signals): the listing's page as the run fetched it
+        record = capture_values(capture) if capture else fetched.get(listing_id, _NO_CAPTURE)
         for hit in subject_hits:
             pack, rule, category, severity, where, start, end, match, context, legal_basis = hit_values(hit)
             key = (subject, subject_id, str(pack or ""), str(rule or ""))
             match = str(match or "")
-            hits.append((*key, str(where or ""), int(start or 0), int(end or 0), match, context))
+            hits.append((*key, str(where or ""), int(start or 0), int(end or 0), match, context, *record))
             severity = str(severity or "low")
             lead = leads.get(key)
             if lead is None:

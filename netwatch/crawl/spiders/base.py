@@ -48,6 +48,8 @@ class NetwatchSpider(SitemapSpider):
             "netwatch.crawl.middlewares.RetryBackoffMiddleware": 555,
             # First: what a closed site still has queued is dropped before any other work is done for it.
             "netwatch.crawl.budgets.SiteBudget": 10,
+            # The archive sits next to the downloader: it sees each response as the server sent it.
+            "netwatch.crawl.archive.ArchiveMiddleware": 950,
         },
     }
     platform: str = ""

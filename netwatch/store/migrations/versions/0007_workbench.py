@@ -2,7 +2,7 @@
 (status, assignee, region hand-off, notes), and the region a lead was handed to
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

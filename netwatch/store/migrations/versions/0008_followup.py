@@ -1,7 +1,7 @@
 """follow-up of leads (#19): shop identifiers and seller groups, re-checks, random inspections, campaigns
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
