@@ -21,11 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from netwatch.domain.capture import sha256_file
+from netwatch.domain.vocab import label as vocab_label
 from netwatch.evidence.records import EvidenceError, Record, provenance_of, read_json, read_record, screens_of
 from netwatch.store import Store
 
 SHEET = "案件材料.html"
-SEVERITY_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
 FIELD_ZH = {"title": "标题", "description": "商品描述", "specs": "规格参数", "review": "评价", "shop_name": "店铺名称",
             "shop_text": "店铺公告", "licence": "证照公示", "price": "价格"}
 
@@ -140,10 +140,10 @@ mark {{ background: #ffeb3b; outline: 2px solid #e53935; }}
 <table>{_rows([
         ("平台", e(lead.get("platform") or "")), ("店铺", e(lead.get("shop_name") or "")),
         ("页面网址", f"<span class=mono>{e(lead.get('listing_url') or shop.get('url') or '')}</span>"),
-        ("商品标题", e(lead.get("title") or "")), ("违法类型", e(lead["category"])), ("命中规则", e(lead["rule"])),
-        ("严重程度", e(SEVERITY_ZH.get(lead["severity"], lead["severity"]))),
+        ("商品标题", e(lead.get("title") or "")), ("违法类型", e(vocab_label("category", lead["category"], "zh"))), ("命中规则", e(lead["rule"])),
+        ("严重程度", e(vocab_label("severity", lead["severity"], "zh"))),
         ("首次发现" + label, _local(lead["first_seen"], zone)), ("最近发现" + label, _local(lead["last_seen"], zone)),
-        ("发现次数", str(lead["times_seen"])), ("状态", e(lead["status"]))])}</table>
+        ("发现次数", str(lead["times_seen"])), ("状态", e(vocab_label("status", lead["status"], "zh")))])}</table>
 <h2>二、命中内容（上下文）</h2>
 <table><tr><th>字段</th><th>位置</th><th>上下文（命中部分已标出）</th></tr>{hit_rows}</table>
 <h2>三、法律依据</h2>
