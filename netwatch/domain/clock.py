@@ -37,12 +37,12 @@ def local(stored: datetime | None, tz: ZoneInfo | str | None = None) -> datetime
     return stored.replace(tzinfo=UTC).astimezone(tz if isinstance(tz, ZoneInfo) else zone(tz))
 
 
-def local_text(stored: datetime | None, tz: ZoneInfo | None = None, *, seconds: bool = False,
+def local_text(stored: datetime | None, tz: ZoneInfo | str | None = None, *, seconds: bool = False,
                labelled: bool = True) -> str:
-    """A stored naive-UTC time as an analyst reads it: "2026-12-06 21:00 (Asia/Shanghai)"."""
+    """A stored naive-UTC time as an analyst reads it: "2026-12-06 21:00 (Asia/Shanghai)" (`tz`: a zone or its name)."""
     if stored is None:
         return ""
-    tz = tz or zone()
+    tz = tz if isinstance(tz, ZoneInfo) else zone(tz)
     text = local(stored, tz).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     return f"{text} ({tz.key})" if labelled else text
 
