@@ -47,9 +47,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "bulk": ("批量操作所选线索", "Apply to the selected leads"), "apply": ("提交", "Apply"),
     "bulk_filter": ("对筛选出的全部 {n} 条线索执行…", "Apply to all {n} leads matching this filter…"),
     "bulk_confirm_title": ("确认批量操作", "Confirm the bulk action"),
-    "bulk_confirm_intro": ("将对符合以下筛选条件的全部 {n} 条线索（仅限你负责的地区）执行这些操作，每条线索的更改都记入处理记录：",
-                           "These changes will be made to all {n} leads matching this filter (in your regions only), "
-                           "each recorded in the lead's history:"),
+    "bulk_confirm_intro": ("将对符合上述筛选条件的全部 {n} 条线索（仅限你负责的地区）执行上述操作，每条线索的更改都记入处理记录。",
+                           "The changes above will be made to all {n} leads matching the filter above (in your "
+                           "regions only), each recorded in the lead's history."),
     "bulk_confirm": ("确认，更改这 {n} 条线索", "Yes, change these {n} leads"), "cancel": ("取消", "Cancel"),
     "bulk_count_changed": ("筛选结果已变为 {n} 条线索，尚未更改任何线索，请再次确认",
                            "The filter now matches {n} leads; nothing was changed: confirm again"),
