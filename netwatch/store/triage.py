@@ -23,6 +23,7 @@ FIELDS = ("status", "assignee", "region", "note")
 NOTE_MAX = 10_000
 # Leads one bulk action on a filter may change: one transaction, one IN list (SQLite takes 32,766 values).
 BULK_MAX = 10_000
+UPDATE_CHUNK = 5_000  # lead ids in one UPDATE's IN list
 
 
 class CountChanged(StoreError):
@@ -68,6 +69,9 @@ def change_leads(conn: sa.Connection, lead_ids: Sequence[int], user: str, *, sta
     now = utcnow()
     events: list[dict[str, Any]] = []
     changed: set[int] = set()
+    # Leads getting the same new values are updated by one statement per chunk: a bulk action on thousands of
+    # leads is then a handful of statements, not one per lead.
+    updates: dict[tuple, list[int]] = {}
     for lead_id in wanted:
         row = current[lead_id]
         values: dict[str, Any] = {}
@@ -81,10 +85,15 @@ def change_leads(conn: sa.Connection, lead_ids: Sequence[int], user: str, *, sta
             values["note"] = note  # the lead's latest note, as exports show it; all notes are events
             events.append({"lead_id": lead_id, "at": now, "user": user, "field": "note", "old": None, "new": note})
         if values:
-            if values.get("status") == "dismissed":
-                values["dismissed_text"] = Lead.matched_text  # it comes back only if this text changes
-            conn.execute(sa.update(Lead).where(Lead.id == lead_id).values(updated_at=now, **values))
+            updates.setdefault(tuple(values.items()), []).append(lead_id)
             changed.add(lead_id)
+    for values_key, ids in updates.items():
+        values = dict(values_key)
+        if values.get("status") == "dismissed":
+            values["dismissed_text"] = Lead.matched_text  # it comes back only if this text changes
+        for start in range(0, len(ids), UPDATE_CHUNK):
+            conn.execute(sa.update(Lead).where(Lead.id.in_(ids[start:start + UPDATE_CHUNK]))
+                         .values(updated_at=now, **values))
     if events:
         conn.execute(sa.insert(LeadEvent), events)
     return len(changed)
