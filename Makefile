@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 # Re-install only when the project's dependencies change.
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEB_PACKAGES := chromium-headless-shell fonts-wqy-zenhei
-# Only the tests need these: LibreOffice opens exports as an analyst's spreadsheet would.
-TEST_DEB_PACKAGES := libreoffice-calc-nogui
+# Only the tests need these: LibreOffice opens exports as an analyst's spreadsheet would; poppler-utils
+# (pdftotext, pdftoppm) reads and renders the nightly report's PDF.
+TEST_DEB_PACKAGES := libreoffice-calc-nogui poppler-utils
 
 .PHONY: demo test lint bench install system-deps clean
 

@@ -62,6 +62,15 @@ def language() -> str:
     return os.environ.get("NETWATCH_LANG") or "zh"
 
 
+def report_pdf_seconds() -> float:
+    """How long the nightly report's PDF may take (netwatch.ops.report_pdf): NETWATCH_REPORT_PDF_SECONDS, else 60."""
+    raw = os.environ.get("NETWATCH_REPORT_PDF_SECONDS")
+    try:
+        return float(raw) if raw else 60.0
+    except ValueError:
+        raise ValueError(f"NETWATCH_REPORT_PDF_SECONDS={raw!r} is not a number of seconds") from None
+
+
 def archive_dir() -> Path:
     """The evidence archive (WARC files, their indexes and provenance records): NETWATCH_ARCHIVE_DIR, else
     ./archive in the working directory (beside the default ./netwatch.db)."""

@@ -100,3 +100,25 @@ def test_two_analysts_and_an_admin_work_their_leads(browser, workbench, bench_st
     assert "New leads per night" in admin.content()
     shot(admin, "6-dashboard-english")
     assert bench_store.lead(cure)["status"] == "dismissed" and bench_store.lead(ivory)["status"] == "confirmed"
+
+
+def test_an_analyst_applies_a_change_to_every_lead_of_a_filter(browser, workbench, bench_store):
+    ivory, tea, bangle, cure = (bench_store.ids[title] for title in ("象牙手镯 正品", "全网最佳茶叶", "最佳手镯", "包治百病神药"))
+    hd = log_in(browser, workbench, "hd")
+    hd.goto(f"{workbench}/leads?q=最佳")  # 海淀's two 最佳 leads; 朝阳 has none of them in sight
+    hd.fill("#bulk input[name=assignee]", "王科")
+    hd.fill("#bulk input[name=note]", "极限用语，统一约谈")
+    assert hd.locator("#bulk-filter").inner_text() == "对筛选出的全部 2 条线索执行…"
+    hd.click("#bulk-filter")  # nothing ticked: the whole filter
+    hd.wait_for_selector("#bulk-confirm")
+    assert hd.locator("#bulk-count").get_attribute("data-count") == "2"
+    assert "关键词：最佳" in hd.locator("#bulk-filter-conditions").inner_text()
+    shot(hd, "7-bulk-filter-confirm")
+    hd.click("#bulk-confirm")
+    hd.wait_for_selector("text=2 条线索已更新")
+    assert hd.locator("table.leads tbody").inner_text().count("王科") == 2
+    shot(hd, "8-bulk-filter-done")
+    assert {bench_store.lead(lead)["assignee"] for lead in (tea, bangle)} == {"王科"}
+    assert bench_store.lead(ivory)["assignee"] is None and bench_store.lead(cure)["assignee"] is None
+    assert [(e["field"], e["new"]) for e in bench_store.lead_events([tea]) if e["user"] == "hd"] == [
+        ("assignee", "王科"), ("note", "极限用语，统一约谈")]

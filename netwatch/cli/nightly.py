@@ -147,6 +147,8 @@ def _overrides(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--outbox", type=click.Path(file_okay=False), default="outbox", show_default=True,
               help="New leads go to OUTBOX/<date>/<region>.csv, the report beside them.")
 @click.option("--report", "report_format", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--pdf/--no-pdf", default=True, show_default=True,
+              help="With --report html: also print it to report.pdf (a failure is a warning, not a failed night).")
 @click.option("--distributed", is_flag=True, help="Let `netwatch worker` processes crawl (needs NETWATCH_REDIS_URL).")
 @click.option("--min-workers", type=int, default=1, show_default=True, help="With --distributed: wait for this many.")
 @click.option("--stale-after", type=float, default=10.0, show_default=True,
@@ -161,7 +163,7 @@ def _overrides(values: tuple[str, ...]) -> dict[str, object]:
                    "shows their takedown status. Default: NETWATCH_RECHECK, else no re-checks.")
 @click.option("--recheck-older-than", default=None, help="With --recheck: only leads not re-checked for this long (3d).")
 @db_option
-def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_workers: int, stale_after: float,
+def nightly(tag: str, outbox: str, report_format: str, pdf: bool, distributed: bool, min_workers: int, stale_after: float,
             max_error_rate: float | None, batch_size: int, settings: tuple[str, ...], recheck_status: str | None,
             recheck_older_than: str | None, db_url: str | None) -> None:
     """Crawl every watched target, classify leads, fill the outbox and write the report.
@@ -215,6 +217,12 @@ def nightly(tag: str, outbox: str, report_format: str, distributed: bool, min_wo
     for name, alarm in result.alarms:
         click.echo(f"  ALARM {name}: {alarm.check}: {alarm.message}", err=True)
     click.echo(f"report: {result.report_path}")
+    if report_format == "html" and pdf and result.report_path:
+        from netwatch.ops.report_pdf import write_pdf
+
+        # After the night is recorded and its lock released: the browser never holds up or fails the night.
+        pdf_path = write_pdf(result.report_path)
+        click.echo(f"pdf: {pdf_path}" if pdf_path else "pdf: not written (see the warning above)")
     sys.exit(result.exit_code)
 
 

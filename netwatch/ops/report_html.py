@@ -21,7 +21,8 @@ STYLE = """body{font-family:"WenQuanYi Zen Hei","Noto Sans CJK SC",sans-serif;ma
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}
 th{background:#f3f5f8}.alarm td{background:#fdecea;color:#a93226}.verdict-OK{color:#1e8449}
 .verdict-ALARMS{color:#d35400}.verdict-FAILED{color:#a93226}.charts{display:flex;flex-wrap:wrap;gap:2em}
-.sev-critical{color:#fff;background:#a93226;padding:0 5px}.sev-high{color:#fff;background:#d35400;padding:0 5px}"""
+.sev-critical{color:#fff;background:#a93226;padding:0 5px}.sev-high{color:#fff;background:#d35400;padding:0 5px}
+td{overflow-wrap:break-word}td span{white-space:nowrap}@media print{body{margin:0}h2{break-after:avoid}tr,figure{break-inside:avoid}}"""
 
 
 def _table(rows: list[list[str]], lang: str, row_class: str = "") -> str:

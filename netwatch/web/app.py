@@ -170,12 +170,14 @@ def secret_key() -> str:
 
 def create_app(db_url: str | None = None, *, throttle: LoginThrottle | None = None,
                https_only: bool = False) -> Starlette:
+    from netwatch.web.bulk import bulk_routes
     from netwatch.web.pages import page_routes
 
     bench = Workbench(db_url, throttle=throttle)
     routes = [
         *auth_routes(bench),
         *page_routes(bench),
+        *bulk_routes(bench),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [
