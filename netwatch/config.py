@@ -71,6 +71,12 @@ def report_pdf_seconds() -> float:
         raise ValueError(f"NETWATCH_REPORT_PDF_SECONDS={raw!r} is not a number of seconds") from None
 
 
+def screenshots() -> bool:
+    """Whether crawls take screenshots of pages with new critical/high leads: NETWATCH_SCREENSHOTS (0/no/false
+    for off), else on. The tests turn them off except where they are the subject (each costs ~2 s)."""
+    return os.environ.get("NETWATCH_SCREENSHOTS", "1").strip().lower() not in ("0", "no", "false", "off")
+
+
 def archive_dir() -> Path:
     """The evidence archive (WARC files, their indexes and provenance records): NETWATCH_ARCHIVE_DIR, else
     ./archive in the working directory (beside the default ./netwatch.db)."""

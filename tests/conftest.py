@@ -87,6 +87,8 @@ def _isolated_state(tmp_path_factory, monkeypatch):
     # The evidence archive of a crawl goes beside the test's files; its clock check asks loopback only.
     monkeypatch.setenv("NETWATCH_ARCHIVE_DIR", str(tmp_path_factory.getbasetemp() / "nw-archive"))
     monkeypatch.setenv("NETWATCH_NTP_SERVER", "127.0.0.1:9")
+    # Screenshots (~2 s a lead page) only where they are the subject: tests/test_evidence.py, the demo's test.
+    monkeypatch.setenv("NETWATCH_SCREENSHOTS", "0")
 
 
 @pytest.fixture(scope="session")

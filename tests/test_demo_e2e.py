@@ -26,7 +26,8 @@ def demo_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     db = f"sqlite:///{work / 'netwatch.db'}"
     out = work / "leads.csv"
-    env = {**os.environ, "NETWATCH_ARCHIVE_DIR": str(work / "archive")}  # the evidence archive beside the store
+    env = {**os.environ, "NETWATCH_ARCHIVE_DIR": str(work / "archive"),  # the evidence archive beside the store
+           "NETWATCH_SCREENSHOTS": "1"}
     done = subprocess.run([sys.executable, "-m", "netwatch.cli", "demo", "--db", db, "--out", str(out), "--lang", "zh"],
                           cwd=work, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

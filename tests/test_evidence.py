@@ -43,7 +43,7 @@ def netwatch(*args: str, archive: Path, check: bool = True) -> subprocess.Comple
 
 def crawl(mall, db: str, archive: Path, stats: Path) -> dict:
     netwatch("crawl", "netmall", "-a", f"base_url={mall.urls['netmall']}", "-s", f"NETWATCH_DB_URL={db}",
-             "-s", "NETWATCH_SCREENSHOTS_MAX=2", "-s", "LOG_LEVEL=WARNING", "--progress", "0",
+             "-s", "NETWATCH_SCREENSHOTS=1", "-s", "NETWATCH_SCREENSHOTS_MAX=2", "-s", "LOG_LEVEL=WARNING", "--progress", "0",
              "--stats", str(stats), archive=archive)
     return json.loads(stats.read_text(encoding="utf-8"))[0]
 

@@ -137,7 +137,9 @@ def screenshots_after(crawler: Any) -> dict[str, Any] | None:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     run_id, stamp, folder = (stats.get(key) for key in ("netwatch/run_id", "netwatch/archive/stamp",
                                                         "netwatch/archive/folder"))
-    if not settings.getbool("NETWATCH_SCREENSHOTS") or not run_id or not stamp:
+    wanted = config.screenshots() if settings.get("NETWATCH_SCREENSHOTS") is None else \
+        settings.getbool("NETWATCH_SCREENSHOTS")
+    if not wanted or not run_id or not stamp:
         return None
     try:
         record = take_screenshots(settings.get("NETWATCH_DB_URL") or config.db_url(), int(run_id),

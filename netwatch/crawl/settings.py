@@ -86,7 +86,7 @@ NETWATCH_TIMEZONE = None  # local time in provenance and case sheets; None: NETW
 NETWATCH_NTP_SERVER = None  # the clock's offset is measured against it; None: config.ntp_server(); "": not asked
 NETWATCH_NTP_TIMEOUT = 1.0  # seconds; an unanswered query records the offset as unknown
 # Screenshots of pages that raised new critical or high leads, taken right after the crawl (netwatch.crawl.screens)
-NETWATCH_SCREENSHOTS = True
+NETWATCH_SCREENSHOTS = None  # None: config.screenshots() (NETWATCH_SCREENSHOTS=0 in the environment turns them off)
 NETWATCH_SCREENSHOTS_MAX = 50  # per crawl
 NETWATCH_SCREENSHOTS_SECONDS = 120.0  # all of a crawl's screenshots together stop after this long
 NETWATCH_SCREENSHOT_TIMEOUT = 20.0  # seconds per page
