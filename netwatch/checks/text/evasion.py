@@ -344,10 +344,10 @@ def latin_words(text: str) -> list[bytes]:
 
 
 def segment(norm: Normalized, start: int, end: int) -> str:
-    """The characters of `norm` that stand for original characters in [start, end)."""
+    """The characters of `norm` that stand for original characters in [start, end): one slice, as every
+    rewrite keeps `origin` in order (it never moves a character before an earlier one's original)."""
     origin = norm.origin
-    mask = (origin >= start) & (origin < end)
-    return "".join(ch for ch, keep in zip(norm.text, mask.tolist()) if keep)
+    return norm.text[int(origin.searchsorted(start)) : int(origin.searchsorted(end))]
 
 
 def fired_steps(base: Normalized, chain: list[tuple[str, Normalized]], start: int, end: int) -> tuple[str, ...]:
