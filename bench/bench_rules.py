@@ -6,11 +6,15 @@ alternation (the baseline) measured in the same run.
 
 Target (issue #3): the whole engine ≥ 50 MB/s per core at 20k keywords + 300 regexes, and less than 1.5x
 slower at 20k than at 1k keywords. CPU time (time.process_time), so other load on the machine matters less.
+Every row runs the shipped packs' evasion opt-ins (#17); the best backend is also measured at the largest
+keyword count with every opt-in removed ("evasions: none"), in the same alternating rounds, so the rows
+show what the opt-in steps cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import tempfile
@@ -74,6 +78,11 @@ def synthetic_pack(keywords: int, regexes: int, rng: random.Random) -> Pack:
                 severity="low", fields=("title", "description"), rules=rules)
 
 
+def without_evasions(packs: list[Pack]) -> list[Pack]:
+    """The same packs with every rule's evasion opt-ins removed."""
+    return [dataclasses.replace(p, rules=[dataclasses.replace(r, evasions=()) for r in p.rules]) for p in packs]
+
+
 def warm_up(engine: RuleEngine) -> None:
     """Build the lazy parts (jieba's dictionary for word-boundary rules) outside the timed passes."""
     engine.check("出售象牙手镯 " + " ".join(PLANTS), "description")
@@ -123,7 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"normalisation alone: {normalise_only(texts):.1f} MB/s")
 
     results: dict = {}
-    header = f"{'backend':<16}{'keywords':>9}{'build s':>9}{'MB/s':>9}{'items/s':>10}{'hits':>7}{'vs re':>8}"
+    header = (f"{'backend':<16}{'keywords':>9}{'evasions':>9}{'build s':>9}{'MB/s':>9}{'items/s':>10}{'hits':>7}"
+              f"{'vs re':>8}")
     sizes = sorted(args.keywords, reverse=True)
     packs = {}
     rows: list[str] = []
@@ -134,33 +144,38 @@ def main(argv: list[str] | None = None) -> dict:
         seconds, _ = one_pass(baseline_engine, texts[: args.baseline_items])
         mbs, items = rates(texts[: args.baseline_items], seconds)
         results[("re", keywords)] = mbs
-        rows.append(f"{'re (baseline)':<16}{keywords:>9}{'':>9}{mbs:>9.2f}{items:>10.0f}{'':>7}{1.0:>8.1f}")
+        rows.append(f"{'re (baseline)':<16}{keywords:>9}{'shipped':>9}{'':>9}{mbs:>9.2f}{items:>10.0f}{'':>7}{1.0:>8.1f}")
         del baseline_engine
     for backend in args.backends:
-        # Both keyword counts of one backend are measured in alternating rounds, so that a machine
-        # whose speed drifts (other jobs, shared caches) skews their ratio as little as possible.
-        engines: dict[int, RuleEngine] = {}
-        builds: dict[int, float] = {}
-        for keywords in sizes:
+        # Both keyword counts of one backend (and, for the best backend, the largest without evasions) are
+        # measured in alternating rounds, so that a machine whose speed drifts (other jobs, shared caches)
+        # skews their ratio as little as possible.
+        variants = [(keywords, "shipped") for keywords in sizes]
+        if backend == best_backend():
+            variants.append((sizes[0], "none"))
+        engines: dict[tuple[int, str], RuleEngine] = {}
+        builds: dict[tuple[int, str], float] = {}
+        for keywords, evasions in variants:
             try:
                 started = time.perf_counter()
-                engines[keywords] = RuleEngine(packs[keywords], backend=backend)
-                builds[keywords] = time.perf_counter() - started
+                chosen_packs = packs[keywords] if evasions == "shipped" else without_evasions(packs[keywords])
+                engines[(keywords, evasions)] = RuleEngine(chosen_packs, backend=backend)
+                builds[(keywords, evasions)] = time.perf_counter() - started
             except ImportError as exc:
                 rows.append(f"{backend:<16}{keywords:>9}  not installed ({exc})")
                 continue
-            warm_up(engines[keywords])
-        best: dict[int, tuple[float, int]] = {}
+            warm_up(engines[(keywords, evasions)])
+        best: dict[tuple[int, str], tuple[float, int]] = {}
         for _ in range(args.rounds):
-            for keywords, engine in engines.items():
+            for variant, engine in engines.items():
                 seconds, hits = one_pass(engine, texts)
-                if keywords not in best or seconds < best[keywords][0]:
-                    best[keywords] = (seconds, hits)
-        for keywords, (seconds, hits) in best.items():
+                if variant not in best or seconds < best[variant][0]:
+                    best[variant] = (seconds, hits)
+        for (keywords, evasions), (seconds, hits) in best.items():
             mbs, items = rates(texts, seconds)
-            results[(backend, keywords)] = mbs
-            rows.append(f"{backend:<16}{keywords:>9}{builds[keywords]:>9.2f}{mbs:>9.1f}{items:>10.0f}"
-                        f"{hits:>7}{mbs / results[('re', keywords)]:>8.0f}")
+            results[(backend, keywords) if evasions == "shipped" else (backend, keywords, evasions)] = mbs
+            rows.append(f"{backend:<16}{keywords:>9}{evasions:>9}{builds[(keywords, evasions)]:>9.2f}{mbs:>9.1f}"
+                        f"{items:>10.0f}{hits:>7}{mbs / results[('re', keywords)]:>8.0f}")
         del engines
     print(header)
     print("\n".join(rows))
@@ -172,6 +187,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"\n{chosen}: {mbs:.1f} MB/s at {big} keywords (target >= 50: {'met' if mbs >= 50 else 'NOT met'}); "
               f"{slowdown:.2f}x slower at {big} than at {small} keywords (target < 1.5: {'met' if slowdown < 1.5 else 'NOT met'}); "
               f"{mbs / results[('re', big)]:.0f}x the plain-re baseline; load average {os.getloadavg()[0]:.1f}")
+        plain = results.get((chosen, big, "none"))
+        if plain:
+            print(f"{chosen} at {big} keywords: {plain:.1f} MB/s with no evasion opt-in, {mbs:.1f} MB/s with the "
+                  f"shipped opt-ins ({mbs / plain:.2f}x)")
     return results
 
 

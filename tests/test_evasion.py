@@ -149,3 +149,30 @@ rules:
     (tmp_path / "demo.yaml").write_text((tmp_path / "demo.yaml").read_text().replace("[drug]", "[medicine]"))
     with pytest.raises(PackError, match="unknown product category 'medicine'"):
         RuleEngine.from_dir(tmp_path)
+
+
+EVASIVE = "出售象a牙手镯，仿真木仓 合金；熊蛋粉 正品 好评返伍元 正宗 象ya 吊坠 xiang ya 手镯 出 xy 手镯 日月 女子评返现"
+
+
+@pytest.mark.parametrize("backend", ["hyperscan", "ahocorasick_rs", "pyahocorasick"])
+def test_gates_in_the_keyword_automaton_open_the_same_passes_as_their_own(tmp_path, backend):
+    """The character passes' gate literals are scanned with the keywords (one scan per text); under the
+    plain-`re` baseline, which reports one literal per position, they have an automaton of their own.
+    Every backend finds the same evasions, with the same spans and steps."""
+    pytest.importorskip("ahocorasick" if backend == "pyahocorasick" else backend)
+    every_step = "insertions, split, homophones, digits, pinyin, initials"
+    baseline = engine_with(tmp_path, every_step)
+    reference = RuleEngine(baseline.packs, backend="re")
+    assert reference._gate_matcher is not None  # noqa: SLF001 - the baseline keeps its gate apart
+    engine = RuleEngine(baseline.packs, backend=backend)
+    assert engine._gate_matcher is None  # noqa: SLF001 - merged into the one automaton
+    expected = reference.check(EVASIVE)
+    assert {h.match for h in expected} >= {"象a牙", "仿真木仓", "熊蛋", "好评返伍元", "象ya", "xiang ya", "xy", "女子评返现"}
+    assert engine.check(EVASIVE) == expected
+
+
+@pytest.mark.parametrize("text", ["象ya\x00 手镯", "象ya 手镯 𠀀"])
+def test_pinyin_rewrite_of_rare_characters(tmp_path, text):
+    """NUL (the vectorised spelling's padding) and characters beyond the BMP take the per-character path."""
+    hit = only_hit(engine_with(tmp_path, "pinyin"), text)
+    assert (hit.match, hit.normalised, hit.steps) == ("象ya", "xiangya", ("pinyin",))

@@ -17,7 +17,7 @@ from typing import Any
 from netwatch import config
 from netwatch.checks.text.evasion import apply_steps, fired_steps, on_syllables
 from netwatch.checks.text.evasion_passes import EvasionPass, EvasionPasses
-from netwatch.checks.text.matcher import HIT_GROUP, build_matcher, compile_regex
+from netwatch.checks.text.matcher import HIT_GROUP, best_backend, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
 from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
 from netwatch.checks.text.segment import BoundaryChecker
@@ -93,6 +93,11 @@ class RuleEngine:
                 self._rules.append(self._compile(pack_index, pack, rule, boundary_words))
         self._boundaries = BoundaryChecker(boundary_words)
         self._collapse_triggers = self._add_collapse_triggers()
+        backend = backend or best_backend()
+        self._evasions = EvasionPasses(self._literal_ids, self._keyword_uses, self._rules, self._regex_rules,
+                                       self._regexes, backend)
+        self._evasion_passes = self._evasions.passes
+        self._gate_passes, self._gate_matcher = self._add_gate_literals(backend)
         self._matcher = build_matcher(list(self._literal_ids), [r.pattern for r in self._regexes], backend)
         # Collapsed repeats are read only by the rules that ask: a small automaton of just their terms.
         collapse_ids = sorted({
@@ -113,9 +118,6 @@ class RuleEngine:
         self._plans: dict[tuple[str, frozenset[str]], tuple[frozenset[int], bool]] = {}
         self._scoped_rules = frozenset(
             i for i, c in enumerate(self._rules) if c.rule.product_categories or c.rule.except_product_categories)
-        self._evasions = EvasionPasses(self._literal_ids, self._keyword_uses, self._rules, self._regex_rules,
-                                       self._regexes, self._matcher.name)
-        self._evasion_passes = self._evasions.passes
 
     def _add_collapse_triggers(self) -> frozenset[int]:
         """Literals whose occurrence makes a collapsed pass worth running, scanned with everything else.
@@ -143,6 +145,25 @@ class RuleEngine:
                 self._keyword_uses.append([])  # used by no rule: it only tells check() to collapse
             ids.add(self._literal_ids[trigger])
         return frozenset(ids)
+
+    def _add_gate_literals(self, backend: str) -> tuple[dict[int, tuple[int, ...]], Any]:
+        """The evasion passes' gate literals, scanned with every keyword in one pass over the text (a
+        second automaton would cost a second scan of every text): (literal id -> the passes it opens,
+        None). The plain-`re` baseline reports one literal per position, so a gate there could hide a
+        keyword: it keeps its gate apart, ({gate index: passes}, that matcher)."""
+        gates = self._evasions
+        if not gates.gate_literals:
+            return {}, None
+        if backend == "re":
+            passes = {index: (owner,) for index, owner in enumerate(gates.gate_owner)}
+            return passes, build_matcher(gates.gate_literals, [], backend)
+        opens: dict[int, set[int]] = {}
+        for literal, owner in zip(gates.gate_literals, gates.gate_owner):
+            if literal not in self._literal_ids:
+                self._literal_ids[literal] = len(self._literal_ids)
+                self._keyword_uses.append([])  # used by no rule: it only opens an evasion pass
+            opens.setdefault(self._literal_ids[literal], set()).add(owner)
+        return {literal_id: tuple(owners) for literal_id, owners in opens.items()}, None
 
     @classmethod
     def from_dir(cls, path: str | Path, backend: str | None = None) -> RuleEngine:
@@ -222,7 +243,11 @@ class RuleEngine:
         # Evasions are looked for in every text of a pack that opts in (an evasion hides the plain term).
         if self._evasion_passes and active & self._evasions.packs:
             done: dict = {}  # rewrites shared by the passes (evasion.apply_steps)
-            for index in self._evasions.open(norm.text):
+            gate_passes = self._gate_passes
+            gate_hits = self._gate_matcher.scan(norm.text)[0] if self._gate_matcher is not None else literal_hits
+            opened = {owner for literal_id, _, _ in gate_hits if literal_id in gate_passes
+                      for owner in gate_passes[literal_id]}
+            for index in self._evasions.open(norm.text, opened):
                 evasion_pass = self._evasion_passes[index]
                 if active & evasion_pass.packs:
                     self._match_evasion(evasion_pass, norm, active, field, candidates, done)

@@ -77,33 +77,31 @@ class EvasionPasses:
 
     def _build_gate(self, passes: list[EvasionPass]) -> None:
         """Gates (evasion.gate_patterns): a text is rewritten for a pass only when it holds one of the
-        pass's gate patterns, so most texts cost one extra scan, not the rewrites. Character passes share
-        one automaton; pinyin and initials passes look their words up among the text's Latin words."""
-        literals: list[str] = []
-        self._gate_owner: list[int] = []  # gate literal id -> pass index
-        self._word_gates: list[tuple[int, frozenset[str]]] = []  # (pass index, words that open it)
+        pass's gate patterns, so most texts cost nothing but what the plain pass already paid. Character
+        passes' gate literals (`gate_literals`) go into the engine's one automaton, scanned with every
+        keyword; pinyin and initials passes look their words up among the text's Latin words."""
+        self.gate_literals: list[str] = []
+        self.gate_owner: list[int] = []  # gate literal index -> pass index
+        self._word_gates: list[tuple[int, frozenset[bytes]]] = []  # (pass index, words that open it)
         for index, evasion_pass in enumerate(passes):
             regex_terms = [transform_term(literal, evasion_pass.steps) or literal
                            for regex_id in evasion_pass.regex_ids
                            for group in required_literal_sets(self.regexes[regex_id].pattern) for literal in group]
             terms, _ = gate_patterns(evasion_pass.steps, list(evasion_pass.spelled) + regex_terms)
             if evasion_pass.steps[-1] in ("pinyin", "initials"):
-                self._word_gates.append((index, frozenset(terms)))
+                self._word_gates.append((index, frozenset(term.encode() for term in terms)))
             else:
-                literals += terms
-                self._gate_owner += [index] * len(terms)
-        self._gate = build_matcher(literals, [], self.backend) if literals else None
+                self.gate_literals += terms
+                self.gate_owner += [index] * len(terms)
         self.packs = frozenset(p for evasion_pass in passes for p in evasion_pass.packs)
 
-    def open(self, text: str) -> list[int]:
-        """The passes whose gate patterns occur in `text`."""
-        opened: set[int] = set()
-        if self._gate is not None:
-            hits, _ = self._gate.scan(text)
-            opened = {self._gate_owner[gate_id] for gate_id, _, _ in hits}
+    def open(self, text: str, opened: set[int]) -> list[int]:
+        """The passes to run on `text`: `opened` (the passes whose gate literals the engine's scan found,
+        by `gate_owner`) and those whose gate words are among its Latin words."""
         if self._word_gates:
             words = latin_words(text)
-            for index, gate_words in self._word_gates:
-                if not gate_words.isdisjoint(words):
-                    opened.add(index)
+            if words:
+                for index, gate_words in self._word_gates:
+                    if not gate_words.isdisjoint(words):
+                        opened.add(index)
         return sorted(opened)
