@@ -39,7 +39,7 @@ def crawl_generic(base_url: str, tmp: Path):
     done = subprocess.run([*NETWATCH, "crawl", "generic", "-a", f"start_url={base_url}/", "--out",
                            str(tmp / "items.jsonl"), "--stats", str(tmp / "stats.json")],
                           env=env, cwd=tmp, capture_output=True, text=True, timeout=900)
-    subprocess.run([*NETWATCH, "leads", "export", "--format", "jsonl", "--out", str(tmp / "leads.jsonl")],
+    subprocess.run([*NETWATCH, "leads", "export", "--format", "jsonl", "--lang", "en", "--out", str(tmp / "leads.jsonl")],
                    env=env, cwd=tmp, check=True, capture_output=True, timeout=300)
     items = [json.loads(line) for line in (tmp / "items.jsonl").read_text(encoding="utf-8").splitlines()]
     leads = [json.loads(line) for line in (tmp / "leads.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -75,10 +75,20 @@ def evershop_shop(evershop_database, tmp_path_factory):
         seeded = subprocess.run(["node", "seed.mjs", str(products)], cwd=SHOP_DIR, env=env, capture_output=True,
                                 text=True, timeout=300)
         assert seeded.returncode == 0 and "seeded 40 products" in seeded.stdout, seeded.stdout + seeded.stderr
+        _forget_sitemaps()
         yield base_url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def _forget_sitemaps() -> None:
+    """EverShop writes its sitemaps into the project's public/ (and notes in .evershop/sitemap/) and serves
+    them until its half-hourly job: drop any from an earlier run (another port, other products), so the crawl's
+    first sitemap request makes them afresh from the seeded catalogue."""
+    for stale in (SHOP_DIR / "public").glob("sitemap*.xml"):
+        stale.unlink()
+    shutil.rmtree(SHOP_DIR / ".evershop" / "sitemap", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
