@@ -8,13 +8,17 @@ DEB_PACKAGES := chromium-headless-shell fonts-wqy-zenhei
 # Only the tests need these: LibreOffice opens exports as an analyst's spreadsheet would; poppler-utils
 # (pdftotext, pdftoppm) reads and renders the nightly report's PDF.
 TEST_DEB_PACKAGES := libreoffice-calc-nogui poppler-utils
+# The second real shop engine of tests/test_real_shops_evershop.py: EverShop from npm, installed from the lock
+# file and built when npm is there and the lock changed (tests fail under NETWATCH_REQUIRE_SERVICES=1 without it).
+EVERSHOP := fixtures/evershop_shop
+EVERSHOP_STAMP := $(EVERSHOP)/node_modules/.built-$(shell cat $(EVERSHOP)/package-lock.json | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench install system-deps clean
+.PHONY: demo test lint bench install system-deps evershop clean
 
 demo: install
 	$(BIN)/netwatch demo
 
-test: install
+test: install evershop
 	@$(MAKE) --no-print-directory system-deps DEB_PACKAGES="$(TEST_DEB_PACKAGES)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -52,5 +56,15 @@ system-deps:
 	  fi; \
 	fi
 
+evershop:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(EVERSHOP_STAMP); \
+	else echo "npm is not installed: the EverShop tests will skip (or fail under NETWATCH_REQUIRE_SERVICES=1)"; fi
+
+# npm ci installs exactly the lock file's versions; `evershop build` compiles the default theme (no database needed).
+$(EVERSHOP_STAMP): $(EVERSHOP)/package-lock.json $(EVERSHOP)/package.json
+	cd $(EVERSHOP) && npm ci --no-audit --no-fund --loglevel=error && SUPPRESS_NO_CONFIG_WARNING=1 npx --no-install evershop build
+	rm -f $(EVERSHOP)/node_modules/.built-*
+	touch $@
+
 clean:
-	rm -rf $(VENV) netwatch.db netwatch.db-* out
+	rm -rf $(VENV) netwatch.db netwatch.db-* out $(EVERSHOP)/node_modules $(EVERSHOP)/.evershop

@@ -8,14 +8,11 @@ a product page."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,34 +20,16 @@ import pytest
 pytest.importorskip("oscar", reason="django-oscar is in the dev extra: make test installs it")
 
 from netwatch_fixtures.oscar_shop.seed import catalogue  # noqa: E402 - after the skip: it names Oscar's settings
+from shop_helpers import crawl_generic, free_port, wait_until_serving  # noqa: E402
 
 LANGUAGES = ("zh-hans", "en-gb")
 # Oscar's product page: /catalogue/<slug>_<id>/ and nothing after it.
 PRODUCT_URL = re.compile(r"^http://127\.0\.0\.1:\d+/catalogue/[^/]+_(\d+)/$")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _oscar_env(db: Path, language: str = "en-gb") -> dict[str, str]:
     return {**os.environ, "OSCAR_TEST_DB": str(db), "OSCAR_TEST_LANGUAGE": language,
             "DJANGO_SETTINGS_MODULE": "netwatch_fixtures.oscar_shop.settings"}
-
-
-def _wait_until_serving(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the Oscar shop exited: {log.read_text(encoding='utf-8')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"the Oscar shop did not start on port {port}")
 
 
 @pytest.fixture(scope="session")
@@ -68,14 +47,14 @@ def oscar_shop(request, oscar_seeded, tmp_path_factory):
     language = request.param
     folder = tmp_path_factory.mktemp(f"oscar-{language}")
     shutil.copytree(oscar_seeded, folder, dirs_exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = folder / "server.log"
     with log.open("w", encoding="utf-8") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
             env=_oscar_env(folder / "shop.db", language), stdout=handle, stderr=subprocess.STDOUT)
     try:
-        _wait_until_serving(port, process, log)
+        wait_until_serving("the Oscar shop", port, process, log)
         yield language, f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -87,16 +66,7 @@ def oscar_crawl(oscar_shop, tmp_path_factory):
     """`netwatch crawl generic` over the shop, pipelines and store on: items, stats, exported leads, stderr."""
     language, base_url = oscar_shop
     tmp = tmp_path_factory.mktemp(f"oscar-crawl-{language}")
-    env = {**os.environ, "NETWATCH_DB_URL": f"sqlite:///{tmp / 'netwatch.db'}"}
-    netwatch = [sys.executable, "-c", "from netwatch.cli import main; main()"]
-    done = subprocess.run([*netwatch, "crawl", "generic", "-a", f"start_url={base_url}/", "--out",
-                           str(tmp / "items.jsonl"), "--stats", str(tmp / "stats.json")],
-                          env=env, cwd=tmp, capture_output=True, text=True, timeout=900)
-    subprocess.run([*netwatch, "leads", "export", "--format", "jsonl", "--out", str(tmp / "leads.jsonl")],
-                   env=env, cwd=tmp, check=True, capture_output=True, timeout=300)
-    items = [json.loads(line) for line in (tmp / "items.jsonl").read_text(encoding="utf-8").splitlines()]
-    leads = [json.loads(line) for line in (tmp / "leads.jsonl").read_text(encoding="utf-8").splitlines()]
-    (stats,) = json.loads((tmp / "stats.json").read_text(encoding="utf-8"))
+    done, items, stats, leads = crawl_generic(base_url, tmp)
     return language, done, items, stats, leads
 
 
