@@ -209,7 +209,8 @@ def _sha1_base32(digest: bytes) -> str:
 
 
 def _warc_date(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """2026-12-06T01:02:03.456789Z (WARC/1.1 allows the fraction); isoformat is several times faster than strftime."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _path_of(url: str) -> str:
