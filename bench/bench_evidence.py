@@ -4,6 +4,8 @@
     python -m bench evidence -- --shops 10 --items-per-shop 20 --rounds 1 --screenshots 5
 
 Figures:
+0. the WARC writer's CPU per page (netwatch.crawl.warc.WarcRun.write, in this process): the pages of the first
+   archived crawl written again into a scratch archive, then the same once more as revisits.
 1. crawl pages/s with the WARC archive on and off (the netmall profile, all pipelines, SQLite store; rounds
    alternate on/off so machine load hits both alike; screenshots off): the ratio on/off (target >= 0.85).
 2. disk per 1,000 pages: the first crawl of a site (every page a response record) and a second crawl of the
@@ -19,6 +21,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,37 @@ def crawl(base_url: str, tmp: Path, archive: Path | None, screenshots: int = 0) 
              "-s", f"NETWATCH_SCREENSHOTS_MAX={screenshots}"]
     extra += ["-s", f"NETWATCH_ARCHIVE_DIR={archive}"] if archive else ["-s", "NETWATCH_ARCHIVE=false"]
     return netwatch_crawl(base_url, tmp, available_pipelines(), extra=extra)
+
+
+def writer_cpu_ms(archive: Path, scratch: Path) -> dict[str, float]:
+    """CPU per page of WarcRun.write over the exchanges an archived crawl holds (bodies, headers, requests)."""
+    from datetime import UTC, datetime
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    from netwatch.crawl.warc import Exchange, WarcRun
+
+    exchanges = []
+    for path in sorted(archive.glob("*/*.warc.gz")):
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type == "response":
+                    http = record.http_headers
+                    exchanges.append(Exchange(
+                        url=record.rec_headers.get_header("WARC-Target-URI"), method="GET",
+                        request_headers=[("User-Agent", "netwatch"), ("Accept", "text/html")], request_body=b"",
+                        status=int(http.get_statuscode()), reason="", protocol=http.protocol,
+                        response_headers=http.headers, body=record.raw_stream.read(),
+                        ip_address="127.0.0.1", fetched_at=datetime.now(UTC)))
+    run = WarcRun(scratch, "netwatch-20261206T000000-1-99", 1 << 30, {"software": "bench"})
+    figures = {}
+    for kind in ("response", "revisit"):  # the second pass finds every payload archived already
+        began = time.process_time()
+        for exchange in exchanges:
+            run.write(exchange)
+        figures[kind] = (time.process_time() - began) / len(exchanges) * 1000
+    run.close()
+    return figures
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -59,6 +93,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"  round {round_number + 1} archive {mode:3}: {run['pages']} pages in {run['seconds']:.1f} s "
                       f"= {rates[mode][-1]:.0f} pages/s", flush=True)
                 if mode == "on" and round_number == 0:
+                    cpu = writer_cpu_ms(archive, tmp / "writer")
+                    figures.update(writer_cpu_ms_response=round(cpu["response"], 3),
+                                   writer_cpu_ms_revisit=round(cpu["revisit"], 3))
+                    print(f"  WARC writer CPU per page: {cpu['response']:.2f} ms (response), "
+                          f"{cpu['revisit']:.2f} ms (revisit)", flush=True)
                     first_bytes, first_pages = archive_bytes(archive), run["pages"]
                     again = crawl(base_url, tmp, archive)
                     second_bytes = archive_bytes(archive) - first_bytes

@@ -27,6 +27,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from netwatch.crawl.provenance import NTP_EPOCH_OFFSET, clock_offset
 from netwatch.domain.capture import sha256_file
+from netwatch.domain.words import say
 from netwatch.evidence.records import index_entries, index_of, provenance_of, read_json, read_record
 from netwatch.evidence.replay import ReplayServer
 from netwatch.store import Store
@@ -236,7 +237,7 @@ def test_a_second_crawl_writes_revisits_and_keeps_both_sightings(crawled, mall):
     new = read_record(latest["warc_file"], latest["warc_offset"], latest["warc_length"])
     assert new.rec_type == "revisit" and new.payload == old.payload  # resolved through the index
     shown = netwatch("leads", "show", str(lead["lead_id"]), "--db", db, archive=archive).stdout
-    assert "evidence (first sighting)" in shown and "evidence (latest sighting)" in shown
+    assert say("evidence_first", "zh") in shown and say("evidence_latest", "zh") in shown  # Chinese by default
     assert netwatch("evidence", "verify", "--all", "--db", db, archive=archive).returncode == 0
 
 

@@ -10,7 +10,7 @@ that read and verify it (netwatch.evidence): file names, the record pointer an i
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ class RecordPointer:
     revisit: bool = False  # a revisit record: the payload is in an earlier record (the index names it)
     bytes_written: int = 0  # the record and its request record, on disk
 
-    def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if key not in ("revisit", "bytes_written")}
+    def to_dict(self) -> dict[str, Any]:  # once per page fetched: spelled out, dataclasses.asdict deep-copies
+        return {"file": self.file, "offset": self.offset, "length": self.length, "sha256": self.sha256}
 
 
 def sha256_bytes(data: bytes) -> str:
