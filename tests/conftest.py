@@ -78,6 +78,23 @@ def shared_dir():
     return SHARED_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory):
+    """The same for module- and session-scoped fixtures (they start before any test's own fixtures): without
+    it a module's crawl wrote its evidence archive into ./archive of the working directory."""
+    saved = {name: os.environ.get(name) for name in ("NETWATCH_ARCHIVE_DIR", "NETWATCH_NTP_SERVER",
+                                                       "NETWATCH_SCREENSHOTS")}
+    os.environ["NETWATCH_ARCHIVE_DIR"] = str(tmp_path_factory.getbasetemp() / "nw-archive")
+    os.environ["NETWATCH_NTP_SERVER"] = "127.0.0.1:9"
+    os.environ["NETWATCH_SCREENSHOTS"] = "0"
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state(tmp_path_factory, monkeypatch):
     """Keep caches and the default database out of the user's home and the checkout."""
