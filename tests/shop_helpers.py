@@ -45,3 +45,9 @@ def crawl_generic(base_url: str, tmp: Path):
     leads = [json.loads(line) for line in (tmp / "leads.jsonl").read_text(encoding="utf-8").splitlines()]
     (stats,) = json.loads((tmp / "stats.json").read_text(encoding="utf-8"))
     return done, items, stats, leads
+
+
+def products_right(expected: dict, found: dict) -> list:
+    """The numbers of the seeded products a crawl found with their title and price right."""
+    return [n for n, product in expected.items() if n in found and found[n]["title"] == product.title
+            and found[n]["price"] == float(product.price)]

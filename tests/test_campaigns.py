@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from test_nightly import empty_store
 
 from netwatch.analysis.price_history import check_price_fraud
 from netwatch.cli import cli
@@ -15,7 +16,6 @@ from netwatch.domain.items import Listing
 from netwatch.ops.campaigns import CampaignWindow, add_campaign, campaign_report, report_markdown, run_campaign
 from netwatch.ops.watchlist import add_target, make_spec
 from netwatch.store import Store
-from netwatch.store.models import Base
 
 QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 
@@ -23,9 +23,7 @@ QUIET = {"LOG_LEVEL": "ERROR", "NETWATCH_PROGRESS_INTERVAL": 0}
 @pytest.fixture
 def store(db_url):
     with Store(db_url) as store:
-        with store.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_store(store.engine)
         yield store
 
 

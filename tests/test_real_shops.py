@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("oscar", reason="django-oscar is in the dev extra: make test installs it")
 
 from netwatch_fixtures.oscar_shop.seed import catalogue  # noqa: E402 - after the skip: it names Oscar's settings
-from shop_helpers import crawl_generic, free_port, wait_until_serving  # noqa: E402
+from shop_helpers import crawl_generic, free_port, products_right, wait_until_serving  # noqa: E402
 
 LANGUAGES = ("zh-hans", "en-gb")
 # Oscar's product page: /catalogue/<slug>_<id>/ and nothing after it.
@@ -79,8 +79,7 @@ def test_products_found_with_title_and_price(oscar_crawl):
         match = PRODUCT_URL.match(item["url"])
         if match:
             found[int(match.group(1))] = item
-    right = [n for n, product in expected.items() if n in found and found[n]["title"] == product.title
-             and found[n]["price"] == float(product.price)]
+    right = products_right(expected, found)
     print(f"\noscar {language}: {len(right)} of {len(expected)} products found with title and price right; "
           f"{len(items)} listings stored; coverage {stats['field_coverage']}")
     assert len(right) >= 39, sorted(set(expected) - set(right))

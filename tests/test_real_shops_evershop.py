@@ -19,7 +19,7 @@ import subprocess
 import pytest
 from conftest import PG_BASE_URL, PROJECT_DIR, _port_open, service_missing
 from netwatch_fixtures.oscar_shop.seed import catalogue
-from shop_helpers import crawl_generic, free_port, wait_until_serving
+from shop_helpers import crawl_generic, free_port, products_right, wait_until_serving
 
 SHOP_DIR = PROJECT_DIR / "fixtures" / "evershop_shop"
 EVERSHOP = SHOP_DIR / "node_modules" / "@evershop" / "evershop" / "dist" / "bin" / "evershop.js"
@@ -107,8 +107,7 @@ def test_products_found_with_title_and_price(evershop_crawl):
     assert done.returncode == 0, done.stderr[-3000:]
     expected = {product.number: product for product in catalogue()}
     found = {_product_number(item["url"]): item for item in items}
-    right = [n for n, product in expected.items() if n in found and found[n]["title"] == product.title
-             and found[n]["price"] == float(product.price)]
+    right = products_right(expected, found)
     print(f"\nevershop: {len(right)} of {len(expected)} products found with title and price right; "
           f"{len(items)} listings stored; {stats['pages']} pages; coverage {stats['field_coverage']}")
     assert len(right) >= 39, sorted(set(expected) - set(right))

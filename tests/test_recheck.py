@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from test_nightly import empty_store
 
 from netwatch.cli import cli
 from netwatch.ops.nightly import RecheckOptions, crawl_specs_locally, run_nightly
@@ -25,9 +26,7 @@ CLEANED, TAKEN_DOWN, COMES_BACK, LEFT = "100001", "200001", "200006", "200002"  
 @pytest.fixture
 def store(db_url):
     with Store(db_url) as store:
-        with store.engine.begin() as conn:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_store(store.engine)
         yield store
 
 
@@ -112,5 +111,5 @@ def test_nightly_run_with_rechecks_reports_takedowns(store, db_url, tmp_path):
                              recheck=RecheckOptions(statuses=("confirmed",)))
     assert [row[0] for row in second.takedowns[1:]] == [str(taken)]
     report = second.report_path.read_text(encoding="utf-8")
-    assert "## Re-checks: takedown status" in report
-    assert f"| {taken} | banned_goods |" in report and "gone (taken down)" in report
+    assert "## 复查：下架情况" in report  # the report's language: NETWATCH_LANG, Chinese by default
+    assert f"| {taken} | 禁限售商品 |" in report and "| 已下架 |" in report

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from netwatch.domain.clock import utcnow
+from netwatch.domain.vocab import label
 from netwatch.ops.nightly import CrawlOutcome, crawl_specs_locally
 from netwatch.sites import profile_names
 from netwatch.store import Store, StoreError
@@ -154,7 +155,7 @@ def takedown_table(store: Store, lead_ids: Sequence[int] | None = None, *, lang:
 
     zone = zone or config.time_zone()
     names = OUTCOME_NAMES[lang]
-    rows = [[str(row["lead_id"]), row["category"], row["url"] or "", names.get(row["outcome"], row["outcome"]),
+    rows = [[str(row["lead_id"]), label("category", row["category"], lang), row["url"] or "", names.get(row["outcome"], row["outcome"]),
              local_text(row["last_checked"], zone), str(row["checks"]), local_text(row["first_seen"], zone),
              duration_text(row["time_to_takedown"], lang)]
             for row in store.read(store_rechecks.takedowns, lead_ids)]
@@ -163,10 +164,12 @@ def takedown_table(store: Store, lead_ids: Sequence[int] | None = None, *, lang:
 
 def recheck_for_report(store: Store, db_url: str, statuses: Sequence[str], older_than: timedelta | None,
                        settings: Mapping[str, Any] | None) -> list[list[str]]:
-    """The nightly run's re-checks: [header, *rows] of the re-checked leads' takedown status (in English, as the
-    report is); what could not be re-checked is logged."""
+    """The nightly run's re-checks: [header, *rows] of the re-checked leads' takedown status (in the report's
+    language, NETWATCH_LANG); what could not be re-checked is logged."""
+    from netwatch import config
+
     rechecked = recheck(db_url, statuses=statuses, older_than=older_than, settings=settings)
     for error in rechecked.errors:
         logger.warning("re-check: %s", error)
-    headers, rows = takedown_table(store, sorted(rechecked.outcomes), lang="en")
+    headers, rows = takedown_table(store, sorted(rechecked.outcomes), lang=config.language())
     return [headers, *rows]
