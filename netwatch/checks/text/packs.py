@@ -290,11 +290,7 @@ class _PackReader:
         for step in evasions:
             if step not in EVASION_STEPS:
                 raise self.fail(node, rule_id, f"unknown evasion step {step!r}; steps are {', '.join(EVASION_STEPS)}", "evasions")
-        categories = self.text_list(node, "product_categories", rule_id)
-        excepted = self.text_list(node, "except_product_categories", rule_id)
-        for name in categories + excepted:
-            if name not in PRODUCT_CATEGORIES:
-                raise self.fail(node, rule_id, f"unknown product category {name!r}")
+        categories, excepted = self.product_categories(node, rule_id)
         citations, legal_basis = self.citations(node, rule_id)
         return Rule(
             evasions=evasions,
@@ -316,6 +312,15 @@ class _PackReader:
             line=node.get(_LINE),
         )
 
+    def product_categories(self, node: dict, rule_id: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(product_categories, except_product_categories) of a pack or rule, each a known category."""
+        categories = self.text_list(node, "product_categories", rule_id)
+        excepted = self.text_list(node, "except_product_categories", rule_id)
+        for name in categories + excepted:
+            if name not in PRODUCT_CATEGORIES:
+                raise self.fail(node, rule_id, f"unknown product category {name!r}")
+        return categories, excepted
+
     def pack(self, data: dict) -> Pack:
         self.check_keys(data, PACK_KEYS, None, "the pack")
         for key in ("id", "title", "category", "legal_basis", "rules"):
@@ -330,11 +335,7 @@ class _PackReader:
         for name in fields:
             if name not in FIELDS:
                 raise self.fail(data, None, f"unknown field {name!r}; fields are {', '.join(FIELDS)}", "fields")
-        categories = self.text_list(data, "product_categories", None)
-        excepted = self.text_list(data, "except_product_categories", None)
-        for name in categories + excepted:
-            if name not in PRODUCT_CATEGORIES:
-                raise self.fail(data, None, f"unknown product category {name!r}")
+        categories, excepted = self.product_categories(data, None)
         if not isinstance(data["rules"], list):
             raise self.fail(data, None, "rules must be a list")
         rules: list[Rule] = []
