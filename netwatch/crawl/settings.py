@@ -64,7 +64,9 @@ NETWATCH_SITE_MAX_SECONDS = 4 * 3600.0  # seconds from a site's first request
 SCHEDULER = "netwatch.crawl.budgets.ClosedSiteScheduler"  # drops a closed site's queued requests
 # Crawler traps (netwatch.crawl.traps): links dropped before they are scheduled, counted as netwatch/trap/<reason>
 NETWATCH_TRAP_MAX_QUERY_PARAMS = 8  # more query parameters than this
-NETWATCH_TRAP_MAX_QUERY_VARIANTS = 200  # distinct queries of one path beyond this
+# Distinct queries of one path beyond this are a trap; 0 (default): off, because shops address products by query
+# (item?id=N: a 600-product shop lost 405 of them at 200); the page budget bounds a facet explosion.
+NETWATCH_TRAP_MAX_QUERY_VARIANTS = 0
 NETWATCH_TRAP_MAX_REPEATS = 3  # a path segment (or run of them) repeated this many times in a row
 NETWATCH_TRAP_CALENDAR_DAYS = 366  # a calendar-like date (path or ?date= / ?month=) further than this from today
 NETWATCH_TRAP_MAX_DEPTH = 15  # more path segments than this
