@@ -71,7 +71,7 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
     coordinator is alive on the namespace, DistributedError when the crawl cannot go on.
     """
     from netwatch.crawl.runner import crawl_settings
-    from netwatch.ops.nightly import NIGHTLY_RUN_SETTING, CrawlOutcome, spider_for  # nightly calls this module
+    from netwatch.ops.crawl_child import NIGHTLY_RUN_SETTING, CrawlOutcome, spider_for  # nightly calls this module
 
     client = connect(redis_url)
     job_name = job_key(namespace)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from netwatch.domain.clock import utcnow
 from netwatch.domain.vocab import label
-from netwatch.ops.nightly import CrawlOutcome, crawl_specs_locally
+from netwatch.ops.crawl_child import CrawlOutcome, crawl_specs_locally
 from netwatch.sites import profile_names
 from netwatch.store import Store, StoreError
 from netwatch.store import rechecks as store_rechecks
