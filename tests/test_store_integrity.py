@@ -21,6 +21,7 @@ from netwatch.analysis.post_run import finish
 from netwatch.domain.vocab import PARTIAL_CRAWL
 from netwatch.exits import EXIT_STORE_FAILED
 from netwatch.store import Store
+from netwatch.store.reserve import RESERVE_BYTES, reserve_path
 
 QUIET = ["--progress", "0", "-s", "LOG_LEVEL=ERROR"]
 # Small batches, so that crawls going on at the same time interleave their writes (as on a big site).
@@ -203,6 +204,17 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(where)], check=False)
         if os.path.ismount(where):
             subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_an_sqlite_store_keeps_room_for_a_runs_end(tmp_path):
+    path = tmp_path / "netwatch.db"
+    with Store(f"sqlite:///{path}"):
+        pass
+    assert reserve_path(path).stat().st_blocks * 512 >= RESERVE_BYTES  # allocated, not a sparse file
+    reserve_path(path).unlink()  # spent by a full disk (below); the next open that finds room allocates it again
+    with Store(f"sqlite:///{path}"):
+        pass
+    assert reserve_path(path).stat().st_size == RESERVE_BYTES
 
 
 def test_a_full_disk_stops_the_crawl_and_keeps_what_was_stored(small_disk: Path):

@@ -28,10 +28,15 @@ PG_MIGRATION_LOCK = 0x6E657477
 _MIGRATING = threading.Lock()
 # Execution option of a write transaction whose code guarantees its foreign keys (see _make_sqlite_transactional).
 UNCHECKED_REFERENCES = "netwatch_unchecked_references"
+DISK_FULL = "the disk is full: free space and run again"
 
 
 class StoreError(Exception):
-    """The store cannot do what was asked; the message says why and what to do."""
+    """The store cannot do what was asked; the message says why and what to do. `disk_full`: for lack of space."""
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
 
 
 def describe(url: str | sa.URL) -> str:
@@ -167,7 +172,8 @@ def translate_errors(engine: Engine, doing: str = "using") -> Iterator[None]:
     except StoreError:
         raise
     except sa.exc.DBAPIError as exc:
-        raise StoreError(explain(engine, exc, doing)) from exc
+        message = explain(engine, exc, doing)
+        raise StoreError(message, disk_full=DISK_FULL in message) from exc
 
 
 def explain(engine: Engine, exc: sa.exc.DBAPIError, doing: str) -> str:
@@ -175,7 +181,7 @@ def explain(engine: Engine, exc: sa.exc.DBAPIError, doing: str) -> str:
     text = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     lowered = text.lower()
     if "disk is full" in lowered or "no space left" in lowered or "could not extend file" in lowered:
-        cause = "the disk is full: free space and run again"
+        cause = DISK_FULL
     elif "readonly" in lowered or "read-only" in lowered:
         cause = "the database is read-only: make it writable"
     elif "unable to open database" in lowered:

@@ -22,7 +22,15 @@ from netwatch.domain.vocab import PARTIAL_CRAWL
 from netwatch.store import coverage, evidence_reads, networks
 from netwatch.store.models import Lead, LeadHit, ListingRow, Run, ShopRow, Snapshot
 from netwatch.store.queries import UNASSIGNED, lead_query
-from netwatch.store.schema import UNCHECKED_REFERENCES, StoreError, create_engine, ensure_schema, translate_errors
+from netwatch.store.reserve import keep_reserve, release_reserve
+from netwatch.store.schema import (
+    UNCHECKED_REFERENCES,
+    StoreError,
+    create_engine,
+    ensure_schema,
+    sqlite_path,
+    translate_errors,
+)
 from netwatch.store.triage import change_leads, lead_events
 from netwatch.store.writes import Sighting, hit_values, save_items, upsert_leads
 
@@ -50,6 +58,9 @@ class Store:
         except BaseException:
             self.engine.dispose()
             raise
+        self.file = sqlite_path(self.engine.url)
+        if self.file is not None:
+            keep_reserve(self.file)  # room to record a run's end on a full disk (netwatch.store.reserve)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -137,7 +148,13 @@ class Store:
             conn.execute(sa.update(Run).where(Run.id == run_id).values(
                 finished_at=utcnow(), status=status, stats=safe_stats))
 
-        self._write(work, f"finishing run {run_id} in")
+        try:
+            self._write(work, f"finishing run {run_id} in")
+        except StoreError as exc:
+            # The run's last word: on a full disk, spend the space kept for it and try once more.
+            if not (exc.disk_full and self.file is not None and release_reserve(self.file)):
+                raise
+            self._write(work, f"finishing run {run_id} in")
 
     def delist_unseen(self, run_id: int, *, partial: bool = False) -> int:
         """Mark delisted what this run covered and no longer saw (netwatch.store.coverage; call it only for a
