@@ -105,27 +105,30 @@ def replay(db_url, lead_id, sighting, port) -> None:  # type: ignore[no-untyped-
 @db_option
 @archive_option
 @click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD")
-@click.option("--store", "store_leads", is_flag=True, help="Store the leads found, as a run of spider 'rescan'.")
+@click.option("--store", "store_leads", is_flag=True,
+              help="Keep the leads found in the store (--db), as a run of spider 'rescan'; without it they are "
+                   "worked out in a scratch database and only shown.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit.")
 def rescan(db_url, archive_dir, since, store_leads, as_json) -> None:  # type: ignore[no-untyped-def]
-    """Run today's rule packs over the pages archived since DATE (nothing is fetched)."""
+    """Run today's rule packs and review signals over the pages archived since DATE (nothing is fetched)."""
+    import tempfile
+
     from netwatch.checks.text import default_engine
     from netwatch.evidence.rescan import rescan as run_rescan
 
     root = archive_dir or config.archive_dir()
     if not root.is_dir():
         raise click.ClickException(f"{root}: no archive there (NETWATCH_ARCHIVE_DIR, --archive)")
-    items, rows = run_rescan(root, date(since.year, since.month, since.day), default_engine())
+    with tempfile.TemporaryDirectory(prefix="netwatch-rescan-") as scratch:
+        url = db_url if store_leads else f"sqlite:///{Path(scratch) / 'rescan.db'}"
+        with open_store(url) as store:
+            run_id, pages, rows = run_rescan(root, date(since.year, since.month, since.day), default_engine(), store)
     if store_leads:
-        with open_store(db_url) as store:
-            run_id = store.start_run("rescan", f"since {since:%Y-%m-%d}")
-            store.save_batch(run_id, items)
-            store.finish_run(run_id, {"netwatch/rescan/pages": len(items), "netwatch/leads": len(rows)}, "finished")
         click.echo(f"已存入批次 {run_id}", err=True)
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(json.dumps(row, ensure_ascii=False, default=str))
     else:
         for row in rows:
             click.echo(f"{row['severity']:8} {row['category']:18} {row['pack']}/{row['rule']}  {row['match']}  {row['url']}")
-    click.echo(f"读取存档页面 {len(items)} 个，命中 {len(rows)} 处", err=True)
+    click.echo(f"读取存档页面 {pages} 个，命中 {len(rows)} 处", err=True)

@@ -25,19 +25,13 @@ from scrapy.exceptions import NotConfigured
 from netwatch import config
 from netwatch.domain.clock import utcnow
 from netwatch.domain.items import ListingSeen
-from netwatch.domain.text import clean_text
-from netwatch.extract import parse_price
+from netwatch.sites import list_fields
 from netwatch.store import Store
 from netwatch.store.store import KnownListing
 
 SKIPPED_STAT = "netwatch/incremental/skipped"
 NOT_MODIFIED_STAT = "netwatch/incremental/not_modified"
 KNOWN_STAT = "netwatch/incremental/known"
-
-
-def carried_list_fields(carry: Mapping[str, Any]) -> tuple[float | None, str | None]:
-    """(list price, list title) as a list page shows them: the values stored and compared."""
-    return parse_price(carry.get("list_price"))[0], clean_text(carry.get("list_title"))
 
 
 @dataclass(frozen=True)
@@ -98,7 +92,7 @@ class IncrementalCrawl:
             canonical_id = self._listing_id(response.url)
             if canonical_id is not None:
                 self.stats.inc_value(NOT_MODIFIED_STAT)
-                list_price, list_title = carried_list_fields(response.meta.get("netwatch_carry", {}))
+                list_price, list_title = list_fields(response.meta.get("netwatch_carry", {}))
                 yield ListingSeen(self.crawler.spider.platform, canonical_id, response.url, list_price, list_title,
                                   revalidated=True)
         async for entry in result:
@@ -114,7 +108,7 @@ class IncrementalCrawl:
         assert self.plan is not None
         carry = request.meta.get("netwatch_carry")
         if carry is not None:
-            list_price, list_title = carried_list_fields(carry)
+            list_price, list_title = list_fields(carry)
             if self.plan.unchanged(canonical_id, list_price, list_title):
                 self.skipped.add(canonical_id)  # a listing linked twice is counted once
                 self.stats.set_value(SKIPPED_STAT, len(self.skipped))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netwatch.sites.profile import PageRule, ProfileError, ReviewApi, SiteProfile, load_profile, profile_names
-from netwatch.sites.read import read_page
+from netwatch.sites.read import carried_links, list_fields, next_review_url, read_page, read_reviews, review_api_url
 
-__all__ = ["PageRule", "ProfileError", "ReviewApi", "SiteProfile", "load_profile", "profile_names", "read_page"]
+__all__ = ["PageRule", "ProfileError", "ReviewApi", "SiteProfile", "carried_links", "list_fields", "load_profile",
+           "next_review_url", "profile_names", "read_page", "read_reviews", "review_api_url"]

@@ -60,3 +60,21 @@ def new_serious_leads(conn: sa.Connection, run_id: int, min_severity: str, limit
                                                                            LeadHit.run_id == run_id))))
         found.append({"lead_id": row["id"], "severity": row["severity"], "url": row["url"], "matches": matches})
     return found
+
+
+def run_hits(conn: sa.Connection, run_id: int) -> list[dict[str, Any]]:
+    """Every hit a run recorded (a rescan's findings), with its lead's subject, rule and the record it was found
+    on, in lead order."""
+    listing_or_shop = Lead.subject == "listing"
+    rows = conn.execute(
+        sa.select(Lead.id.label("lead_id"), Lead.subject,
+                  sa.case((listing_or_shop, ListingRow.platform), else_=ShopRow.platform).label("platform"),
+                  sa.case((listing_or_shop, ListingRow.canonical_id), else_=ShopRow.shop_id).label("id"),
+                  sa.case((listing_or_shop, ListingRow.url), else_=ShopRow.url).label("url"),
+                  Lead.pack, Lead.rule, Lead.category, Lead.severity, LeadHit.field, LeadHit.match, *_RECORD)
+        .select_from(LeadHit).join(Lead, Lead.id == LeadHit.lead_id)
+        .outerjoin(ListingRow, ListingRow.id == Lead.listing_id)
+        .outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
+        .where(LeadHit.run_id == run_id)
+        .order_by(Lead.id, LeadHit.field, LeadHit.start)).mappings()
+    return [dict(row) for row in rows]

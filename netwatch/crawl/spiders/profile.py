@@ -6,22 +6,28 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import scrapy
-from parsel import Selector
 from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
-from w3lib.url import add_or_replace_parameter
 
-from netwatch.crawl.incremental import carried_list_fields
 from netwatch.crawl.spiders.base import NetwatchSpider, is_html, is_readable, page_from_response
 from netwatch.crawl.stats import record_error
 from netwatch.domain.items import Listing
-from netwatch.extract import extract_field, extract_fields, item_id_from_url, make_review
-from netwatch.sites import PageRule, SiteProfile, load_profile, read_page
+from netwatch.extract import item_id_from_url
+from netwatch.sites import (
+    PageRule,
+    SiteProfile,
+    carried_links,
+    list_fields,
+    load_profile,
+    next_review_url,
+    read_page,
+    read_reviews,
+    review_api_url,
+)
 
 
 class ProfileSpider(NetwatchSpider):
@@ -89,14 +95,12 @@ class ProfileSpider(NetwatchSpider):
             return
         item = read_page(page, self.profile, matched) if rule.item != "none" else None
         if isinstance(item, Listing) and "netwatch_carry" in response.meta:
-            item.list_price, item.list_title = carried_list_fields(response.meta["netwatch_carry"])
+            item.list_price, item.list_title = list_fields(response.meta["netwatch_carry"])
         if isinstance(item, Listing) and b"ETag" in response.headers:
             item.etag = response.headers[b"ETag"].decode("latin-1")[:200]
         if isinstance(item, Listing) and rule.reviews:
-            api = extract_field(page.selector, rule.reviews.api)
-            if not api and rule.reviews.fallback_url:
-                api = rule.reviews.fallback_url.format(**ids)
-            yield self.reviews_request(response.urljoin(api), item, rule) if api else item
+            api = review_api_url(page, rule, ids, response.urljoin)
+            yield self.reviews_request(api, item, rule) if api else item
         elif item is not None:
             yield item
         elif rule.item == "listing":
@@ -104,7 +108,7 @@ class ProfileSpider(NetwatchSpider):
             self.logger.warning("no listing title on %s (page rule %r)", response.url, rule.name)
         if not is_html(response) or not self.follow:
             return
-        carried = self.carried(page, rule, response)
+        carried = carried_links(page, rule, response.urljoin)
         for css in rule.follow:
             # links from the page's own selector: the response's would parse the page a second time
             for request in response.follow_all(page.selector.css(css), callback=self.parse, errback=self.on_error):
@@ -118,18 +122,6 @@ class ProfileSpider(NetwatchSpider):
         if matched is None or matched[0].item != "listing":
             return None
         return matched[1].get("item_id") or item_id_from_url(url)
-
-    @staticmethod
-    def carried(page: Any, rule: PageRule, response: Response) -> dict[str, dict[str, Any]]:
-        """URL -> fields the list page shows beside its link (rule.carry)."""
-        if rule.carry is None:
-            return {}
-        carried = {}
-        for entry in page.selector.css(rule.carry.each):
-            href = extract_field(entry, rule.carry.link)
-            if href:
-                carried[response.urljoin(href)] = extract_fields(entry, rule.carry.fields)
-        return carried
 
     def reviews_request(self, url: str, listing: Listing, rule: PageRule) -> scrapy.Request:
         # The rule travels as its place in the profile, not as itself: distributed crawls pickle requests into
@@ -147,20 +139,16 @@ class ProfileSpider(NetwatchSpider):
         api = rule.reviews
         assert api is not None
         try:
-            document = Selector(root=json.loads(response.text), type="json")
+            reviews, pages = read_reviews(api, response.text)
         except ValueError:
             record_error(self.crawler.stats, "bad_review_json")
             self.logger.warning("review API answered no JSON: %s", response.url)
             yield listing
             return
-        for entry in api.entries(document):
-            review = make_review({field: entry.get(key) for field, key in api.fields.items()})
-            if review is not None:
-                listing.reviews.append(review)
+        listing.reviews.extend(reviews)
         page_number = int(response.meta.get("netwatch_review_page", 1))
-        pages = api.page_count(document) if api.page_count else None
-        if pages is not None and page_number < int(pages):
-            next_url = add_or_replace_parameter(response.url, api.page_param, str(page_number + 1))
+        next_url = next_review_url(api, response.url, page_number, pages)
+        if next_url:
             request = self.reviews_request(next_url, listing, rule)
             request.meta["netwatch_review_page"] = page_number + 1
             yield request
