@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -278,3 +279,44 @@ def test_retention_removes_old_days_but_not_an_original_a_kept_revisit_refers_to
     assert [path.name for path in removed] == ["2026-10-01"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["2026-10-02", "2026-12-01"]
     assert prune(tmp_path, 0, datetime(2026, 12, 6, tzinfo=UTC)) == []  # 0: keep all
+
+
+def test_a_crawl_killed_outright_leaves_a_provenance_record_that_is_sealed_later(mall, tmp_path):
+    """SIGKILL gives a crawl no chance to write its closing record: the open one it wrote as it started is sealed
+    by the next `evidence verify` on this host (the files hashed then, the end taken as the last write)."""
+    db, archive = f"sqlite:///{tmp_path / 'netwatch.db'}", tmp_path / "archive"
+    env = {**os.environ, "NETWATCH_ARCHIVE_DIR": str(archive), "NETWATCH_NTP_SERVER": "127.0.0.1:9"}
+    child = subprocess.Popen([sys.executable, "-m", "netwatch.cli", "crawl", "netmall", "-a",
+                              f"base_url={mall.urls['netmall']}", "-s", f"NETWATCH_DB_URL={db}", "-s",
+                              "CONCURRENT_REQUESTS=2", "-s", "NETWATCH_STORE_FLUSH_SECONDS=0.5", "--progress", "0"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            opened = list(archive.glob("*/*.provenance.open.json"))
+            indexes = list(archive.glob("*/*.index.jsonl"))
+            if opened and indexes and len(index_entries(indexes[0])) >= 60:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, "the crawl ended before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    [opened] = archive.glob("*/*.provenance.open.json")
+    assert read_json(opened)["state"] == "open" and not list(archive.glob("*/*.provenance.json"))
+    done = netwatch("evidence", "verify", "--all", "--db", db, archive=archive, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr  # the killed run's leads point into a sealed capture
+    assert not opened.exists()
+    [sealed] = archive.glob("*/*.provenance.json")
+    record = read_json(sealed)
+    assert record["state"] == "sealed" and record["finish_reason"] == "killed" and record["sealed"]["note"]
+    entries = index_entries(index_of(next(archive.glob("*/*.warc.gz"))))
+    assert record["records"]["response"] + record["records"]["revisit"] == len(entries) >= 60
+    warcs = sorted(archive.glob("*/*.warc.gz"))
+    assert set(record["files"]) == {path.name for path in warcs} | {index_of(warcs[0]).name}
+    assert all(record["files"][path.name] == sha256_file(path) for path in warcs)
+    assert "提取进程被终止" in record["extraction_record"]["提取结束时间"]
+    with Store(db) as store:
+        assert store.count_leads() > 0 and all(row["warc_file"] for row in store.sightings())

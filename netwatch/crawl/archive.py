@@ -5,8 +5,9 @@ and the record's place travels with the item the page gives, so each lead sighti
   as the server sent it (before decompression), or as rendered for browser pages. Pages up to
   NETWATCH_ARCHIVE_INLINE_BYTES are written at once when no write is queued; bigger ones, and any while the
   writer thread is busy, go to that thread (in order), so a large page never holds up the reactor. It puts
-  the record's pointer in request.meta["netwatch_capture"]. At the end of the crawl it writes the run's provenance record
-  (netwatch.crawl.provenance) beside the WARC files.
+  the record's pointer in request.meta["netwatch_capture"]. As the crawl starts it writes the run's open provenance
+  record (netwatch.crawl.provenance) beside the WARC files, and seals those of earlier crawls on this host that
+  were killed; at the end it writes the closed record.
 - CaptureToItems (spider middleware): hands that pointer to the Shop or Listing the page gave (a listing
   waiting for its review pages keeps the pointer of its own page).
 
@@ -17,6 +18,7 @@ NETWATCH_ARCHIVE_RETENTION_DAYS (0: keep all), NETWATCH_TIMEZONE, NETWATCH_NTP_S
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +31,7 @@ from scrapy.http import Response
 
 from netwatch import config
 from netwatch.crawl import provenance
-from netwatch.crawl.warc import Exchange, WarcRun, load_originals, prune, run_stamp
+from netwatch.crawl.warc import Exchange, WarcRun, day_dirs, load_originals, prune, run_stamp
 from netwatch.domain.clock import utcnow
 from netwatch.domain.items import Listing, Shop
 
@@ -58,6 +60,7 @@ class ArchiveMiddleware:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc")
         self.started = provenance.Started.now(settings.get("NETWATCH_TIMEZONE") or config.time_zone())
         self.hosts: dict[str, dict[str, Any]] = {}  # host -> server IPs, TLS certificate
+        self.opened: asyncio.Future | None = None  # the open provenance record being written
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchiveMiddleware:
@@ -80,16 +83,27 @@ class ArchiveMiddleware:
             if removed:
                 logger.info("archive retention (%s days): removed %s", self.retention_days,
                             ", ".join(path.name for path in removed))
+            provenance.seal_killed(day_dirs(self.root))
             run = WarcRun(self.root, run_stamp(self.started.utc), self.max_bytes, info)
             run.originals = load_originals(self.root)
             return run
 
         self.run = await asyncio.get_running_loop().run_in_executor(self.executor, open_run)
+        self.opened = asyncio.ensure_future(self._write_open_record(self.run))
         # Set now: the store pipeline replaces the stats with the recorded ones as the crawl closes.
         self.crawler.stats.set_value("netwatch/archive/stamp", self.run.stamp)
         self.crawler.stats.set_value("netwatch/archive/folder", str(self.run.day_dir))
         logger.info("archiving to %s (%s earlier payloads indexed) in %.2fs", self.run.day_dir,
                     len(self.run.originals), (utcnow() - now).total_seconds())
+
+    async def _write_open_record(self, run: WarcRun) -> None:
+        """The provenance record of a capture under way: what a killed crawl leaves (netwatch.crawl.provenance)."""
+        ntp = await self.ntp
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self.executor, provenance.write, run, self.crawler, self.started, copy.deepcopy(self.hosts), ntp, None)
+        except OSError as exc:
+            logger.error("writing the open provenance record of %s failed: %s", run.stamp, exc)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if self.run is None:
@@ -139,6 +153,8 @@ class ArchiveMiddleware:
         if self.run is None:
             return
         run, self.run = self.run, None
+        if self.opened is not None:
+            await self.opened
         await asyncio.get_running_loop().run_in_executor(self.executor, run.close)
         ntp = await self.ntp
         path = await asyncio.get_running_loop().run_in_executor(

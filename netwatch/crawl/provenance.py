@@ -1,5 +1,11 @@
 """The provenance record of a crawl's capture, written beside its WARC files when the crawl ends.
 
+A first version (<stamp>.provenance.open.json, no end time, no file hashes) is written as the crawl starts, so a
+crawl killed outright (SIGKILL, power loss) still leaves its capture's record: the next crawl, `netwatch
+evidence verify` or `netwatch rescan` on the same host finds it with its process gone and seals it
+(`seal_killed`): its files hashed then, its end time the capture's last write, and both marked as
+established after the fact.
+
 It holds what an online extraction of electronic data must record (SAMR's 市场监督管理行政执法电子数据取证暂行规定,
 the procuratorate's 2021 rules art. 37, DB3202/T 1024—2021; see README, Evidence): the source URLs, the
 extraction's start and end time in UTC and local time, the method and tool with its version, the system
@@ -12,6 +18,7 @@ trusted timestamp of the record.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import socket
@@ -25,8 +32,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from netwatch.domain.capture import PROVENANCE_SUFFIX, sha256_file
+from netwatch.domain.capture import INDEX_SUFFIX, OPEN_PROVENANCE_SUFFIX, PROVENANCE_SUFFIX, sha256_file
+from netwatch.domain.process import process_alive
 
+logger = logging.getLogger(__name__)
 TOOL = "netwatch"
 # Settings that shape what a capture holds: recorded so the capture can be repeated the same way.
 CAPTURE_OPTIONS = (
@@ -130,15 +139,17 @@ def certificate_fields(certificate: Any) -> dict[str, Any]:
 
 
 def write(run: Any, crawler: Any, started: Started, hosts: dict[str, dict[str, Any]], ntp: dict[str, Any],
-          reason: str) -> Path:
-    """Write <stamp>.provenance.json beside the run's WARC files; return its path."""
+          reason: str | None) -> Path:
+    """Write <stamp>.provenance.json beside the run's WARC files; return its path. reason None: the crawl has
+    just started, and the record is the open one (<stamp>.provenance.open.json), without end or file hashes."""
     settings = crawler.settings
     spider = crawler.spider
-    ended = datetime.now(UTC)
+    ended = datetime.now(UTC) if reason is not None else None
     files = [*run.files, run.index_path]
     record = {
         "kind": "netwatch capture provenance",
         "capture": run.stamp,
+        "state": "closed" if reason is not None else "open",
         "store_run_id": crawler.stats.get_value("netwatch/run_id"),
         "spider": getattr(spider, "name", None), "target": getattr(spider, "target", None),
         # how the pages were read, so `netwatch rescan` reads the archived pages the same way
@@ -147,7 +158,8 @@ def write(run: Any, crawler: Any, started: Started, hosts: dict[str, dict[str, A
         "method": "网络在线提取 (online extraction): HTTP fetch by a Scrapy crawler, pages needing scripts rendered "
                   "in headless Chromium; responses archived as received in WARC/1.1 (ISO 28500)",
         "started_utc": started.utc.isoformat(timespec="seconds"), "started_local": started.local(started.utc),
-        "ended_utc": ended.isoformat(timespec="seconds"), "ended_local": started.local(ended),
+        "ended_utc": ended.isoformat(timespec="seconds") if ended else None,
+        "ended_local": started.local(ended) if ended else None,
         "timezone": started.zone, "finish_reason": reason,
         "tool": {"name": TOOL, "versions": tool_versions()},
         "environment": environment(),
@@ -157,15 +169,82 @@ def write(run: Any, crawler: Any, started: Started, hosts: dict[str, dict[str, A
         "clock": {"ntp": ntp, "local_clock_utc_at_start": started.utc.isoformat()},
         "servers": hosts,
         "records": dict(run.counts),
-        "files": {str(path.relative_to(run.day_dir)): sha256_file(path) for path in files if path.exists()},
+        "files": {str(path.relative_to(run.day_dir)): sha256_file(path) for path in files if path.exists()}
+        if reason is not None else {},
         "trusted_timestamp": None,  # RFC 3161 token of this record's sha256, when a TSA is reachable
         "extraction_record": extraction_record(run, crawler, started, ended, hosts, ntp),
     }
-    path = run.day_dir / f"{run.stamp}{PROVENANCE_SUFFIX}"
+    path = run.day_dir / f"{run.stamp}{PROVENANCE_SUFFIX if reason is not None else OPEN_PROVENANCE_SUFFIX}"
+    _write_json(path, record)
+    if reason is not None:
+        (run.day_dir / f"{run.stamp}{OPEN_PROVENANCE_SUFFIX}").unlink(missing_ok=True)
+    return path
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     temporary.replace(path)
-    return path
+
+
+def seal_killed(folders: Any) -> list[Path]:
+    """Seal the open provenance records, in these archive day folders, of crawls on this host whose process is
+    gone (killed before they could close their capture): the files of the capture are hashed now and its end is
+    taken as its last write, both said to be established after the fact. Returns the records sealed."""
+    sealed = []
+    host = socket.gethostname()
+    for folder in sorted({Path(folder) for folder in folders}):
+        for open_path in sorted(folder.glob(f"*{OPEN_PROVENANCE_SUFFIX}")):
+            try:
+                record = json.loads(open_path.read_text(encoding="utf-8"))
+                pid = int(record["environment"]["pid"])
+                ours = record["environment"]["host"] == host
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                logger.warning("cannot read the open provenance record %s: %s", open_path, exc)
+                continue
+            if not ours or process_alive(pid):
+                continue  # another host's crawl, or one still running
+            _seal(open_path, record)
+            sealed.append(open_path.parent / f"{record['capture']}{PROVENANCE_SUFFIX}")
+    return sealed
+
+
+def _seal(open_path: Path, record: dict[str, Any]) -> None:
+    folder, stamp = open_path.parent, record["capture"]
+    files = [*sorted(folder.glob(f"{stamp}-*.warc.gz")), folder / f"{stamp}{INDEX_SUFFIX}"]
+    files = [path for path in files if path.exists()]
+    last_write = max((path.stat().st_mtime for path in files), default=None)
+    ended = datetime.fromtimestamp(last_write, UTC) if last_write is not None else None
+    zone = ZoneInfo(record.get("timezone") or "UTC")
+    now = datetime.now(UTC)
+    counts = {"response": 0, "revisit": 0, "request": 0}
+    index = folder / f"{stamp}{INDEX_SUFFIX}"
+    if index.exists():
+        for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
+            kind = json.loads(line).get("type") if line.startswith("{") and line.endswith("}") else None
+            if kind in counts:
+                counts[kind] += 1
+                counts["request"] += 1
+    record.update({
+        "state": "sealed", "finish_reason": "killed",
+        "ended_utc": ended.isoformat(timespec="seconds") if ended else None,
+        "ended_local": ended.astimezone(zone).isoformat(timespec="seconds") if ended else None,
+        "records": counts,
+        "files": {path.name: sha256_file(path) for path in files},
+        "sealed": {"at_utc": now.isoformat(timespec="seconds"),
+                   "at_local": now.astimezone(zone).isoformat(timespec="seconds"),
+                   "by": f"{TOOL} {tool_versions().get(TOOL, '?')}", "environment": environment(),
+                   "note": "the crawl was killed before it closed its capture: the end time is the capture's last "
+                           "write, and the file hashes were computed when sealed, not when the crawl ended"},
+    })
+    extraction = record.setdefault("extraction_record", {})
+    extraction["提取结束时间"] = (f"{record['ended_local']}（推定：存档文件最后写入时间；提取进程被终止）"
+                            if ended else "未知（提取进程被终止）")
+    extraction["封存说明"] = (f"提取进程被终止，未正常结束；本记录于 {record['sealed']['at_local']} 补充封存，"
+                          "文件哈希值为封存时计算")
+    _write_json(open_path.parent / f"{stamp}{PROVENANCE_SUFFIX}", record)
+    open_path.unlink()
+    logger.warning("sealed the capture %s of a crawl that was killed (pid %s)", stamp, record["environment"]["pid"])
 
 
 def _profile(spider: Any) -> dict[str, Any] | None:
@@ -181,7 +260,7 @@ def _start_urls(spider: Any) -> list[str]:
     return [str(url) for url in urls]
 
 
-def extraction_record(run: Any, crawler: Any, started: Started, ended: datetime, hosts: dict[str, Any],
+def extraction_record(run: Any, crawler: Any, started: Started, ended: datetime | None, hosts: dict[str, Any],
                       ntp: dict[str, Any]) -> dict[str, Any]:
     """The 电子数据提取笔录's items, in its own words."""
     env = environment()
@@ -190,7 +269,7 @@ def extraction_record(run: Any, crawler: Any, started: Started, ended: datetime,
         "提取方式": "网络在线提取",
         "提取工具及版本": f"{TOOL} {tool_versions().get(TOOL, '?')}（Scrapy {tool_versions().get('scrapy', '?')}，"
                        f"warcio {tool_versions().get('warcio', '?')}）",
-        "提取开始时间": started.local(started.utc), "提取结束时间": started.local(ended), "时区": started.zone,
+        "提取开始时间": started.local(started.utc), "提取结束时间": started.local(ended) if ended else "（提取进行中）", "时区": started.zone,
         "时间校准（与授时服务器偏差）": offset,
         "系统环境": f"{env['os']}，主机 {env['host']}",
         "目标服务器IP": sorted({ip for host in hosts.values() for ip in host["ip_addresses"]}),

@@ -4,6 +4,7 @@ that read and verify it (netwatch.evidence): file names, the record pointer an i
     ARCHIVE/2026-12-06/netwatch-20261206T214501-4711-00-00000.warc.gz   WARC/1.1, one gzip member per record
     ARCHIVE/2026-12-06/netwatch-20261206T214501-4711-00.index.jsonl     one line per record (where, digest, URL)
     ARCHIVE/2026-12-06/netwatch-20261206T214501-4711-00.provenance.json  the capture's provenance and file hashes
+    ARCHIVE/2026-12-06/netwatch-20261206T214501-4711-00.provenance.open.json  the same while its crawl runs
     ARCHIVE/2026-12-06/netwatch-20261206T214501-4711-00.screens.json     screenshots taken after the crawl
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 INDEX_SUFFIX = ".index.jsonl"
 PROVENANCE_SUFFIX = ".provenance.json"
+OPEN_PROVENANCE_SUFFIX = ".provenance.open.json"  # written as the crawl starts; sealed if the crawl is killed
 SCREENS_SUFFIX = ".screens.json"
 MANIFEST_SUFFIXES = (PROVENANCE_SUFFIX, SCREENS_SUFFIX)  # JSON files whose "files" map names to sha256
 

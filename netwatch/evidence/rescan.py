@@ -21,6 +21,8 @@ from urllib.parse import urljoin
 from netwatch.analysis.reviews.store_pass import score_run
 from netwatch.checks import CHECKED_TYPES, process
 from netwatch.checks.text import RuleEngine
+from netwatch.crawl.provenance import seal_killed
+from netwatch.crawl.warc import day_dirs
 from netwatch.domain.capture import INDEX_SUFFIX, PROVENANCE_SUFFIX, RecordPointer
 from netwatch.domain.items import Listing, Shop
 from netwatch.evidence.records import EvidenceError, Record, index_entries, read_json, read_record
@@ -53,9 +55,9 @@ class Archived:
 def archived_pages(root: Path, since: date) -> dict[str, Archived]:
     """URL -> the latest capture since `since` of every URL archived with a 200 answer."""
     latest: dict[str, Archived] = {}
-    if not root.is_dir():
-        return {}
-    for day in sorted(path for path in root.iterdir() if path.is_dir() and path.name >= since.isoformat()):
+    days = [day for day in day_dirs(root) if day.name >= since.isoformat()]
+    seal_killed(days)  # a killed crawl's capture is read too, once sealed
+    for day in days:
         for provenance_path in sorted(day.glob(f"*{PROVENANCE_SUFFIX}")):
             stamp = provenance_path.name[: -len(PROVENANCE_SUFFIX)]
             provenance = read_json(provenance_path)

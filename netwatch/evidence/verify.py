@@ -2,7 +2,8 @@
 
 Two hashes are checked: the sha256 of each file a provenance or screenshot record lists (the capture's
 completeness hash), and the sha256 of each WARC record a lead sighting points to (the store's lead_hits).
-A file that is missing or whose bytes changed fails, named.
+A file that is missing or whose bytes changed fails, named. The captures of killed crawls are sealed first
+(netwatch.crawl.provenance.seal_killed).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netwatch.crawl.provenance import seal_killed
+from netwatch.crawl.warc import day_dirs
 from netwatch.domain.capture import read_span, sha256_bytes, sha256_file
 from netwatch.evidence.records import (
     EvidenceError,
@@ -70,6 +73,9 @@ def check_sighting(row: dict[str, Any]) -> Check:
 def verify(sightings: Sequence[dict[str, Any]], archive_root: Path | None) -> list[Check]:
     """The sightings' records and the manifests of their captures; with archive_root (--all), every manifest
     under it too. Each file is checked once."""
+    # A capture whose crawl was killed has only its open record until it is sealed: seal it first.
+    seal_killed([*(day_dirs(archive_root) if archive_root is not None else []),
+                 *(Path(row["warc_file"]).parent for row in sightings if row.get("warc_file"))])
     manifests: set[Path] = set(archive_manifests(archive_root)) if archive_root is not None else set()
     checks = [check_sighting(row) for row in sightings]
     for row in sightings:
