@@ -13,7 +13,10 @@ import redis
 import sqlalchemy as sa
 
 import netwatch.store.watchlist_models  # noqa: F401 - its tables are emptied with the store's
+from netwatch import config
 from netwatch.crawl.distributed import SharedScheduler, shared_settings, spider_key
+from netwatch.domain.capture import sha256_file, stamp_of
+from netwatch.evidence.records import read_json
 from netwatch.exits import EXIT_OK
 from netwatch.ops.coordinator import combine_stats, crawl_targets_shared
 from netwatch.ops.nightly import run_nightly
@@ -73,7 +76,9 @@ def test_two_workers_share_one_nightly_crawl(pg_url, redis_url, namespace, tmp_p
         try:
             crawl = functools.partial(crawl_targets_shared, redis_url=redis_url, namespace=namespace, min_workers=2,
                                       timeout=400, count_fetches=True, stats_out=shared)
-            result = run_nightly(pg_url, outbox=tmp_path, settings=QUIET, crawl=crawl)
+            # Screenshots on (the tests' environment turns them off): the coordinator takes them, not the workers.
+            result = run_nightly(pg_url, outbox=tmp_path, settings={**QUIET, "NETWATCH_SCREENSHOTS": True,
+                                                                     "NETWATCH_SCREENSHOTS_MAX": 2}, crawl=crawl)
             assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
         finally:
             for worker in workers:
@@ -97,4 +102,26 @@ def test_two_workers_share_one_nightly_crawl(pg_url, redis_url, namespace, tmp_p
     assert outboxed == leads
     client = redis.Redis.from_url(redis_url)
     assert [key for key in client.scan_iter(f"{namespace}:*") if not key.endswith(b":done")] == []
+    check_screenshots(engine, config.archive_dir(), shared["screenshots"])
     engine.dispose()
+
+
+def check_screenshots(engine, archive, taken: int) -> None:
+    """Each worker's capture holds the screenshots of the new serious leads found on its pages (at most
+    NETWATCH_SCREENSHOTS_MAX = 2), taken once the shared runs were finished; no page is shot twice."""
+    with engine.begin() as conn:
+        serious = conn.execute(sa.select(LeadHit.warc_file, Lead.id).join(Lead, Lead.id == LeadHit.lead_id).where(
+            Lead.severity.in_(["critical", "high"]), LeadHit.run_id == Lead.first_run_id)).all()
+    by_capture: dict[str, set[int]] = {}
+    for warc_file, lead_id in serious:
+        by_capture.setdefault(stamp_of(warc_file)[1], set()).add(lead_id)
+    folders = {path.name.removesuffix(".screens.json"): path.parent for path in archive.glob("*/*.screens.json")}
+    records = {stamp: read_json(folder / f"{stamp}.screens.json") for stamp, folder in folders.items()}
+    assert len(by_capture) >= 4 and set(records) == {stamp for stamp, leads in by_capture.items() if leads}
+    shot_urls = [page["url"] for record in records.values() for page in record["pages"]]
+    assert len(shot_urls) == len(set(shot_urls)) == taken
+    for stamp, record in records.items():
+        assert 1 <= len(record["pages"]) <= 2 and record["browser"].startswith("chromium")
+        assert all(set(page["lead_ids"]) <= by_capture[stamp] for page in record["pages"])
+        assert len(record["files"]) == 2 * len(record["pages"])  # the page, and the page with its hits marked
+        assert all(sha256_file(folders[stamp] / name) == digest for name, digest in record["files"].items())

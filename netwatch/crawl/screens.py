@@ -1,6 +1,9 @@
 """Screenshots of the pages that raised new critical or high leads, taken right after a crawl (so they never
 slow it): a full-page PNG of each page as the browser shows it, and a second one with the matched text
-marked. Debian's Chromium through Playwright (netwatch.crawl.browser.launch_options), at most
+marked. Each capture (the pages one crawl process archived) gets the screenshots of the leads found on its
+pages, taken once the run is finished (the review signals and price history added their leads): by the crawl
+itself (`screenshots_after`), or, for a run shared by distributed workers, by the coordinator once all
+workers are done (`screenshots_of_runs`; the workers take none). Debian's Chromium through Playwright (netwatch.crawl.browser.launch_options), at most
 NETWATCH_SCREENSHOTS_MAX pages and NETWATCH_SCREENSHOTS_SECONDS in all per crawl, each page at most
 NETWATCH_SCREENSHOT_TIMEOUT. A <stamp>.screens.json beside the crawl's WARC files lists them with their
 sha256 (`netwatch evidence verify` re-checks them) and the time each was taken.
@@ -76,7 +79,7 @@ def take_screenshots(db_url: str, run_id: int, day_dir: Path, stamp: str, settin
     budget = settings.getfloat("NETWATCH_SCREENSHOTS_SECONDS")
     per_page_ms = settings.getfloat("NETWATCH_SCREENSHOT_TIMEOUT") * 1000
     with Store(db_url) as store:
-        leads = store.new_serious_leads(run_id, "high", settings.getint("NETWATCH_SCREENSHOTS_MAX"))
+        leads = store.new_serious_leads(run_id, "high", settings.getint("NETWATCH_SCREENSHOTS_MAX"), capture=stamp)
     pages: dict[str, dict[str, Any]] = {}  # one screenshot per page, whatever number of leads it raised
     for lead in leads:
         if lead["url"]:
@@ -128,6 +131,48 @@ def take_screenshots(db_url: str, run_id: int, day_dir: Path, stamp: str, settin
     return record
 
 
+def wanted(settings: Any) -> bool:
+    from netwatch import config
+
+    return config.screenshots() if settings.get("NETWATCH_SCREENSHOTS") is None else \
+        settings.getbool("NETWATCH_SCREENSHOTS")
+
+
+def screenshots_of_runs(db_url: str, run_ids: list[int], settings: Any) -> list[dict[str, Any]]:
+    """Screenshots for finished runs shared by distributed workers: for each capture (one worker's crawl of a
+    target) that holds pages of their new critical and high leads, in that capture's folder. A capture whose
+    folder this machine cannot reach (a worker's own disk) is logged and left. In a thread of its own (see
+    netwatch.crawl.runner.screenshots_after_crawls); failures are logged, never raised."""
+    import threading
+
+    from netwatch.domain.capture import stamp_of
+    from netwatch.store import Store
+    from netwatch.store.evidence_reads import serious_lead_records
+
+    if not wanted(settings) or not run_ids:
+        return []
+    records: list[dict[str, Any]] = []
+
+    def shoot() -> None:
+        for run_id in run_ids:
+            try:
+                with Store(db_url) as store:
+                    captures = {stamp_of(file) for file in store.read(serious_lead_records, run_id, "high")}
+                for folder, stamp in sorted(captures):
+                    if not folder.is_dir():
+                        logger.warning("no screenshots for capture %s of run %s: its folder %s is not on this "
+                                       "machine", stamp, run_id, folder)
+                        continue
+                    records.append(take_screenshots(db_url, run_id, folder, stamp, settings))
+            except Exception:  # noqa: BLE001 - a missing browser must not fail the night
+                logger.exception("screenshots after run %s failed", run_id)
+
+    worker = threading.Thread(target=shoot, name="screenshots")
+    worker.start()
+    worker.join()
+    return records
+
+
 def screenshots_after(crawler: Any) -> dict[str, Any] | None:
     """Screenshots for one finished crawl (netwatch.crawl.runner calls this once the reactor has stopped);
     failures are logged, never raised: the crawl's result stands."""
@@ -137,9 +182,7 @@ def screenshots_after(crawler: Any) -> dict[str, Any] | None:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     run_id, stamp, folder = (stats.get(key) for key in ("netwatch/run_id", "netwatch/archive/stamp",
                                                         "netwatch/archive/folder"))
-    wanted = config.screenshots() if settings.get("NETWATCH_SCREENSHOTS") is None else \
-        settings.getbool("NETWATCH_SCREENSHOTS")
-    if not wanted or not run_id or not stamp:
+    if not wanted(settings) or not run_id or not stamp:
         return None
     try:
         record = take_screenshots(settings.get("NETWATCH_DB_URL") or config.db_url(), int(run_id),

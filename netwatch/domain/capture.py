@@ -38,6 +38,12 @@ class RecordPointer:
         return {"file": self.file, "offset": self.offset, "length": self.length, "sha256": self.sha256}
 
 
+def stamp_of(warc_file: str | Path) -> tuple[Path, str]:
+    """A WARC file's folder and its capture's stamp (the name without -NNNNN.warc.gz)."""
+    path = Path(warc_file)
+    return path.parent, path.name.rsplit("-", 1)[0]
+
+
 def sha256_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

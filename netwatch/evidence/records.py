@@ -12,7 +12,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from netwatch.domain.capture import INDEX_SUFFIX, PROVENANCE_SUFFIX, SCREENS_SUFFIX, read_span
+from netwatch.domain.capture import INDEX_SUFFIX, PROVENANCE_SUFFIX, SCREENS_SUFFIX, read_span, stamp_of
 
 
 class EvidenceError(Exception):
@@ -39,12 +39,6 @@ class Record:
     @property
     def content_type(self) -> str:
         return next((value for key, value in self.headers if key.lower() == "content-type"), "text/html")
-
-
-def stamp_of(warc_file: str | Path) -> tuple[Path, str]:
-    """A WARC file's folder and its capture's stamp (the name without -NNNNN.warc.gz)."""
-    path = Path(warc_file)
-    return path.parent, path.name.rsplit("-", 1)[0]
 
 
 def index_of(warc_file: str | Path) -> Path:

@@ -1,5 +1,6 @@
 """The coordinator: publishes a job, waits until the shared crawl has drained, gathers the workers'
-stats and finishes each target's run through the post-run step (netwatch.analysis.post_run).
+stats, finishes each target's run through the post-run step (netwatch.analysis.post_run) and takes the
+screenshots of the runs' new serious leads (netwatch.crawl.screens).
 
 Liveness (netwatch.crawl.distributed.liveness): the coordinator holds `<namespace>:coordinator` by a
 heartbeat; a job key without it was left by a killed coordinator and is cleared. While waiting it reaps
@@ -30,6 +31,7 @@ from netwatch.crawl.distributed.liveness import (
     reap_dead_workers,
     worker_name,
 )
+from netwatch.crawl.screens import screenshots_of_runs
 from netwatch.store import Store
 from netwatch.store.nightly import record_crawl_run
 
@@ -132,13 +134,17 @@ def crawl_targets_shared(targets: Sequence[Any], db_url: str, settings: Mapping[
         client.set(f"{prefix}:done", 1)
         crawl_seconds = stable_since - published  # from publishing the job to the last request moving
         worker_count = client.scard(f"{prefix}:workers")
-        outcomes = _gather(client, store, prefix, spiders, poll, CrawlOutcome, stats_out, crawl_settings(settings))
+        scrapy_settings = crawl_settings(settings)
+        outcomes = _gather(client, store, prefix, spiders, poll, CrawlOutcome, stats_out, scrapy_settings)
+        # The workers take none: the runs' leads are complete only now (netwatch.crawl.screens).
+        shots = screenshots_of_runs(db_url, [entry["run_id"] for entry in spiders], scrapy_settings)
         if stats_out is not None:
             stats_out.update({"workers": worker_count, "crawl_seconds": round(crawl_seconds, 3),
                               "fetched_urls": client.hlen(f"{prefix}:fetched"),
                               "fetched_by_two_workers": sorted(client.smembers(f"{prefix}:fetched_by_two_workers")),
                               "lost_workers": sorted(client.smembers(lost_key(prefix))),
-                              "requeued": int(client.get(f"{prefix}:requeued") or 0)})
+                              "requeued": int(client.get(f"{prefix}:requeued") or 0),
+                              "screenshots": sum(len(record["pages"]) for record in shots)})
         return outcomes
     finally:
         if client.get(job_name) and json.loads(client.get(job_name))["prefix"] == prefix:

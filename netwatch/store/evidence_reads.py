@@ -44,22 +44,34 @@ def pointer_text(row: dict[str, Any] | None) -> str:
     return f"{row['warc_file']}#{row['warc_offset']}+{row['warc_length']} {row['warc_sha256']}"
 
 
-def new_serious_leads(conn: sa.Connection, run_id: int, min_severity: str, limit: int) -> list[dict[str, Any]]:
+def new_serious_leads(conn: sa.Connection, run_id: int, min_severity: str, limit: int,
+                      capture: str | None = None) -> list[dict[str, Any]]:
     """The leads a run raised first at `min_severity` or worse, worst first, with the page each was found on
-    and the texts matched (what a screenshot shows and highlights)."""
+    and the texts matched (what a screenshot shows and highlights). capture: only those found on a page of
+    that capture (its stamp: the pages one crawl process archived)."""
     page_url = sa.func.coalesce(ListingRow.url, ShopRow.url)
-    rows = conn.execute(
-        sa.select(Lead.id, Lead.severity, Lead.matched_text, page_url.label("url"))
-        .select_from(Lead).outerjoin(ListingRow, ListingRow.id == Lead.listing_id)
-        .outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
-        .where(Lead.first_run_id == run_id, Lead.severity_rank >= SEVERITY_RANK[min_severity])
-        .order_by(Lead.severity_rank.desc(), Lead.id).limit(limit)).mappings()
+    query = (sa.select(Lead.id, Lead.severity, Lead.matched_text, page_url.label("url"))
+             .select_from(Lead).outerjoin(ListingRow, ListingRow.id == Lead.listing_id)
+             .outerjoin(ShopRow, ShopRow.id == Lead.shop_id)
+             .where(Lead.first_run_id == run_id, Lead.severity_rank >= SEVERITY_RANK[min_severity])
+             .order_by(Lead.severity_rank.desc(), Lead.id).limit(limit))
+    if capture is not None:
+        query = query.where(sa.exists().where(LeadHit.lead_id == Lead.id, LeadHit.run_id == run_id,
+                                              LeadHit.warc_file.like(f"%/{capture}-%")))
     found = []
-    for row in rows:
+    for row in conn.execute(query).mappings():
         matches = sorted(set(conn.scalars(sa.select(LeadHit.match).where(LeadHit.lead_id == row["id"],
                                                                            LeadHit.run_id == run_id))))
         found.append({"lead_id": row["id"], "severity": row["severity"], "url": row["url"], "matches": matches})
     return found
+
+
+def serious_lead_records(conn: sa.Connection, run_id: int, min_severity: str) -> list[str]:
+    """The WARC files holding the pages of the leads a run raised first at `min_severity` or worse."""
+    return sorted(conn.scalars(
+        sa.select(LeadHit.warc_file).distinct().join(Lead, Lead.id == LeadHit.lead_id)
+        .where(LeadHit.run_id == run_id, Lead.first_run_id == run_id, LeadHit.warc_file.is_not(None),
+               Lead.severity_rank >= SEVERITY_RANK[min_severity])))
 
 
 def run_hits(conn: sa.Connection, run_id: int) -> list[dict[str, Any]]:

@@ -258,9 +258,11 @@ class Store:
                     raise StoreError(f"no such lead: {', '.join(map(str, missing))}")
             return evidence_reads.sightings(conn, lead_ids)
 
-    def new_serious_leads(self, run_id: int, min_severity: str = "high", limit: int = 50) -> list[dict[str, Any]]:
+    def new_serious_leads(self, run_id: int, min_severity: str = "high", limit: int = 50,
+                          capture: str | None = None) -> list[dict[str, Any]]:
+        """netwatch.store.evidence_reads.new_serious_leads."""
         with self.reading() as conn:
-            return evidence_reads.new_serious_leads(conn, run_id, min_severity, limit)
+            return evidence_reads.new_serious_leads(conn, run_id, min_severity, limit, capture)
 
     def set_status(self, lead_ids: Sequence[int], status: str | None = None, *, assignee: str | None = None,
                    note: str | None = None, region: str | None = None, user: str = "cli",

@@ -38,6 +38,8 @@ def run_job_spiders(job_path: str, redis_url: str, mode: str, worker_id: str = "
 
     job = json.loads(open(job_path, encoding="utf-8").read())
     settings = crawl_settings(job_settings(job, redis_url, seed_only=mode == "seed"))
+    # Screenshots wait until the coordinator has finished the shared runs (netwatch.crawl.screens).
+    settings.set("NETWATCH_SCREENSHOTS", False, priority="cmdline")
     resolved = []
     for entry in job["spiders"]:
         name, args, base_urls = entry["spec"]
