@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from netwatch.checks.text.engine import ExampleFailure, Hit, RuleEngine, default_engine
+from netwatch.checks.text.engine import RuleEngine, default_engine
+from netwatch.checks.text.hits import Hit
+from netwatch.checks.text.pack_examples import ExampleFailure
 from netwatch.checks.text.packs import CATEGORIES, SEVERITIES, Pack, PackError, Rule, load_pack, load_packs
 
 __all__ = [

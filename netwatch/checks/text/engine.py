@@ -9,7 +9,7 @@ terms, and - where a rule asks - jieba word boundaries. Plain Python: no Scrapy 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,31 +17,14 @@ from typing import Any
 from netwatch import config
 from netwatch.checks.text.evasion import apply_steps, fired_steps, on_syllables
 from netwatch.checks.text.evasion_passes import EvasionPass, EvasionPasses
+from netwatch.checks.text.hits import Hit, finish_hits
 from netwatch.checks.text.matcher import HIT_GROUP, best_backend, build_matcher, compile_regex
 from netwatch.checks.text.normalize import CJK_START, Normalized, collapse_repeats, normalize, normalize_term
-from netwatch.checks.text.packs import SEVERITIES, Example, Pack, PackError, Rule, load_packs
+from netwatch.checks.text.pack_examples import ExampleFailure, run_examples
+from netwatch.checks.text.packs import Pack, PackError, Rule, load_packs
 from netwatch.checks.text.segment import BoundaryChecker
 
 CONTEXT_CHARS = 15  # original characters shown on each side of a match
-
-
-@dataclass(frozen=True)
-class Hit:
-    pack: str
-    rule: str
-    category: str
-    severity: str
-    field: str
-    start: int  # offsets into the original text of the field
-    end: int
-    match: str  # the original span, evasion characters included (象@牙)
-    context: str
-    legal_basis: str
-    normalised: str = ""  # the matched text as the rule read it (象牙 for 象@牙, xiangya for 象ya)
-    steps: tuple[str, ...] = ()  # the opt-in steps the hit needed (collapse_repeats, pinyin, homophones …)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -57,24 +40,6 @@ class _Compiled:
     near: tuple[tuple[int, ...], int] | None
     cancels: tuple[tuple[tuple[int, ...], int], ...]
     regexes: tuple[Any, ...]  # RE2 patterns (compile_regex)
-
-
-@dataclass(frozen=True)
-class ExampleFailure:
-    pack: str
-    rule: str | None
-    text: str
-    expected_hit: bool
-    hits: tuple[Hit, ...]
-    file: str | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"pack {self.pack}" + (f" rule {self.rule}" if self.rule else "")
-        if self.expected_hit:
-            return f"{where}: expected a hit, got none, in {self.text!r} ({self.file}:{self.line})"
-        found = ", ".join(f"{h.rule}:{h.match!r}" for h in self.hits)
-        return f"{where}: expected no hit, got {found} in {self.text!r} ({self.file}:{self.line})"
 
 
 class RuleEngine:
@@ -252,7 +217,7 @@ class RuleEngine:
                 if active & evasion_pass.packs:
                     self._match_evasion(evasion_pass, norm, active, field, candidates, done)
         if not literal_hits and not regex_ids:
-            return self._finish(self._in_scope(candidates, categories)) if candidates else []
+            return finish_hits(self._in_scope(candidates, categories)) if candidates else []
         self._match(norm, literal_hits, regex_ids, active, field, False, candidates)
         if may_collapse and not self._collapse_triggers.isdisjoint([h[0] for h in literal_hits]):
             collapsed = collapse_repeats(norm)
@@ -261,7 +226,7 @@ class RuleEngine:
                 ids = self._collapse_ids
                 hits = [(ids[local], start, end) for local, start, end in local_hits]
                 self._match(collapsed, hits, (), active, field, True, candidates)
-        return self._finish(self._in_scope(candidates, categories)) if candidates else []
+        return finish_hits(self._in_scope(candidates, categories)) if candidates else []
 
     def _in_scope(self, candidates: dict, categories: frozenset[str]) -> list[Hit]:
         """The hits of rules that read items of these product categories (a rule may narrow its pack's)."""
@@ -395,51 +360,10 @@ class RuleEngine:
             steps=steps,
         )
 
-    @staticmethod
-    def _finish(hits: Iterable[Hit]) -> list[Hit]:
-        """Sort by position; drop a hit overlapping an earlier or longer one of the same rule (第一 inside
-        全网第一) and a second rule's hit on exactly the same span of the same pack (one phrase, one hit)."""
-        ordered = sorted(hits, key=lambda h: (h.start, -h.end, h.pack, -SEVERITIES.index(h.severity), h.rule))
-        kept: list[Hit] = []
-        for hit in ordered:
-            if any(
-                k.pack == hit.pack
-                and (
-                    (k.rule == hit.rule and k.start < hit.end and hit.start < k.end)
-                    or (k.start, k.end) == (hit.start, hit.end)
-                )
-                for k in kept
-            ):
-                continue
-            kept.append(hit)
-        return sorted(kept, key=lambda h: (h.start, h.end, h.pack, h.rule))
-
     # -- the packs' own tests --------------------------------------------------------------
     def run_examples(self, pack_id: str | None = None) -> tuple[int, list[ExampleFailure]]:
-        """Run every example (of one pack if given): (examples run, failures)."""
-        failures: list[ExampleFailure] = []
-        run = 0
-        packs = [p for p in self.packs if pack_id is None or p.id == pack_id]
-        if pack_id is not None and not packs:
-            raise KeyError(f"no pack {pack_id!r}; packs: {', '.join(p.id for p in self.packs)}")
-        for pack in packs:
-            for rule, example in pack.all_examples():
-                run += 1
-                failure = self._run_example(pack, rule, example)
-                if failure:
-                    failures.append(failure)
-        return run, failures
-
-    def _run_example(self, pack: Pack, rule: Rule | None, example: Example) -> ExampleFailure | None:
-        field = example.field or pack.fields[0]
-        hits = [
-            h for h in self.check(example.text, field, example.product_categories)
-            if h.pack == pack.id and (rule is None or h.rule == rule.id)
-        ]
-        if bool(hits) == example.expect_hit:
-            return None
-        return ExampleFailure(pack.id, rule.id if rule else None, example.text, example.expect_hit, tuple(hits),
-                              str(pack.path) if pack.path else None, example.line)
+        """Run every example (of one pack if given): (examples run, failures). See pack_examples."""
+        return run_examples(self, pack_id)
 
 
 def _is_latin(text: str, index: int) -> bool:
