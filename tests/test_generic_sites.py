@@ -66,9 +66,9 @@ def test_gzipped_sitemap_behind_an_index_on_a_host_alias(sitemap_shop, tmp_path)
     (summary,) = stats
     assert "bad_sitemap" not in summary["errors_by_kind"]
     assert summary["field_coverage"] == {"title": 1.0, "price": 1.0, "shop": 0.0}
-    table = log[log.index("crawl summary"):]
-    assert "coverage" in table and all(re.search(rf"│ {cell}\s*│", table) for cell in ("title 100%", "price 100%",
-                                                                                    "shop 0%")), table
+    table = log[log.index("抓取汇总"):]  # Chinese by default
+    assert "字段覆盖率" in table and all(re.search(rf"│ {cell}\s*│", table) for cell in ("商品标题 100%", "价格 100%",
+                                                                                 "店铺 0%")), table
 
 
 def test_canonical_url_decides_the_listing_and_listing_pages_are_not_stored(tmp_path):

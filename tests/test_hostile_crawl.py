@@ -263,6 +263,8 @@ def test_the_nightly_report_shows_the_budget_alarm_and_the_traps(engine, db_url,
     assert by_name["陷阱店"].not_sent["dropped/closed_site"] > 500
     assert result.exit_code == EXIT_ALARMS
     report = result.report_path.read_text(encoding="utf-8")
-    assert "| 陷阱店 | budget | 127.0.0.42: stopped at its pages budget (60 pages) after 60 pages" in report
+    # The alarm in the report's language (Chinese by default), its English in the stats
+    assert "| 陷阱店 | 站点抓取上限 | 127.0.0.42：达到页面数上限（60 个页面），已抓取 60 个页面" in report
+    assert "127.0.0.42: stopped at its pages budget (60 pages)" in by_name["陷阱店"].alarms[0].message
     assert "| 日历店 | trap/calendar | 4 |" in report
     assert f"| 环路店 | {redirect.url}loop/a | redirect loop |" in report and by_name["环路店"].alarms == []

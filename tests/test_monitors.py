@@ -149,6 +149,8 @@ def test_delisted_pages_are_not_errors_but_broken_ones_are(tmp_path):
     with shop(status={n: 500 for n in range(3)}) as url:
         code, summary, log = crawl(tmp_path, url)
     assert checks(summary) == ["error_rate"] and "3 errors in 12 requests" in summary["alarms"][0]["message"]
+    assert "12 次请求出错 3 次" in summary["alarms"][0]["zh"]  # what a Chinese report and `netwatch crawl` show
+    assert "错误率" in log[log.index("抓取汇总"):]  # the summary table's result column, wrapped
     assert code == EXIT_ALARMS
     with shop(status={n: 500 for n in range(3)}) as url:
         code, summary, log = crawl(tmp_path, url, "NETWATCH_MAX_ERROR_RATE=0.3")
@@ -159,6 +161,7 @@ def test_drop_against_the_last_good_run(tmp_path):
     with shop() as url:
         code, summary, log = crawl(tmp_path, url, "NETWATCH_LAST_GOOD_ITEMS=21")
     assert checks(summary) == ["drop"] and "10 items against 21" in summary["alarms"][0]["message"]
+    assert "抓到 10 件商品，上次正常抓取为 21 件" in summary["alarms"][0]["zh"]
     assert code == EXIT_ALARMS
     with shop() as url:
         code, summary, log = crawl(tmp_path, url, "NETWATCH_LAST_GOOD_ITEMS=20")  # exactly half: no drop yet

@@ -164,7 +164,7 @@ def test_netmall_faults_are_counted_not_fatal(netmall_crawl):
     assert 20 < summary["peak_rss_mib"] < 4096  # MiB, Scrapy's memusage/max (bytes)
     assert summary["items_by_type"]["listing"] == len(listings(items))
     assert summary["items_by_type"]["shop"] == len(shops(items))
-    assert "progress netmall:" in log and "crawl summary" in log
+    assert "progress netmall:" in log and "抓取汇总" in log  # the summary in Chinese by default
 
 
 # --- self-built sites: profiles and the generic spider ---------------------------------------------

@@ -226,7 +226,7 @@ def test_a_full_disk_stops_the_crawl_and_keeps_what_was_stored(small_disk: Path)
         done = subprocess.run(crawl_command(mall.urls, "netmall", args=("-s", "NETWATCH_STORE_BATCH=100")),
                               env=env_for(db), capture_output=True, text=True, timeout=300)
     assert done.returncode == EXIT_STORE_FAILED, done.stderr[-3000:]
-    message = [line for line in done.stderr.splitlines() if "the store failed" in line]
+    message = [line for line in done.stderr.splitlines() if "数据库拒绝写入" in line]  # Chinese by default
     assert len(message) == 1 and str(path) in message[0] and "disk is full" in message[0], done.stderr[-3000:]
     with Store(db) as store, store.reading() as conn:
         assert conn.exec_driver_sql("PRAGMA integrity_check").all() == [("ok",)]

@@ -7,6 +7,14 @@ import sys
 
 import click
 
+from netwatch.cli.options import lang_option
+from netwatch.domain.words import WORDS, say
+
+
+def _word(key: str, lang: str) -> str:
+    """An item type or a field by its name in `lang`, where it has one."""
+    return say(key, lang) if key in WORDS else key
+
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     pairs = {}
@@ -28,9 +36,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--out", type=click.Path(dir_okay=False), help="write the items as JSON lines to this file")
 @click.option("--stats", "stats_file", type=click.Path(dir_okay=False), help="write the crawl statistics (JSON) here")
 @click.option("--progress", type=float, default=5.0, show_default=True, help="seconds between progress lines (0: none)")
+@lang_option
 def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tuple[str, ...],
           base_urls: tuple[str, ...], out: str | None,
-          stats_file: str | None, progress: float) -> None:
+          stats_file: str | None, progress: float, lang: str) -> None:
     """Crawl with the generic spider (-a start_url=…) or site profiles (netwatch/sites/*.yaml).
 
     Exit codes (netwatch.exits): 0 every crawl healthy, 3 health alarms (zero items, a drop, errors,
@@ -57,24 +66,25 @@ def crawl(targets: tuple[str, ...], spider_args: tuple[str, ...], settings: tupl
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="crawl summary")
+    table = Table(title=say("crawl_summary", lang))
     for column in ("target", "pages", "items", "leads", "coverage", "errors", "seconds", "result"):
-        table.add_column(column, no_wrap=column == "coverage")
+        table.add_column(say(column, lang), no_wrap=column == "coverage")
     for result in results:
         summary = result.summary()
-        items = ", ".join(f"{n} {k}" for k, n in sorted(summary["items_by_type"].items())) or "0"
+        items = ", ".join(f"{n} {_word(k, lang)}" for k, n in sorted(summary["items_by_type"].items())) or "0"
         errors = ", ".join(f"{n} {k}" for k, n in sorted(summary["errors_by_kind"].items())) or "0"
         # share of listings with title, price, shop: one field a line, so the column stays narrow
-        coverage = "\n".join(f"{name} {share:.0%}" for name, share in summary["field_coverage"].items()) or "-"
+        coverage = "\n".join(f"{_word(name, lang)} {share:.0%}"
+                             for name, share in summary["field_coverage"].items()) or "-"
         table.add_row(result.target, str(result.pages), items, str(summary["leads"]), coverage, errors,
-                      str(summary["duration_s"]), summary["problem"] or "ok")
+                      str(summary["duration_s"]), result.problem_text(lang) or say("ok", lang))
     Console(stderr=True).print(table)
     from netwatch.analysis.post_run import RUN_UNRECORDED_STAT
 
     for result in results:
         if result.store_error:  # one plain line: it names the database and what to do
-            unrecorded = (f"; run {result.stats.get('netwatch/run_id')} stays 'running' until the next crawl on this "
-                          "host marks it killed") if result.stats.get(RUN_UNRECORDED_STAT) else ""
-            click.echo(f"netwatch crawl {result.target}: stopped, the store failed: {result.store_error}{unrecorded}",
+            unrecorded = ("; " + say("run_unrecorded", lang, run=result.stats.get("netwatch/run_id"))) \
+                if result.stats.get(RUN_UNRECORDED_STAT) else ""
+            click.echo(f"netwatch crawl {result.target}: {say('store_failed', lang)}: {result.store_error}{unrecorded}",
                        err=True)
     sys.exit(exit_code(results))

@@ -70,9 +70,9 @@ def demo(db_url: str | None, out: str, lang: str, seed: int, shops: int, items_p
         table.add_row(f"{'线索' if zh else 'leads'}: {label('category', category, lang)}", str(count))
     table.add_row("本次新线索" if zh else "leads new in this run", str(new))
     Console().print(table)
-    problems = [f"{r.target}: {r.problem}" for r in results if r.problem]
+    problems = [f"{r.target}: {r.problem_text(lang)}" for r in results if r.problem]
     for problem in problems:
-        console.print(f"[red]crawl problem[/red] {problem}")
+        console.print(f"[red]{'抓取问题' if zh else 'crawl problem'}[/red] {problem}")
     print(f"CSV: {Path(out).resolve()} ({rows} {'条线索' if zh else 'leads'})")
     print(f"{'数据库' if zh else 'store'}: {db_url}")
     print("线索工作台（先建账号，再启动，然后在浏览器打开）：" if zh else

@@ -214,8 +214,9 @@ def nightly(tag: str, outbox: str, report_format: str, pdf: bool, distributed: b
         raise click.ClickException(str(exc)) from None
     click.echo(f"nightly run {result.nightly_run_id}: {len(result.targets)} targets, {result.new} new, "
                f"{result.recurring} recurring, {result.gone} gone leads, {len(result.alarms)} alarm(s)")
+    lang = config.language()
     for name, alarm in result.alarms:
-        click.echo(f"  ALARM {name}: {alarm.check}: {alarm.message}", err=True)
+        click.echo(f"  {'警报' if lang == 'zh' else 'ALARM'} {name}: {alarm.check_name(lang)}: {alarm.text(lang)}", err=True)
     click.echo(f"report: {result.report_path}")
     if report_format == "html" and pdf and result.report_path:
         from netwatch.ops.report_pdf import write_pdf

@@ -85,8 +85,14 @@ class ClosedSiteScheduler(Scheduler):
         return None
 
 
-def budget_message(hit: dict[str, Any], dropped: int) -> str:
-    """One budget hit as the alarm says it."""
+def budget_message(hit: dict[str, Any], dropped: int, lang: str = "en") -> str:
+    """One budget hit as the alarm says it, in English or Chinese (zh)."""
+    if lang == "zh":
+        limit = f"{hit['limit']:g} 个页面" if hit["budget"] == "pages" else f"{hit['limit']:g} 秒"
+        kind = "页面数" if hit["budget"] == "pages" else "时间"
+        return (f"{hit['site']}：达到{kind}上限（{limit}），已抓取 {hit['pages']} 个页面、用时 {hit['seconds']:g} 秒后停止；"
+                f"丢弃发往已关闭站点的请求 {dropped} 个（可能是链接陷阱，或上限对该站点过小：NETWATCH_SITE_MAX_PAGES / "
+                "NETWATCH_SITE_MAX_SECONDS，或站点配置中的 budget:）")
     limit = f"{hit['limit']:g} pages" if hit["budget"] == "pages" else f"{hit['limit']:g} s"
     return (f"{hit['site']}: stopped at its {hit['budget']} budget ({limit}) after {hit['pages']} pages in "
             f"{hit['seconds']:g} s; {dropped} request(s) to closed sites dropped (a link trap, or a budget too small "

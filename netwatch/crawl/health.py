@@ -42,14 +42,29 @@ def field_coverage(stats: Mapping[str, Any]) -> dict[str, float]:
     return {name: round(int(stats.get(f"{LISTINGS_WITH_PREFIX}{name}", 0)) / listings, 4) for name in COVERED_FIELDS}
 
 
+# The checks by name, as a Chinese report names them.
+CHECK_NAMES_ZH = {
+    "finish_reason": "结束原因", "zero_items": "未抓到商品", "drop": "商品数骤降", "error_rate": "错误率",
+    "field_coverage": "字段覆盖率", "budget": "站点抓取上限", "site_failed": "放弃站点", "worker_lost": "工作进程丢失",
+    "crawl_failed": "抓取失败", "no_verdict": "无健康检查结论",
+}
+
+
 @dataclass(frozen=True)
 class Alarm:
     check: str  # "zero_items", "drop", "error_rate", "finish_reason", "field_coverage", "budget", "site_failed",
     # "worker_lost", "crawl_failed", "no_verdict"
-    message: str
+    message: str  # in English: logs, the crawl's stats, JSON
+    zh: str = ""  # the same in Chinese: reports and command output in Chinese
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" and self.zh else self.message
+
+    def check_name(self, lang: str) -> str:
+        return CHECK_NAMES_ZH.get(self.check, self.check) if lang == "zh" else self.check
 
 
 @dataclass(frozen=True)
@@ -91,8 +106,10 @@ def alarms_from_stats(stats: Mapping[str, Any]) -> list[Alarm]:
     (its monitors did not run, so nobody looked at it)."""
     if ALARMS_STAT not in stats:
         return [Alarm("no_verdict", "the crawl recorded no health verdict (its monitors did not run: "
-                                    "SPIDERMON_ENABLED off, or the crawl did not close)")]
-    return [Alarm(str(alarm["check"]), str(alarm["message"])) for alarm in stats[ALARMS_STAT]]
+                                    "SPIDERMON_ENABLED off, or the crawl did not close)",
+                      "本次抓取没有健康检查结论（监控未运行：SPIDERMON_ENABLED 已关闭，或抓取未正常结束）")]
+    return [Alarm(str(alarm["check"]), str(alarm["message"]), str(alarm.get("zh") or ""))
+            for alarm in stats[ALARMS_STAT]]
 
 
 def last_good_items(earlier_runs_stats: list[Mapping[str, Any]]) -> int | None:

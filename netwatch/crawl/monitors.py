@@ -49,6 +49,11 @@ class HealthMonitor(Monitor):
     def figures(self) -> CrawlFigures:
         return figures_from_stats(self.data.stats)
 
+    def expect(self, ok: Any, message: str, zh: str) -> None:
+        """An alarm unless `ok`, said in English (logs, stats) and in Chinese (reports): verdict_of reads both."""
+        self.zh_message = zh
+        self.assertTrue(ok, message)
+
 
 @monitors.name("finish reason")
 class FinishReasonMonitor(HealthMonitor):
@@ -56,7 +61,8 @@ class FinishReasonMonitor(HealthMonitor):
 
     def test_finished(self) -> None:
         reason = self.figures.finish_reason
-        self.assertEqual(reason, "finished", f"the crawl ended with {reason or 'no finish reason'!r}, not 'finished'")
+        self.expect(reason == "finished", f"the crawl ended with {reason or 'no finish reason'!r}, not 'finished'",
+                    f"抓取以“{reason or '无结束原因'}”结束，而不是正常完成（finished）")
 
 
 @monitors.name("items")
@@ -67,7 +73,9 @@ class ZeroItemsMonitor(HealthMonitor):
         figures = self.figures
         dead = self.data.stats.get("netwatch/dead_sites")
         why = f"unreachable: {', '.join(dead)}" if dead else "site down, blocked or redesigned?"
-        self.assertGreater(figures.items, 0, f"no items from {figures.pages} request(s): {why}")
+        why_zh = f"无法访问：{'、'.join(dead)}" if dead else "网站关闭、拒绝访问还是改版了？"
+        self.expect(figures.items > 0, f"no items from {figures.pages} request(s): {why}",
+                    f"{figures.pages} 次请求未抓到任何商品：{why_zh}")
 
 
 @monitors.name("drop against the last good run")
@@ -80,8 +88,9 @@ class ItemDropMonitor(HealthMonitor):
         items = self.figures.items
         if not last_good or not items:  # no history; no items at all is ZeroItemsMonitor's alarm
             return
-        self.assertGreaterEqual(items, last_good * ratio, f"{items} items against {last_good} in the last good run "
-                                                          f"(below {ratio:.0%}): part of the site no longer parses?")
+        self.expect(items >= last_good * ratio, f"{items} items against {last_good} in the last good run "
+                                                f"(below {ratio:.0%}): part of the site no longer parses?",
+                    f"抓到 {items} 件商品，上次正常抓取为 {last_good} 件（低于 {ratio:.0%}）：网站部分页面无法解析了？")
 
 
 @monitors.name("error rate")
@@ -91,8 +100,9 @@ class ErrorRateMonitor(HealthMonitor):
     def test_error_rate(self) -> None:
         figures, limit = self.figures, self.settings.getfloat("NETWATCH_MAX_ERROR_RATE")
         if figures.pages:
-            self.assertLessEqual(figures.error_rate, limit, f"{figures.errors} errors in {figures.pages} requests "
-                                                            f"({figures.error_rate:.0%} > {limit:.0%})")
+            self.expect(figures.error_rate <= limit, f"{figures.errors} errors in {figures.pages} requests "
+                                                     f"({figures.error_rate:.0%} > {limit:.0%})",
+                        f"{figures.pages} 次请求出错 {figures.errors} 次（{figures.error_rate:.0%} > {limit:.0%}）")
 
 
 @monitors.name("listing field coverage")
@@ -110,9 +120,9 @@ class FieldCoverageMonitor(HealthMonitor):
                     else float(stats.get(f"spidermon_field_coverage/{LISTING}/{name}", 0.0))
                     for name in self.settings.getlist("NETWATCH_COVERAGE_FIELDS")}
         low = {name: share for name, share in coverage.items() if share < minimum}
-        self.assertFalse(low, f"of {listings} listings, too few have "
-                              + ", ".join(f"{name} ({share:.0%})" for name, share in sorted(low.items()))
-                              + f" (below {minimum:.0%}): a selector broke?")
+        shares = ", ".join(f"{name} ({share:.0%})" for name, share in sorted(low.items()))
+        self.expect(not low, f"of {listings} listings, too few have {shares} (below {minimum:.0%}): a selector broke?",
+                    f"{listings} 件商品中，具备以下字段的太少：{shares}（低于 {minimum:.0%}）：选择器失效了？")
 
 
 class RecordVerdict(Action):
@@ -137,7 +147,8 @@ def verdict_of(result: Any) -> list[Alarm]:
         # A failed assertion carries our message; a monitor that crashed, its traceback's last line.
         traceback = (failed.error or "").strip().splitlines()
         message = failed.reason or (traceback[-1] if traceback else "the monitor failed")
-        alarms.append(Alarm(getattr(monitor, "check", "") or monitor.name, message))
+        zh = getattr(monitor, "zh_message", "") if failed.reason else ""
+        alarms.append(Alarm(getattr(monitor, "check", "") or monitor.name, message, zh))
     return alarms
 
 
@@ -150,8 +161,8 @@ class LostWorkersMonitor(HealthMonitor):
 
     def test_no_worker_lost(self) -> None:
         lost = self.data.stats.get(LOST_WORKERS_STAT)
-        self.assertFalse(lost, f"worker(s) {lost} died during the crawl; the requests they held were crawled "
-                               "again by the others")
+        self.expect(not lost, f"worker(s) {lost} died during the crawl; the requests they held were crawled "
+                              "again by the others", f"工作进程 {lost} 在抓取中途退出，其未完成的请求已由其他进程重新抓取")
 
 
 @monitors.name("site budgets")
@@ -163,7 +174,8 @@ class BudgetMonitor(HealthMonitor):
     def test_no_budget_hit(self) -> None:
         hits = self.data.stats.get(BUDGET_HITS_STAT) or []
         dropped = int(self.data.stats.get(DROPPED_PREFIX + CLOSED_DROP_REASON, 0))
-        self.assertFalse(hits, "; ".join(budget_message(hit, dropped) for hit in hits))
+        self.expect(not hits, "; ".join(budget_message(hit, dropped) for hit in hits),
+                    "；".join(budget_message(hit, dropped, "zh") for hit in hits))
 
 
 @monitors.name("sites given up")
@@ -177,8 +189,9 @@ class SiteFailureMonitor(HealthMonitor):
     def test_no_site_given_up(self) -> None:
         closed = self.data.stats.get(CLOSED_SITES_STAT) or {}
         given_up = [failure for failure in self.data.stats.get(SITE_FAILURES_STAT) or [] if failure["site"] in closed]
-        self.assertFalse(given_up, "; ".join(f"gave up on {failure['site']} ({failure['url']}): {failure['reason']}"
-                                             for failure in given_up))
+        self.expect(not given_up, "; ".join(f"gave up on {failure['site']} ({failure['url']}): {failure['reason']}"
+                                            for failure in given_up),
+                    "；".join(f"已放弃站点 {failure['site']}（{failure['url']}）：{failure['reason']}" for failure in given_up))
 
 
 class CrawlHealthSuite(MonitorSuite):

@@ -77,11 +77,17 @@ class CrawlResult:
     @property
     def problem(self) -> str | None:
         """The health alarms' messages, or None for a healthy crawl."""
+        return self.problem_text("en")
+
+    def problem_text(self, lang: str) -> str | None:
+        """`problem` in English or Chinese (zh)."""
+        from netwatch.domain.words import say
+
         if self.store_error:
-            return "store failed"
+            return say("store_failed", lang)
         if not self.ran:
-            return "the crawl did not run (its error is in the log)"
-        return "; ".join(f"{alarm.check}: {alarm.message}" for alarm in self.alarms) or None
+            return say("did_not_run", lang)
+        return "; ".join(f"{alarm.check_name(lang)}: {alarm.text(lang)}" for alarm in self.alarms) or None
 
     def summary(self) -> dict[str, Any]:
         memory = self.stats.get("memusage/max")

@@ -94,6 +94,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "failed_sites": ("失败的站点和网址（重定向循环、被放弃的站点）", "Failed sites and URLs (redirect loops, sites given up)"),
     "rechecks": ("复查：下架情况", "Re-checks: takedown status"),
     "matches": ("命中", "matches"), "selected_none": ("未选择线索", "No lead selected"),
+    # `netwatch crawl`'s summary
+    "crawl_summary": ("抓取汇总", "crawl summary"), "coverage": ("字段覆盖率", "coverage"),
+    "seconds": ("用时（秒）", "seconds"), "ok": ("正常", "ok"), "listing": ("商品", "listing"),
+    "review": ("评价", "review"), "store_failed": ("数据库拒绝写入，抓取已停止", "stopped, the store failed"),
+    "run_unrecorded": ("批次 {run} 仍记为“运行中”，直到本机下一次抓取将其标为已终止",
+                       "run {run} stays 'running' until the next crawl on this host marks it killed"),
+    "did_not_run": ("抓取未运行（错误见日志）", "the crawl did not run (its error is in the log)"),
 }
 
 

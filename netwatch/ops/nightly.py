@@ -271,7 +271,8 @@ def _record_outcomes(store: Store, nightly_run_id: int, targets: Sequence[Target
         row = rows[target.id] = {}
         if outcome is None or outcome.error:
             why = outcome.error if outcome else "the crawl returned nothing for it"
-            row["status"], row["alarms"] = "failed", {"alarms": [Alarm("crawl_failed", why).to_dict()]}
+            why_zh = f"抓取失败：{outcome.error}" if outcome else "抓取没有返回该目标的任何结果"
+            row["status"], row["alarms"] = "failed", {"alarms": [Alarm("crawl_failed", why, why_zh).to_dict()]}
             row["crawl_run_id"] = outcome.run_id if outcome else None
         else:
             figures = figures_from_stats(outcome.stats)

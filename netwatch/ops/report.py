@@ -87,7 +87,7 @@ def report_lines(result: NightlyResult, lang: str = "en") -> list[tuple[str, lis
     sections.append((w("per_site"), [[w("platform"), w("new_leads_n")]]
                      + [[str(name), str(count)] for name, count in result.new_by_site.most_common()]))
     sections.append((w("alarms"), [[w("target"), w("check"), w("message")]]
-                     + [[name, alarm.check, alarm.message] for name, alarm in result.alarms]))
+                     + [[name, alarm.check_name(lang), alarm.text(lang)] for name, alarm in result.alarms]))
     sections.append((w("not_sent"), [[w("target"), w("why"), w("requests")]]
                      + [[t.name, why, str(count)] for t in result.targets for why, count in sorted(t.not_sent.items())]))
     sections.append((w("failed_sites"), [[w("target"), w("url"), w("reason")]]
