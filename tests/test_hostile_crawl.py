@@ -267,4 +267,4 @@ def test_the_nightly_report_shows_the_budget_alarm_and_the_traps(engine, db_url,
     assert "| 陷阱店 | 站点抓取上限 | 127.0.0.42：达到页面数上限（60 个页面），已抓取 60 个页面" in report
     assert "127.0.0.42: stopped at its pages budget (60 pages)" in by_name["陷阱店"].alarms[0].message
     assert "| 日历店 | trap/calendar | 4 |" in report
-    assert f"| 环路店 | {redirect.url}loop/a | redirect loop |" in report and by_name["环路店"].alarms == []
+    assert f"| 环路店 | {redirect.url}loop/a | 重定向循环 |" in report and by_name["环路店"].alarms == []

@@ -131,7 +131,7 @@ def test_alarms_for_a_dead_target_and_one_that_halved(engine, db_url, tmp_path):
     assert ("netmall", "drop") in alarms
     assert second.exit_code == EXIT_ALARMS
     report = second.report_path.read_text(encoding="utf-8")
-    assert "| gone-dark | zero_items |" in report and "| netmall | drop |" in report
+    assert "| gone-dark | 未抓到商品 |" in report and "| netmall | 商品数骤降 |" in report  # Chinese by default
     with engine.begin() as conn:
         statuses = dict(conn.execute(sa.select(WatchTarget.name, NightlyTargetRun.status).join(
             WatchTarget, WatchTarget.id == NightlyTargetRun.target_id).where(

@@ -94,6 +94,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "failed_sites": ("失败的站点和网址（重定向循环、被放弃的站点）", "Failed sites and URLs (redirect loops, sites given up)"),
     "rechecks": ("复查：下架情况", "Re-checks: takedown status"),
     "matches": ("命中", "matches"), "selected_none": ("未选择线索", "No lead selected"),
+    # a target's night and a crawl's end, as the nightly report shows them
+    "status_ok": ("正常", "ok"), "status_alarm": ("有告警", "alarm"), "status_failed": ("失败", "failed"),
+    "reason_finished": ("正常完成", "finished"), "reason_shutdown": ("被终止", "shutdown"),
+    "reason_store_failed": ("数据库拒绝写入", "store_failed"), "reason_closespider_timeout": ("达到时长上限", "closespider_timeout"),
+    "reason_redirect loop": ("重定向循环", "redirect loop"),
     # `netwatch crawl`'s summary
     "crawl_summary": ("抓取汇总", "crawl summary"), "coverage": ("字段覆盖率", "coverage"),
     "seconds": ("用时（秒）", "seconds"), "ok": ("正常", "ok"), "listing": ("商品", "listing"),
@@ -102,6 +107,11 @@ WORDS: dict[str, tuple[str, str]] = {
                        "run {run} stays 'running' until the next crawl on this host marks it killed"),
     "did_not_run": ("抓取未运行（错误见日志）", "the crawl did not run (its error is in the log)"),
 }
+
+
+def say_value(prefix: str, value: str, lang: str) -> str:
+    """A recorded value (a status, a finish reason …) in `lang` where the words have it, else as recorded."""
+    return say(f"{prefix}_{value}", lang) if f"{prefix}_{value}" in WORDS else value
 
 
 def say(key: str, lang: str, **values: object) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from netwatch import config
 from netwatch.domain.vocab import label
-from netwatch.domain.words import say
+from netwatch.domain.words import say, say_value
 from netwatch.ops.export import export_leads
 from netwatch.ops.report_html import URGENT_LIMIT, render_html
 from netwatch.store import Store
@@ -91,12 +91,14 @@ def report_lines(result: NightlyResult, lang: str = "en") -> list[tuple[str, lis
     sections.append((w("not_sent"), [[w("target"), w("why"), w("requests")]]
                      + [[t.name, why, str(count)] for t in result.targets for why, count in sorted(t.not_sent.items())]))
     sections.append((w("failed_sites"), [[w("target"), w("url"), w("reason")]]
-                     + [[t.name, failure["url"], failure["reason"]] for t in result.targets for failure in t.failures]))
+                     + [[t.name, failure["url"], say_value("reason", failure["reason"], lang)]
+                        for t in result.targets for failure in t.failures]))
     sections.append((w("targets"), [[w("target"), w("region"), w("status"), w("pages"), w("items"), w("errors"),
                                      w("finish_reason")]]
-                     + [[t.name, t.region, t.status, *((str(t.figures.pages), str(t.figures.items),
-                                                        str(t.figures.errors), t.figures.finish_reason or "")
-                                                       if t.figures else ("", "", "", ""))]
+                     + [[t.name, t.region, say_value("status", t.status, lang),
+                         *((str(t.figures.pages), str(t.figures.items), str(t.figures.errors),
+                            say_value("reason", t.figures.finish_reason or "", lang))
+                           if t.figures else ("", "", "", ""))]
                         for t in result.targets]))
     if result.takedowns is not None:
         sections.append((w("rechecks"), result.takedowns))
