@@ -128,15 +128,16 @@ class ArchiveReader:
         """The items the archived pages give, each with its record pointer and capture time."""
         carried = self.carried()
         for uri, archived in self.pages.items():
+            found = self.profile_rule(archived)
+            if found is not None and (not found[1] or found[1][0].item == "none"):
+                continue  # a list page, a review-API page: read for what they give listings, above
             record = self.record(archived)
             if record is None:
                 continue
             page = Page(url=uri, body=record.payload, headers={"Content-Type": record.content_type})
-            found = self.profile_rule(archived)
             if found is not None:
                 profile, matched = found
-                if not matched or matched[0].item == "none":
-                    continue
+                assert matched is not None
                 item = read_page(page, profile, matched)
                 if isinstance(item, Listing):
                     if uri in carried:
