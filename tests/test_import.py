@@ -227,3 +227,20 @@ def test_json_lines_need_not_share_their_keys(tmp_path):
     assert [(e.row, "canonical_id" in e.message) for e in report.errors] == [(4, True)]
     assert [(i.canonical_id, i.title, i.description, i.price) for i in items] == [
         ("P1", "手镯", None, None), ("P2", "手镯", "象牙手镯，假一赔十", None), ("P3", "纯天然象牙摆件", None, 88.0)]
+
+
+
+def test_json_lines_map_a_key_the_first_line_lacks(tmp_path):
+    """--map to a key first seen on line 2 reads it there; a --map key that no line has is named."""
+    path = tmp_path / "listings.jsonl"
+    lines = [{"id": "P1", "name": "手镯"}, {"id": "P2", "name": "摆件", "详情": "纯天然象牙"}]
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    items, report = build_items(path, mapping=parse_mapping("canonical_id=id,title=name,description=详情"))
+    assert report.errors == []
+    assert [(i.canonical_id, i.description) for i in items] == [("P1", None), ("P2", "纯天然象牙")]
+    with pytest.raises(ImportFileError, match=r"listings\.jsonl: --map description=详细: no line has that key"):
+        build_items(path, mapping=parse_mapping("canonical_id=id,title=name,description=详细"))
+    csv = tmp_path / "listings.csv"
+    pd.DataFrame(lines).to_csv(csv, index=False)  # one header: a wrong --map fails at once, as before
+    with pytest.raises(ImportFileError, match=r"--map description=详细: no such column"):
+        build_items(csv, mapping=parse_mapping("canonical_id=id,title=name,description=详细"))

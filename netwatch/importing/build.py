@@ -23,7 +23,7 @@ from netwatch.domain.clock import utcnow_iso
 from netwatch.domain.items import Listing, Review
 from netwatch.extract.prices import parse_price
 from netwatch.importing.columns import KINDS, guess_kind, resolve_columns
-from netwatch.importing.read import ImportFileError, RowError, read_rows
+from netwatch.importing.read import JSON_LINES, ImportFileError, RowError, read_rows
 
 MAX_KEPT_ERRORS = 1000  # a file of millions of bad rows must not hold millions of messages
 
@@ -253,6 +253,8 @@ def stage_items(
         raise ImportFileError(f"unknown time zone {timezone_name!r} (e.g. Asia/Shanghai or UTC)") from exc
     rows = read_rows(path, sheet=sheet)
     report = ImportReport(file=source, kind=kind or "?", platform=platform)
+    varying_keys = Path(path).suffix.lower() in JSON_LINES  # every other format has one header for all rows
+    seen_keys: set[str] = set()
     staged: Staged | None = None
     builders: dict[tuple[str, ...], ItemBuilder | RowError] = {}  # per key set: JSON lines need not share keys
     try:
@@ -262,12 +264,18 @@ def stage_items(
                 report.add_error(row)
                 continue
             keys = tuple(row)
+            if varying_keys:
+                seen_keys.update(keys)
             if staged is None:
                 chosen = kind or guess_kind(keys)
                 if chosen not in KINDS:
                     raise ImportFileError(f"{source}: --kind must be one of {', '.join(KINDS)}")
                 report.kind = chosen
-                builder = ItemBuilder(chosen, platform, resolve_columns(chosen, keys, mapping or {}, source), source, zone)
+                # JSON lines need not share keys: a --map key the first line lacks may come later (checked below)
+                first_mapping = {field: column for field, column in (mapping or {}).items()
+                                 if column in keys or not varying_keys}
+                builder = ItemBuilder(chosen, platform, resolve_columns(chosen, keys, first_mapping, source), source,
+                                      zone)
                 builders[keys] = builder
                 staged = Staged(builder, report)
             builder = builders.get(keys) or builders.setdefault(keys, _builder_for(staged.builder, keys, mapping, number))
@@ -279,6 +287,10 @@ def stage_items(
                 report.add_error(error)
         if staged is None:
             raise ImportFileError(f"{source}: no data rows")
+        never = [f"{field}={column}" for field, column in (mapping or {}).items() if varying_keys and column not in seen_keys]
+        if never:
+            raise ImportFileError(f"{source}: --map {', '.join(never)}: no line has that key "
+                                  f"(keys: {', '.join(sorted(seen_keys))})")
         staged.finish()
     except BaseException:
         if staged is not None:

@@ -24,6 +24,7 @@ class ImportFileError(ValueError):
     """The file as a whole cannot be imported (unreadable, unknown format, no usable columns)."""
 
 
+JSON_LINES = (".jsonl", ".ndjson")  # one JSON object per line: lines need not share keys
 MAX_ROW_BYTES = 4 * 1024 * 1024  # one CSV cell or JSONL line; a listing's description is a few KB
 MAX_XLSX_INFLATED = 2 * 1024**3  # the workbook's parts unpacked; a million-row dump is a few hundred MB
 MAX_XLSX_RATIO = 100  # XML packs 5-20 times; a part inflating more than this (and past 16 MB) is a bomb
@@ -146,7 +147,7 @@ def read_rows(path: str | Path, *, sheet: str | None = None) -> Iterator[tuple[i
         raise ImportFileError(f"{source}: no such file")
     if suffix in (".csv", ".tsv", ".txt"):
         yield from _csv_rows(path, source, "\t" if suffix == ".tsv" else ",")
-    elif suffix in (".jsonl", ".ndjson"):
+    elif suffix in JSON_LINES:
         yield from _jsonl_rows(path, source)
     elif suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
