@@ -97,3 +97,39 @@ def test_canonical_url_decides_the_listing_and_listing_pages_are_not_stored(tmp_
     assert code == 0, log[-3000:]
     assert sorted(item["url"] for item in items) == [f"{base}/p/{n}.html" for n in sorted(PRODUCTS)]
     assert {item["canonical_id"] for item in items} == {str(n) for n in PRODUCTS}
+
+
+class CanonicalAliasHandler(QuietHandler):
+    """A shop engine whose canonical URL is an alias that redirects back to the product page."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        match = re.fullmatch(r"/product\?id=(\d+)", self.path)
+        if match:
+            self.send_response(301)
+            self.send_header("Location", f"/p/{match.group(1)}.html")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+def test_a_canonical_that_redirects_back_keeps_the_product(tmp_path):
+    site = tmp_path / "site"
+    (site / "p").mkdir(parents=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(CanonicalAliasHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        links = "".join(f'<li><a href="/p/{n}.html">{t}</a></li>' for n, (t, _) in PRODUCTS.items())
+        (site / "index.html").write_text(f"<html><body><h1>全部商品</h1><ul>{links}</ul></body></html>",
+                                         encoding="utf-8")
+        for number, (title, price) in PRODUCTS.items():
+            (site / "p" / f"{number}.html").write_text(
+                product_page(title, price, head=f'<link rel="canonical" href="/product?id={number}">'), encoding="utf-8")
+        code, items, stats, log = crawl(tmp_path / "crawl", "generic", "-a", f"start_url={base}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, log[-3000:]
+    # every product once, under the page's own URL (its canonical only leads back to it)
+    assert sorted((item["url"], item["title"], item["price"]) for item in items) == sorted(
+        (f"{base}/p/{n}.html", title, price) for n, (title, price) in PRODUCTS.items())

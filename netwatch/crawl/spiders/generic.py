@@ -8,7 +8,8 @@ engine they multiply one catalogue page into hundreds and show the same products
 
 A page names its own URL with <link rel=canonical> or og:url: the listing is stored under that URL, and a page
 whose canonical is another page of the site (a facet variant, a tracking parameter) is not a second listing:
-the canonical page is fetched instead.
+the canonical page is fetched instead. A canonical that redirects back to the page that named it (a shop engine
+whose canonical is an alias of its product URL) leaves that page as the listing, under its own URL.
 
     scrapy crawl generic -a start_url=https://shop.example.cn/
 """
@@ -24,11 +25,15 @@ import scrapy
 from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 
+from netwatch.crawl.archive import CAPTURE_META
 from netwatch.crawl.spiders.base import NetwatchSpider, host_of, is_html, page_from_response
 from netwatch.extract import extract_listing
 from netwatch.extract.pagekind import canonical_url, grid_links
 
 PRODUCT_PRIORITY, PAGINATION_PRIORITY, CATEGORY_PRIORITY = 30, 20, 0
+REDIRECTS = (301, 302, 303, 307, 308)
+# A canonical request's meta: the page that named it, and that page's listing should the canonical lead back.
+CANONICAL_OF_META, FALLBACK_META = "netwatch_canonical_of", "netwatch_canonical_fallback"
 _NEXT_PAGE_CSS = "a[rel=next], a.next, link[rel=next], li.next a, .pagination a, .pager a"
 _PAGINATION = re.compile(r"[?&](?:page|p|pg|pageno|page_no|pagenum|start|offset)=\d+|/page/\d+/?$", re.IGNORECASE)
 _PRODUCT_URL = re.compile(
@@ -103,14 +108,23 @@ class GenericSpider(NetwatchSpider):
         return key(a) == key(b)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if response.status in REDIRECTS:  # a canonical's redirect, which the canonical request follows itself
+            yield from self._canonical_redirect(response)
+            return
         if not is_html(response):
             return
         page = page_from_response(response)
         canonical = canonical_url(page.selector, response.url)
         if canonical and self.on_site(canonical) and not self._same_page(canonical, response.url):
-            # Not a page of its own: read the page it names (once; the duplicate filter sees to that).
+            # Not a page of its own: read the page it names (once; the duplicate filter sees to that). Should that
+            # redirect back here, the duplicate filter would drop the way back: this page's listing waits in meta.
             self.crawler.stats.inc_value("netwatch/pages_canonical_elsewhere")
-            yield scrapy.Request(canonical, callback=self.parse, errback=self.on_error, priority=PRODUCT_PRIORITY)
+            here = None if _NEVER.search(response.url) else extract_listing(page, self.platform or None)
+            if here is not None:
+                here.capture = response.meta.get(CAPTURE_META)  # the evidence is this page's record
+            yield scrapy.Request(canonical, callback=self.parse, errback=self.on_error, priority=PRODUCT_PRIORITY,
+                                 meta={"dont_redirect": True, "handle_httpstatus_list": list(REDIRECTS),
+                                       CANONICAL_OF_META: response.url, FALLBACK_META: here})
             return
         url = canonical if canonical and self.on_site(canonical) else response.url
         page.url = url
@@ -123,6 +137,24 @@ class GenericSpider(NetwatchSpider):
         else:
             self.crawler.stats.inc_value("netwatch/pages_navigation")
         yield from self.follow_links(response, page.selector)
+
+    def _canonical_redirect(self, response: Response) -> Iterator[Any]:
+        """A canonical URL answered with a redirect: back to the page that named it, that page is the listing;
+        elsewhere, followed as any link."""
+        location = response.headers.get(b"Location")
+        target = urljoin(response.url, location.decode("latin-1")) if location else None
+        origin = response.meta.get(CANONICAL_OF_META)
+        if target is None:
+            return
+        if origin and self._same_page(target, origin):
+            self.crawler.stats.inc_value("netwatch/canonical_redirects_back")
+            listing = response.meta.get(FALLBACK_META)
+            if listing is not None:
+                self.crawler.stats.inc_value("netwatch/pages_product")
+                yield listing
+            return
+        if self.on_site(target):
+            yield scrapy.Request(target, callback=self.parse, errback=self.on_error, priority=PRODUCT_PRIORITY)
 
     def follow_links(self, response: Response, selector: Any) -> Iterator[scrapy.Request]:
         """Product links (a grid's cards, product-like URLs) first, then pagination, then categories."""
