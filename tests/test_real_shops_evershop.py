@@ -23,8 +23,10 @@ from shop_helpers import crawl_generic, free_port, products_right, wait_until_se
 
 SHOP_DIR = PROJECT_DIR / "fixtures" / "evershop_shop"
 EVERSHOP = SHOP_DIR / "node_modules" / "@evershop" / "evershop" / "dist" / "bin" / "evershop.js"
-# EverShop's product page: /<category url key>/<product url key>, the product key ending in its number.
-PRODUCT_URL = re.compile(r"^http://127\.0\.0\.1:\d+/[a-z0-9-]+/[a-z0-9-]+-(\d+)$")
+# EverShop's product page: /<category url key>/<product url key>, the product key ending in its number; or the bare
+# /<product url key>, its own canonical, for a product whose category URL EverShop's background job did not write
+# (which products varies from run to run: one or two of the 40 in most runs).
+PRODUCT_URL = re.compile(r"^http://127\.0\.0\.1:\d+/(?:[a-z0-9-]+/)?[a-z0-9-]+-(\d+)$")
 VIOLATION_WORDS = ("象牙", "根治", "最好")
 
 
