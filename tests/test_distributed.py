@@ -125,3 +125,73 @@ def check_screenshots(engine, archive, taken: int) -> None:
         assert all(set(page["lead_ids"]) <= by_capture[stamp] for page in record["pages"])
         assert len(record["files"]) == 2 * len(record["pages"])  # the page, and the page with its hits marked
         assert all(sha256_file(folders[stamp] / name) == digest for name, digest in record["files"].items())
+
+
+def test_two_workers_share_one_site_budget(pg_url, redis_url, namespace, tmp_path):
+    """A link trap crawled by two workers gets the site's budget once, not once per worker; the hit is one alarm."""
+    from netwatch_fixtures.hostile import HostileSite
+
+    engine = open_engine(pg_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    shared: dict = {}
+    with HostileSite("trap", host="127.0.0.45", delay=0.5) as trap:  # slow: both workers get to crawl it
+        add_target(engine, make_spec("陷阱店", url=trap.url, tags="nightly"))
+        workers = [start_worker(redis_url, namespace, f"w{n}") for n in (1, 2)]
+        try:
+            crawl = functools.partial(crawl_targets_shared, redis_url=redis_url, namespace=namespace, min_workers=2,
+                                      timeout=300, count_fetches=True, stats_out=shared)
+            result = run_nightly(pg_url, outbox=tmp_path, settings={**QUIET, "NETWATCH_SITE_MAX_PAGES": 60},
+                                 crawl=crawl)
+            assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+    # At most the one budget, whichever worker got there first (requests are counted as they go to the
+    # downloader: one counted there and cut off as its worker stops is not sent).
+    assert 0 < len(trap.requests) <= 60
+    [(name, alarm)] = result.alarms
+    assert name == "陷阱店" and alarm.check == "budget" and "stopped at its pages budget (60 pages)" in alarm.message
+    engine.dispose()
+
+
+
+def test_workers_count_one_budget_in_redis(redis_url, namespace):
+    """Two workers' SiteBudget middlewares (real crawlers, real Redis): together they let through the site's
+    budget of requests once; the one whose request passed it reports the hit, the other closes the site too."""
+    from scrapy import Request, Spider
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.utils.test import get_crawler
+
+    from netwatch.crawl.budgets import SiteBudget
+    from netwatch.crawl.health import BUDGET_HITS_STAT
+
+    class Target(Spider):
+        name = "generic"
+        target = "http://127.0.0.46/"
+
+    budgets = []
+    for _ in range(2):
+        crawler = get_crawler(Target, {"REDIS_URL": redis_url, "NETWATCH_REDIS_PREFIX": f"{namespace}:job",
+                                       "NETWATCH_SITE_MAX_PAGES": 10})
+        crawler.spider = Target()
+        budgets.append(SiteBudget.from_crawler(crawler))
+    passed = [0, 0]
+    for n in range(30):
+        worker = n % 2
+        try:
+            budgets[worker].process_request(Request(f"http://127.0.0.46/trap/{n}"))
+            passed[worker] += 1
+        except IgnoreRequest:
+            pass
+    assert passed == [5, 5]  # one budget of 10 for both, not 10 each
+    hits = [budget.stats.get_value(BUDGET_HITS_STAT) or [] for budget in budgets]
+    assert sorted(len(h) for h in hits) == [0, 1] and [h for h in hits if h][0][0]["pages"] == 10
+    assert all(budget.stats.get_value("netwatch/closed_sites") for budget in budgets)
+    # another target's budget is its own
+    other = get_crawler(Spider, {"REDIS_URL": redis_url, "NETWATCH_REDIS_PREFIX": f"{namespace}:job",
+                                 "NETWATCH_SITE_MAX_PAGES": 10})
+    other.spider = Spider("other")
+    SiteBudget.from_crawler(other).process_request(Request("http://127.0.0.46/trap/0"))

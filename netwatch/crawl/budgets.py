@@ -11,6 +11,10 @@ new requests for it are dropped before they are scheduled (ClosedSiteFilter, a s
 queue stops growing as well. Each dropped request is counted under netwatch/dropped/<why>; each budget hit is
 one entry of netwatch/budget_hits, which the Spidermon monitors turn into an alarm. A site profile may set its
 own budget (`budget: {pages: …, seconds: …}`); 0 is no limit.
+
+A target crawled by distributed workers has one budget, not one per worker: its pages, first request and closed
+sites are counted in Redis (SharedLedger, under the job's keys), the worker whose request passed the budget
+reports the hit, and the others close the site when they next ask.
 """
 
 from __future__ import annotations
@@ -24,8 +28,72 @@ from scrapy.core.scheduler import Scheduler
 from scrapy.http import Response
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
+from netwatch.crawl.distributed.common import spider_prefix
 from netwatch.crawl.health import BUDGET_HITS_STAT, CLOSED_DROP_REASON, DROPPED_PREFIX
 from netwatch.crawl.stats import close_site, closed_site, drop, site_of
+
+
+class LocalLedger:
+    """One crawl's count of each site's requests, its first request, and the closed sites (in its stats)."""
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+        self.pages: Counter[str] = Counter()
+        self.first_request: dict[str, float] = {}
+
+    def count(self, site: str) -> tuple[int, float] | None:
+        """Count one more request to the site: (requests before it, its first request's time), or None when the
+        site is closed."""
+        if closed_site(self.stats, site):
+            return None
+        before = self.pages[site]
+        self.pages[site] += 1
+        return before, self.first_request.setdefault(site, time.time())
+
+    def close(self, site: str, why: str) -> bool:
+        """Close the site; True when this call closed it (its hit is reported here)."""
+        return close_site(self.stats, site, why)
+
+
+# One round trip a request: is the site closed; else count it and give its first request's time.
+_COUNT = """
+local closed = redis.call('HGET', KEYS[3], ARGV[1])
+if closed then return {-1, '0', closed} end
+local pages = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+return {pages - 1, redis.call('HGET', KEYS[2], ARGV[1]), false}
+"""
+
+
+class SharedLedger(LocalLedger):
+    """The same counts for a target shared by distributed workers, in Redis under the job's keys."""
+
+    def __init__(self, stats: Any, crawler: Any) -> None:
+        import redis
+
+        super().__init__(stats)
+        self.server = redis.Redis.from_url(crawler.settings["REDIS_URL"], decode_responses=True)
+        self.crawler = crawler
+        self.script = self.server.register_script(_COUNT)
+        self.prefix = crawler.settings.get("NETWATCH_REDIS_PREFIX")
+
+    def _keys(self) -> list[str]:
+        base = f"{spider_prefix(self.prefix, self.crawler.spider)}:budget"
+        return [f"{base}:pages", f"{base}:first", f"{base}:closed"]
+
+    def count(self, site: str) -> tuple[int, float] | None:
+        if closed_site(self.stats, site):
+            return None
+        before, first, closed = self.script(keys=self._keys(), args=[site, time.time()])
+        if closed:  # another worker closed it: so does this one, without reporting a hit of its own
+            close_site(self.stats, site, closed)
+            return None
+        self.pages[site] = int(before) + 1
+        return int(before), float(first)
+
+    def close(self, site: str, why: str) -> bool:
+        first = bool(self.server.hsetnx(self._keys()[2], site, why))
+        return close_site(self.stats, site, why) and first
 
 
 class SiteBudget:
@@ -35,8 +103,8 @@ class SiteBudget:
         self.stats = crawler.stats
         self.max_pages = crawler.settings.getint("NETWATCH_SITE_MAX_PAGES")
         self.max_seconds = crawler.settings.getfloat("NETWATCH_SITE_MAX_SECONDS")
-        self.pages: Counter[str] = Counter()
-        self.first_request: dict[str, float] = {}
+        shared = crawler.settings.get("NETWATCH_REDIS_PREFIX") and crawler.settings.get("REDIS_URL")
+        self.ledger = SharedLedger(self.stats, crawler) if shared else LocalLedger(self.stats)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SiteBudget:
@@ -44,23 +112,23 @@ class SiteBudget:
 
     def process_request(self, request: Request) -> None:
         site = site_of(request.url)
-        started = self.first_request.setdefault(site, time.monotonic())
-        if self.max_seconds and time.monotonic() - started > self.max_seconds:
-            self.hit(site, "seconds", self.max_seconds)
-        elif self.max_pages and self.pages[site] >= self.max_pages:  # one more than the budget: the site is closed
-            self.hit(site, "pages", self.max_pages)
+        counted = self.ledger.count(site)
+        if counted is not None:
+            before, first = counted
+            if self.max_seconds and time.time() - first > self.max_seconds:
+                self.hit(site, "seconds", self.max_seconds, before, first)
+            elif self.max_pages and before >= self.max_pages:  # one more than the budget: the site is closed
+                self.hit(site, "pages", self.max_pages, before, first)
         if closed_site(self.stats, site):
             raise drop(self.stats, CLOSED_DROP_REASON, request)
-        self.pages[site] += 1
 
-    def hit(self, site: str, budget: str, limit: float) -> None:
+    def hit(self, site: str, budget: str, limit: float, pages: int, first: float) -> None:
         unit = "pages" if budget == "pages" else "s"
-        if not close_site(self.stats, site, f"its {budget} budget ({limit:g} {unit})"):
+        if not self.ledger.close(site, f"its {budget} budget ({limit:g} {unit})"):
             return
-        elapsed = time.monotonic() - self.first_request.get(site, time.monotonic())
         hits = self.stats.get_value(BUDGET_HITS_STAT) or []
         self.stats.set_value(BUDGET_HITS_STAT, [*hits, {"site": site, "budget": budget, "limit": limit,
-                                                        "pages": self.pages[site], "seconds": round(elapsed, 1)}])
+                                                        "pages": pages, "seconds": round(time.time() - first, 1)}])
 
 
 class ClosedSiteFilter(BaseSpiderMiddleware):

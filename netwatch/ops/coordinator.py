@@ -210,11 +210,17 @@ def _spider_identity(entry: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def combine_stats(posted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One crawl's stats from its workers' parts: counts added, finish reason 'finished' only if all were."""
+    """One crawl's stats from its workers' parts: counts added, lists joined (each entry once: budget hits,
+    site failures), mappings merged (closed sites), finish reason 'finished' only if all were."""
     combined: dict[str, Any] = {}
     for stats in posted:
         for key, value in stats.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            known = combined.get(key)
+            if isinstance(value, list) and isinstance(known, list):
+                combined[key] = known + [entry for entry in value if entry not in known]
+            elif isinstance(value, dict) and isinstance(known, dict):
+                combined[key] = {**value, **known}
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 combined.setdefault(key, value)
             else:
                 combined[key] = combined.get(key, 0) + value
