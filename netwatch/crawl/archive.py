@@ -102,7 +102,7 @@ class ArchiveMiddleware:
         try:
             await asyncio.get_running_loop().run_in_executor(
                 self.executor, provenance.write, run, self.crawler, self.started, copy.deepcopy(self.hosts), ntp, None)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the closing record is written all the same
             logger.error("writing the open provenance record of %s failed: %s", run.stamp, exc)
 
     async def process_response(self, request: Request, response: Response) -> Response:
