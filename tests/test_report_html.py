@@ -34,7 +34,7 @@ def test_html_report_has_charts_urgent_leads_regions_and_alarms(filled, tmp_path
     assert urgent.startswith(" (2)") and "严重" in urgent and "高" in urgent and "刷单炒信" not in urgent
     assert urgent.index("严重") < urgent.index("class='sev-high'")  # the worst first
     assert "<a href='%E6%B5%B7%E6%B7%80.csv'>海淀</a></td><td>5</td>" in html
-    assert "<tr class='alarm'><td>netmall</td><td>drop</td>" in html and ".alarm td{background:#fdecea" in html
+    assert "<tr class='alarm'><td>netmall</td><td>商品数骤降</td>" in html and ".alarm td{background:#fdecea" in html
     assert "有告警" in html and "Asia/Shanghai" in html
     assert not any(marker in html for marker in ("<script", "<link", "src=", "href='http"))  # self-contained
 
