@@ -88,7 +88,6 @@ class SharedLedger(LocalLedger):
         if closed:  # another worker closed it: so does this one, without reporting a hit of its own
             close_site(self.stats, site, closed)
             return None
-        self.pages[site] = int(before) + 1
         return int(before), float(first)
 
     def close(self, site: str, why: str) -> bool:
