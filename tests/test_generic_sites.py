@@ -133,3 +133,44 @@ def test_a_canonical_that_redirects_back_keeps_the_product(tmp_path):
     # every product once, under the page's own URL (its canonical only leads back to it)
     assert sorted((item["url"], item["title"], item["price"]) for item in items) == sorted(
         (f"{base}/p/{n}.html", title, price) for n, (title, price) in PRODUCTS.items())
+
+
+def test_rescan_reads_a_generic_crawls_archive_as_the_crawl_did(tmp_path):
+    """`netwatch rescan` over a generic crawl's archive stores the listings the crawl stored, under the same
+    URLs: a tracking variant is not a second listing, a canonical that led back keeps its page."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    (site / "p").mkdir(parents=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(CanonicalAliasHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    archive = tmp_path / "archive"
+    try:
+        links = "".join(f'<li><a href="/p/{n}.html">{t}</a></li>' for n, (t, _) in PRODUCTS.items())
+        (site / "index.html").write_text(f'<html><body><h1>全部商品</h1><ul>{links}<li><a href="/p/4.html?ref=home">'
+                                         "杯子</a></li></ul></body></html>", encoding="utf-8")
+        for number, (title, price) in PRODUCTS.items():  # canonicals that redirect back (see above)
+            (site / "p" / f"{number}.html").write_text(
+                product_page(title, price, head=f'<link rel="canonical" href="/product?id={number}">'), encoding="utf-8")
+        (site / "p" / "4.html").write_text(product_page("陶瓷马克杯", 19.9, head='<link rel="canonical" href="/p/4.html">'),
+                                           encoding="utf-8")
+        code, items, _, log = crawl(tmp_path / "crawl", "generic", "-a", f"start_url={base}/", "-s",
+                                    f"NETWATCH_ARCHIVE_DIR={archive}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, log[-3000:]
+    crawled = sorted(item["url"] for item in items)
+    assert crawled == sorted([*(f"{base}/p/{n}.html" for n in PRODUCTS), f"{base}/p/4.html"])
+    db = tmp_path / "rescan.db"
+    done = subprocess.run([sys.executable, "-m", "netwatch.cli", "rescan", "--since", "2000-01-01", "--store",
+                           "--archive", str(archive), "--db", f"sqlite:///{db}"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        rescanned = sorted(url for (url,) in conn.execute("SELECT url FROM listings"))
+        hits = {match for (match,) in conn.execute("SELECT match FROM lead_hits")}
+    assert rescanned == crawled and {"象牙", "最好"} <= hits

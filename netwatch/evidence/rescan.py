@@ -1,6 +1,7 @@
 """`netwatch rescan --since DATE`: today's rule packs over the pages archived since DATE, without fetching
 anything. Each archived page is read as its crawl read it: through the crawl's site profile (recorded in its
-provenance) or the generic extraction. A listing gets what its crawl gave it from other pages too: the price
+provenance) or as the generic spider reads any shop (netwatch.extract.any_shop: canonical URLs, no review
+forms or carts). A listing gets what its crawl gave it from other pages too: the price
 and title its list page showed beside its link (the price-marks check), and the reviews of its review API,
 every page of it, from the archive. The items go through the one item path (netwatch.checks.process) into a
 store, as a run of spider "rescan", and the review pass scores that run's reviews (netwatch.analysis.reviews).
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from netwatch.analysis.reviews.store_pass import score_run
 from netwatch.checks import CHECKED_TYPES, process
@@ -26,7 +27,8 @@ from netwatch.crawl.warc import day_dirs
 from netwatch.domain.capture import INDEX_SUFFIX, PROVENANCE_SUFFIX, RecordPointer
 from netwatch.domain.items import Listing, Shop
 from netwatch.evidence.records import EvidenceError, Record, index_entries, read_json, read_record
-from netwatch.extract import Page, extract_listing
+from netwatch.extract import Page
+from netwatch.extract.any_shop import host_aliases, read_shop_page
 from netwatch.sites import (
     PageRule,
     SiteProfile,
@@ -124,6 +126,16 @@ class ArchiveReader:
             url = next_review_url(rule.reviews, url, page_number, pages)
             page_number += 1
 
+    def shop_page_item(self, page: Page, archived: Archived) -> Listing | None:
+        """A page of a crawl without a profile, read as the generic spider read it (netwatch.extract.any_shop)."""
+        provenance = archived.provenance
+        hosts = set().union(*(host_aliases(urlsplit(url).hostname or "") for url in provenance.get("source_urls") or []))
+        read = read_shop_page(page, provenance.get("platform"), hosts or host_aliases(urlsplit(page.url).hostname or ""))
+        if read.canonical_elsewhere:
+            # its canonical page is read itself where archived; where not (it led back here), this page is the listing
+            return None if read.canonical_elsewhere in self.pages else read.own_listing
+        return read.listing
+
     def items(self) -> Iterator[Listing | Shop]:
         """The items the archived pages give, each with its record pointer and capture time."""
         carried = self.carried()
@@ -146,7 +158,7 @@ class ArchiveReader:
                     if api:
                         self.reviews(item, matched[0], api)
             elif "html" in record.content_type:
-                item = extract_listing(page, archived.provenance.get("platform"))
+                item = self.shop_page_item(page, archived)
             else:
                 item = None
             if item is None:

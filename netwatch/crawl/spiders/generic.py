@@ -6,9 +6,10 @@ listing and category pages are read for their links and never stored. Links are 
 first, categories next; facets, sorting, filters, review forms, cart, account and login links never (on a shop
 engine they multiply one catalogue page into hundreds and show the same products again).
 
-A page names its own URL with <link rel=canonical> or og:url: the listing is stored under that URL, and a page
-whose canonical is another page of the site (a facet variant, a tracking parameter) is not a second listing:
-the canonical page is fetched instead. A canonical that redirects back to the page that named it (a shop engine
+What a page gives is netwatch.extract.any_shop's (shared with `netwatch rescan`): a page names its own URL with
+<link rel=canonical> or og:url, and the listing is stored under that URL; a page whose canonical is another page
+of the site (a facet variant, a tracking parameter) is not a second listing: the canonical page is fetched
+instead. A canonical that redirects back to the page that named it (a shop engine
 whose canonical is an alias of its product URL) leaves that page as the listing, under its own URL.
 
     scrapy crawl generic -a start_url=https://shop.example.cn/
@@ -27,8 +28,8 @@ from scrapy.linkextractors import LinkExtractor
 
 from netwatch.crawl.archive import CAPTURE_META
 from netwatch.crawl.spiders.base import NetwatchSpider, host_of, is_html, page_from_response
-from netwatch.extract import extract_listing
-from netwatch.extract.pagekind import canonical_url, grid_links
+from netwatch.extract.any_shop import NEVER, host_aliases, on_site, read_shop_page, same_page
+from netwatch.extract.pagekind import grid_links
 
 PRODUCT_PRIORITY, PAGINATION_PRIORITY, CATEGORY_PRIORITY = 30, 20, 0
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -40,23 +41,6 @@ _PRODUCT_URL = re.compile(
     r"/(?:product|products|item|items|goods|detail|dp|p|catalogue/[^/]+_\d+)/|item\.htm|/item/|[?&](?:id|item_?id|"
     r"product_?id|goods_?id)=\w", re.IGNORECASE,
 )
-# Never followed: these pages are the same catalogue sorted or filtered, forms, or a visitor's own pages.
-_NEVER = re.compile(
-    r"selected_facets=|[?&](?:sort|sort_by|order|orderby|dir|filter|filters|view|mode|limit|currency|lang)="
-    r"|/(?:reviews?/add|review|reviews|basket|cart|checkout|accounts?|login|logout|register|signup|sign-in"
-    r"|password-reset|wishlists?|compare|alerts?|offers|search)(?:/|$|\?)|[?&]q=|javascript:|mailto:",
-    re.IGNORECASE,
-)
-
-
-def host_aliases(host: str) -> set[str]:
-    """The host names one site answers to: www. and the bare domain, localhost and 127.0.0.1."""
-    host = host.lower()
-    loopback = {"localhost", "127.0.0.1", "::1"}
-    if host in loopback:
-        return set(loopback)
-    bare = host.removeprefix("www.")
-    return {bare, f"www.{bare}"}
 
 
 class GenericSpider(NetwatchSpider):
@@ -75,7 +59,7 @@ class GenericSpider(NetwatchSpider):
         self.allowed_domains = sorted(h for h in self.site_hosts if h != "::1")
         self.platform = platform or ""
         # Not LinkExtractor(allow_domains=…): it compares host:port, so sites on a port never match.
-        self.links = LinkExtractor(deny=_NEVER.pattern)
+        self.links = LinkExtractor(deny=NEVER.pattern)
 
     async def start(self) -> Any:
         for url in self.start_urls:
@@ -85,7 +69,7 @@ class GenericSpider(NetwatchSpider):
                                  dont_filter=True)
 
     def on_site(self, url: str) -> bool:
-        return host_of(url).lower() in self.site_hosts
+        return on_site(url, self.site_hosts)
 
     def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """A sitemap's entries on this site (any of its host names); others are another site's."""
@@ -100,12 +84,7 @@ class GenericSpider(NetwatchSpider):
                               priority=PRODUCT_PRIORITY if _PRODUCT_URL.search(url) else CATEGORY_PRIORITY)
 
     def _same_page(self, a: str, b: str) -> bool:
-        """Two URLs of one page: equal but for the host alias, a trailing slash or a fragment."""
-        def key(url: str) -> tuple[str, str, str]:
-            parts = urlsplit(url)
-            host = min(host_aliases(parts.hostname or "")) if self.on_site(url) else parts.hostname or ""
-            return (f"{host}:{parts.port}", parts.path.rstrip("/") or "/", parts.query)
-        return key(a) == key(b)
+        return same_page(a, b, self.site_hosts)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if response.status in REDIRECTS:  # a canonical's redirect, which the canonical request follows itself
@@ -114,26 +93,22 @@ class GenericSpider(NetwatchSpider):
         if not is_html(response):
             return
         page = page_from_response(response)
-        canonical = canonical_url(page.selector, response.url)
-        if canonical and self.on_site(canonical) and not self._same_page(canonical, response.url):
+        read = read_shop_page(page, self.platform or None, self.site_hosts)
+        if read.canonical_elsewhere:
             # Not a page of its own: read the page it names (once; the duplicate filter sees to that). Should that
             # redirect back here, the duplicate filter would drop the way back: this page's listing waits in meta.
             self.crawler.stats.inc_value("netwatch/pages_canonical_elsewhere")
-            here = None if _NEVER.search(response.url) else extract_listing(page, self.platform or None)
+            here = read.own_listing
             if here is not None:
                 here.capture = response.meta.get(CAPTURE_META)  # the evidence is this page's record
-            yield scrapy.Request(canonical, callback=self.parse, errback=self.on_error, priority=PRODUCT_PRIORITY,
+            yield scrapy.Request(read.canonical_elsewhere, callback=self.parse, errback=self.on_error,
+                                 priority=PRODUCT_PRIORITY,
                                  meta={"dont_redirect": True, "handle_httpstatus_list": list(REDIRECTS),
                                        CANONICAL_OF_META: response.url, FALLBACK_META: here})
             return
-        url = canonical if canonical and self.on_site(canonical) else response.url
-        page.url = url
-        # A review form, a cart or account page reached anyway (a sitemap, a start URL) may show the product,
-        # but it is not the product's page: stored, it would take the listing's place.
-        listing = None if _NEVER.search(url) else extract_listing(page, self.platform or None)
-        if listing is not None:
+        if read.listing is not None:
             self.crawler.stats.inc_value("netwatch/pages_product")
-            yield listing
+            yield read.listing
         else:
             self.crawler.stats.inc_value("netwatch/pages_navigation")
         yield from self.follow_links(response, page.selector)
@@ -163,7 +138,7 @@ class GenericSpider(NetwatchSpider):
         seen: set[str] = set()
         for link in self.links.extract_links(response):
             url = _without_fragment(link.url)
-            if url in seen or not self.on_site(url) or _NEVER.search(url):
+            if url in seen or not self.on_site(url) or NEVER.search(url):
                 continue
             seen.add(url)
             if url in cards or (_PRODUCT_URL.search(url) and not _PAGINATION.search(url)):
@@ -174,7 +149,7 @@ class GenericSpider(NetwatchSpider):
                 priority = CATEGORY_PRIORITY
             yield scrapy.Request(url, callback=self.parse, errback=self.on_error, priority=priority)
         for url in pagination - seen:  # <link rel=next> is no anchor: the link extractor does not see it
-            if self.on_site(url) and not _NEVER.search(url):
+            if self.on_site(url) and not NEVER.search(url):
                 yield scrapy.Request(url, callback=self.parse, errback=self.on_error, priority=PAGINATION_PRIORITY)
 
 
