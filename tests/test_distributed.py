@@ -194,4 +194,5 @@ def test_workers_count_one_budget_in_redis(redis_url, namespace):
     other = get_crawler(Spider, {"REDIS_URL": redis_url, "NETWATCH_REDIS_PREFIX": f"{namespace}:job",
                                  "NETWATCH_SITE_MAX_PAGES": 10})
     other.spider = Spider("other")
-    SiteBudget.from_crawler(other).process_request(Request("http://127.0.0.46/trap/0"))
+    assert SiteBudget.from_crawler(other).process_request(Request("http://127.0.0.46/trap/0")) is None  # sent
+    assert not other.stats.get_value("netwatch/closed_sites")

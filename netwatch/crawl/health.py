@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from netwatch.domain.words import say_value
+
 ALARMS_STAT = "netwatch/health/alarms"  # list of {check, message}; [] is a healthy crawl
 LAST_GOOD_STAT = "netwatch/last_good_items"  # items of the target's last run without alarms (the store's)
 # Set by the distributed coordinator in a target's stats: the worker incarnations that died during its crawl.
@@ -42,14 +44,6 @@ def field_coverage(stats: Mapping[str, Any]) -> dict[str, float]:
     return {name: round(int(stats.get(f"{LISTINGS_WITH_PREFIX}{name}", 0)) / listings, 4) for name in COVERED_FIELDS}
 
 
-# The checks by name, as a Chinese report names them.
-CHECK_NAMES_ZH = {
-    "finish_reason": "结束原因", "zero_items": "未抓到商品", "drop": "商品数骤降", "error_rate": "错误率",
-    "field_coverage": "字段覆盖率", "budget": "站点抓取上限", "site_failed": "放弃站点", "worker_lost": "工作进程丢失",
-    "crawl_failed": "抓取失败", "no_verdict": "无健康检查结论",
-}
-
-
 @dataclass(frozen=True)
 class Alarm:
     check: str  # "zero_items", "drop", "error_rate", "finish_reason", "field_coverage", "budget", "site_failed",
@@ -64,7 +58,7 @@ class Alarm:
         return self.zh if lang == "zh" and self.zh else self.message
 
     def check_name(self, lang: str) -> str:
-        return CHECK_NAMES_ZH.get(self.check, self.check) if lang == "zh" else self.check
+        return say_value("check", self.check, lang)
 
 
 @dataclass(frozen=True)

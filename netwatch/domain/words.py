@@ -94,6 +94,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "failed_sites": ("失败的站点和网址（重定向循环、被放弃的站点）", "Failed sites and URLs (redirect loops, sites given up)"),
     "rechecks": ("复查：下架情况", "Re-checks: takedown status"),
     "matches": ("命中", "matches"), "selected_none": ("未选择线索", "No lead selected"),
+    # the health checks an alarm names (netwatch.crawl.health.Alarm.check)
+    "check_finish_reason": ("结束原因", "finish_reason"), "check_zero_items": ("未抓到商品", "zero_items"),
+    "check_drop": ("商品数骤降", "drop"), "check_error_rate": ("错误率", "error_rate"),
+    "check_field_coverage": ("字段覆盖率", "field_coverage"), "check_budget": ("站点抓取上限", "budget"),
+    "check_site_failed": ("放弃站点", "site_failed"), "check_worker_lost": ("工作进程丢失", "worker_lost"),
+    "check_crawl_failed": ("抓取失败", "crawl_failed"), "check_no_verdict": ("无健康检查结论", "no_verdict"),
     # a target's night and a crawl's end, as the nightly report shows them
     "status_ok": ("正常", "ok"), "status_alarm": ("有告警", "alarm"), "status_failed": ("失败", "failed"),
     "reason_finished": ("正常完成", "finished"), "reason_shutdown": ("被终止", "shutdown"),
