@@ -8,7 +8,7 @@ import pytest
 
 from netwatch.checks.audit import evasion_cost
 from netwatch.checks.text import PackError, RuleEngine
-from netwatch.checks.text.evasion import chinese_number, pinyin_initials, rewrite
+from netwatch.checks.text.evasion import chinese_number, pinyin_gate_words, pinyin_initials, rewrite
 from netwatch.checks.text.normalize import normalize
 
 PACK = """\
@@ -91,6 +91,18 @@ def test_pinyin_keeps_to_syllables_and_whole_latin_words(tmp_path):
     assert engine.check("toyota xiangyang 汽车") == []  # ya inside toyota, xiangya inside xiangyang
     assert engine.check("大象呀 好可爱") == []  # no Latin written: homophones are another step
     assert only_hit(engine, "XIANGYA 手镯").match == "XIANGYA"
+
+
+def test_the_pinyin_gate_opens_on_whole_syllables_only(tmp_path):
+    """A text is rewritten into pinyin only when one of its Latin words spells whole syllables of a
+    term: no, an or ng (in model numbers and English words) open nothing for 象牙."""
+    assert pinyin_gate_words(["象牙", "k粉"], ("pinyin",)) == ["fen", "kfen", "xiang", "xiangya", "ya"]
+    assert pinyin_gate_words(["象讶"], ("homophones", "pinyin")) == ["xiang", "xiangya", "ya"]
+    engine = engine_with(tmp_path, "pinyin")
+    passes = engine._evasions  # noqa: SLF001 - which passes a text opens
+    assert passes.open("no.1 an ng cotton", set()) == []
+    assert passes.open("正宗 象ya 吊坠", set()) != []
+    assert [h.match for h in engine.check("xiang 牙 吊坠 no.1")] == ["xiang 牙"]
 
 
 def test_initials_are_whole_words(tmp_path):

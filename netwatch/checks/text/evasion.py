@@ -298,19 +298,21 @@ def apply_steps(norm: Normalized, steps: tuple[str, ...], done: dict | None = No
 
 def gate_patterns(steps: tuple[str, ...], terms: list[str]) -> tuple[list[str], list[str]]:
     """Literals (and regexes, none today) one of which a text must hold for this pass to find anything; the engine
-    scans them with its fast matcher before rewriting (most texts hold none, and skip the pass).
+    scans them with its fast matcher before rewriting (most texts hold none, and skip the pass). `terms`: the
+    pass's literals as the rule writes them (normalised, not yet rewritten by the pass's steps).
 
     A step's change must fall inside a hit, next to a character the term has there: a homophone beside
     its term's neighbour (象讶, 像牙 - not 像 in 好像是), a letter between two adjacent characters of a
     term (象a牙); split pairs and amounts (伍元) are rare enough to count wherever they are. For pinyin,
-    the text must hold a Latin word (of 2+ letters) that lies inside a term's pinyin spelling, and for
+    the text must hold a Latin word (of 2+ letters) spelling whole syllables of a term (pinyin_gate_words), and for
     initials one of the initials as a word: the "literals" are those words, which the engine looks up
     among the text's Latin words (latin_words) instead of scanning for them. Known gap: two steps in one
     place (象a讶, a letter beside a homophone) open no gate."""
     if steps[-1] == "pinyin":
-        return sorted({t[i:j] for t in terms if t.isascii() for i in range(len(t)) for j in range(i + 2, len(t) + 1)}), []
+        return pinyin_gate_words(terms, steps), []
     if steps == ("initials",):
-        return sorted(terms), []
+        return sorted({initials for term in terms if (initials := pinyin_initials(term))}), []
+    terms = [transform_term(term, steps) or term for term in terms]
     literals: set[str] = set()
     pairs = {(a, b) for term in terms for a, b in zip(term, term[1:])}
     if "homophones" in steps:
@@ -331,6 +333,42 @@ def gate_patterns(steps: tuple[str, ...], terms: list[str]) -> tuple[list[str], 
     if "digits" in steps:  # a Chinese numeral before a unit (typed digits need no rewrite)
         literals.update(n + u for n in (*CHINESE_DIGITS, *CHINESE_UNITS) for u in AMOUNT_UNITS)
     return sorted(literals), []
+
+
+def syllables(term: str, steps: tuple[str, ...]) -> list[str]:
+    """A term as a pinyin pass spells it, one unit per character it stands for: 象牙 -> ['xiang', 'ya'],
+    K粉 -> ['k', 'fen']."""
+    codes = np.frombuffer(term.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    norm = Normalized(term, term, np.arange(len(term)), codes)
+    for step in steps:
+        norm = _step_pinyin(norm, force=True) if step == "pinyin" else TEXT_STEPS[step](norm)
+    units: list[str] = []
+    previous = -1
+    for ch, origin in zip(norm.text, norm.origin.tolist()):
+        if origin == previous:
+            units[-1] += ch
+        else:
+            units.append(ch)
+        previous = origin
+    return units
+
+
+def pinyin_gate_words(terms: list[str], steps: tuple[str, ...]) -> list[str]:
+    """The Latin words (2+ letters) a pinyin hit of these terms may hold: runs of whole syllables (xiang,
+    ya, xiangya for 象牙 - not an, ng or no). A hit keeps typed Latin whole (on_syllables), and a typed
+    word in it is taken to spell whole characters of the term; xi安gya, which spells xiangya across a
+    character's syllable, is no evasion anyone types, and opens nothing."""
+    words = set()
+    for term in terms:
+        units = syllables(term, steps)
+        for i in range(len(units)):
+            for j in range(i + 1, len(units) + 1):
+                word = "".join(units[i:j])
+                if not (word.isascii() and word.isalpha()):
+                    break
+                if len(word) >= 2:
+                    words.add(word)
+    return sorted(words)
 
 
 _NOT_LETTER_TO_SPACE = bytes(b if 0x61 <= b <= 0x7A else 0x20 for b in range(256))

@@ -84,10 +84,11 @@ class EvasionPasses:
         self.gate_owner: list[int] = []  # gate literal index -> pass index
         self._word_gates: list[tuple[int, frozenset[bytes]]] = []  # (pass index, words that open it)
         for index, evasion_pass in enumerate(passes):
-            regex_terms = [transform_term(literal, evasion_pass.steps) or literal
-                           for regex_id in evasion_pass.regex_ids
+            literals = list(self.literal_ids)
+            regex_terms = [literal for regex_id in evasion_pass.regex_ids
                            for group in required_literal_sets(self.regexes[regex_id].pattern) for literal in group]
-            terms, _ = gate_patterns(evasion_pass.steps, list(evasion_pass.spelled) + regex_terms)
+            sources = [literals[literal_id] for ids in evasion_pass.ids for literal_id in ids]
+            terms, _ = gate_patterns(evasion_pass.steps, sources + regex_terms)
             if evasion_pass.steps[-1] in ("pinyin", "initials"):
                 self._word_gates.append((index, frozenset(term.encode() for term in terms)))
             else:
