@@ -103,6 +103,11 @@ def test_the_pinyin_gate_opens_on_whole_syllables_only(tmp_path):
     assert passes.open("no.1 an ng cotton", set()) == []
     assert passes.open("正宗 象ya 吊坠", set()) != []
     assert [h.match for h in engine.check("xiang 牙 吊坠 no.1")] == ["xiang 牙"]
+    # A Latin term is the plain pass's: "rhino horn" spelled without its space is no pinyin, and opens nothing.
+    (tmp_path / "demo.yaml").write_text(PACK.format(steps="pinyin").replace("[象牙, 熊胆]", "[象牙, rhino horn]"), encoding="utf-8")
+    latin = RuleEngine.from_dir(tmp_path)
+    assert latin._evasions.open("no rhino ho", set()) == []  # noqa: SLF001
+    assert latin._evasions.open("xiang 牙", set()) != []  # noqa: SLF001
 
 
 def test_initials_are_whole_words(tmp_path):

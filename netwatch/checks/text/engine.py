@@ -245,13 +245,13 @@ class RuleEngine:
             variant = chain[-1][1]
             if variant is norm:
                 return  # no step rewrote anything: the plain pass judged this text
-        hits = []
-        if evasion_pass.matcher is not None:
-            local_hits, _ = evasion_pass.matcher.scan(variant.text)
-            hits = [(literal_id, start, end) for local, start, end in local_hits for literal_id in evasion_pass.ids[local]]
-        if hits or evasion_pass.regex_ids:
-            self._match(variant, hits, evasion_pass.regex_ids, active, field, False, out,
-                        evasion=(evasion_pass, norm, chain))
+        if evasion_pass.matcher is None:
+            return
+        local_hits, local_regexes = evasion_pass.matcher.scan(variant.text)
+        hits = [(literal_id, start, end) for local, start, end in local_hits for literal_id in evasion_pass.ids[local]]
+        regex_ids = [evasion_pass.regex_ids[local] for local in local_regexes]
+        if hits or regex_ids:
+            self._match(variant, hits, regex_ids, active, field, False, out, evasion=(evasion_pass, norm, chain))
 
     def check_fields(self, fields: Mapping[str, str | None], product_categories: Iterable[str] = ()) -> list[Hit]:
         """Hits in several fields of one item (field order kept, then text order)."""

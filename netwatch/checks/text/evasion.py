@@ -77,6 +77,11 @@ def chinese_number(numeral: str) -> str | None:
     return str(total + (digit or 0))
 
 
+def has_han(text: str) -> bool:
+    """Whether `text` holds a CJK character (the pinyin steps spell only those)."""
+    return _HAN.search(text) is not None
+
+
 def _pinyin_of(ch: str) -> str:
     return _pinyin_table().get(ch, ch)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.checks.text.evasion import gate_patterns, latin_words, passes_for, transform_term
+from netwatch.checks.text.evasion import gate_patterns, has_han, latin_words, passes_for, transform_term
 from netwatch.checks.text.matcher import build_matcher, required_literal_sets
 
 
@@ -20,7 +20,7 @@ class EvasionPass:
     packs: frozenset[int]
     matcher: Any
     ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
-    regex_ids: tuple[int, ...]
+    regex_ids: tuple[int, ...]  # the matcher's regex n is the engine's regex regex_ids[n]
     spelled: tuple[str, ...] = ()  # the pass's literals as its rewrite spells them
 
 
@@ -56,9 +56,9 @@ class EvasionPasses:
             })
             spelled: dict[str, list[int]] = {}
             for literal_id in literal_ids:
+                if "pinyin" in steps and not has_han(literals[literal_id]):
+                    continue  # a Latin term (rhino horn): the plain pass reads it; this pass is for CJK terms spelled in pinyin
                 term = transform_term(literals[literal_id], steps)
-                if "pinyin" in steps and term == literals[literal_id]:
-                    continue  # a Latin term: the plain pass reads it; this pass is for CJK terms spelled in pinyin
                 if term:
                     spelled.setdefault(term, []).append(literal_id)
             regex_ids = () if steps[-1] in ("initials", "pinyin") else tuple(
@@ -67,7 +67,10 @@ class EvasionPasses:
                 steps=steps,
                 rules=frozenset(rule_indexes),
                 packs=frozenset(self.compiled[i].pack_index for i in rule_indexes),
-                matcher=build_matcher(list(spelled), [], self.backend) if spelled else None,
+                # The pass's regexes are prefiltered by the same automaton (most rewritten texts hold none of
+                # their required literals), as the plain pass prefilters every regex.
+                matcher=build_matcher(list(spelled), [self.regexes[i].pattern for i in regex_ids], self.backend)
+                if spelled or regex_ids else None,
                 ids=list(spelled.values()),
                 regex_ids=regex_ids,
                 spelled=tuple(spelled),
