@@ -85,7 +85,9 @@ class EvasionPasses:
         keyword; pinyin and initials passes look their words up among the text's Latin words."""
         self.gate_literals: list[str] = []
         self.gate_owner: list[int] = []  # gate literal index -> pass index
-        self._word_gates: list[tuple[int, frozenset[bytes]]] = []  # (pass index, words that open it)
+        # Latin word -> the pinyin and initials passes it opens: one lookup a distinct word of a text, in one
+        # table (the words' tables are large, and each probe is likely a cache miss).
+        self._word_gates: dict[bytes, tuple[int, ...]] = {}
         for index, evasion_pass in enumerate(passes):
             literals = list(self.literal_ids)
             regex_terms = [literal for regex_id in evasion_pass.regex_ids
@@ -93,7 +95,8 @@ class EvasionPasses:
             sources = [literals[literal_id] for ids in evasion_pass.ids for literal_id in ids]
             terms, _ = gate_patterns(evasion_pass.steps, sources + regex_terms)
             if evasion_pass.steps[-1] in ("pinyin", "initials"):
-                self._word_gates.append((index, frozenset(term.encode() for term in terms)))
+                for term in terms:
+                    self._word_gates[term.encode()] = (*self._word_gates.get(term.encode(), ()), index)
             else:
                 self.gate_literals += terms
                 self.gate_owner += [index] * len(terms)
@@ -105,7 +108,9 @@ class EvasionPasses:
         if self._word_gates:
             words = latin_words(text)
             if words:
-                for index, gate_words in self._word_gates:
-                    if not gate_words.isdisjoint(words):
-                        opened.add(index)
+                gates = self._word_gates
+                for word in set(words):
+                    passes = gates.get(word)
+                    if passes:
+                        opened.update(passes)
         return sorted(opened)
