@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.checks.text.evasion import gate_patterns, has_han, latin_words, passes_for, transform_term
+from netwatch.checks.text.evasion import gate_patterns, has_han, latin_spaced, passes_for, transform_term
 from netwatch.checks.text.matcher import build_matcher, required_literal_sets
 
 
@@ -85,9 +85,7 @@ class EvasionPasses:
         keyword; pinyin and initials passes look their words up among the text's Latin words."""
         self.gate_literals: list[str] = []
         self.gate_owner: list[int] = []  # gate literal index -> pass index
-        # Latin word -> the pinyin and initials passes it opens: one lookup a distinct word of a text, in one
-        # table (the words' tables are large, and each probe is likely a cache miss).
-        self._word_gates: dict[bytes, tuple[int, ...]] = {}
+        word_owners: dict[str, list[int]] = {}  # gate word -> the pinyin and initials passes it opens
         for index, evasion_pass in enumerate(passes):
             literals = list(self.literal_ids)
             regex_terms = [literal for regex_id in evasion_pass.regex_ids
@@ -96,21 +94,22 @@ class EvasionPasses:
             terms, _ = gate_patterns(evasion_pass.steps, sources + regex_terms)
             if evasion_pass.steps[-1] in ("pinyin", "initials"):
                 for term in terms:
-                    self._word_gates[term.encode()] = (*self._word_gates.get(term.encode(), ()), index)
+                    word_owners.setdefault(term, []).append(index)
             else:
                 self.gate_literals += terms
                 self.gate_owner += [index] * len(terms)
         self.packs = frozenset(p for evasion_pass in passes for p in evasion_pass.packs)
+        # The words are looked for as literals " word " in the text with every non-letter made a space
+        # (latin_spaced): whole words only, found by one automaton scan with no word list built per text.
+        self._word_owners = [tuple(owners) for owners in word_owners.values()]
+        self._word_matcher = (build_matcher([f" {word} " for word in word_owners], [], self.backend)
+                              if word_owners else None)
 
     def open(self, text: str, opened: set[int]) -> list[int]:
         """The passes to run on `text`: `opened` (the passes whose gate literals the engine's scan found,
         by `gate_owner`) and those whose gate words are among its Latin words."""
-        if self._word_gates:
-            words = latin_words(text)
-            if words:
-                gates = self._word_gates
-                for word in set(words):
-                    passes = gates.get(word)
-                    if passes:
-                        opened.update(passes)
+        if self._word_matcher is not None:
+            owners = self._word_owners
+            for word, _, _ in self._word_matcher.scan(latin_spaced(text))[0]:
+                opened.update(owners[word])
         return sorted(opened)
