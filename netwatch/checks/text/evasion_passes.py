@@ -82,12 +82,12 @@ class EvasionPasses:
         """Gates (evasion.gate_patterns): a text is rewritten for a pass only when it holds one of the
         pass's gate patterns, so most texts cost nothing but what the plain pass already paid. Character
         passes' gate literals (`gate_literals`) go into the engine's one automaton, scanned with every
-        keyword; pinyin and initials passes look their words up among the text's Latin words."""
+        keyword; pinyin and initials passes' gate words are scanned for as whole words (latin_spaced)."""
         self.gate_literals: list[str] = []
         self.gate_owner: list[int] = []  # gate literal index -> pass index
         word_owners: dict[str, list[int]] = {}  # gate word -> the pinyin and initials passes it opens
+        literals = list(self.literal_ids)
         for index, evasion_pass in enumerate(passes):
-            literals = list(self.literal_ids)
             regex_terms = [literal for regex_id in evasion_pass.regex_ids
                            for group in required_literal_sets(self.regexes[regex_id].pattern) for literal in group]
             sources = [literals[literal_id] for ids in evasion_pass.ids for literal_id in ids]
@@ -107,7 +107,7 @@ class EvasionPasses:
 
     def open(self, text: str, opened: set[int]) -> list[int]:
         """The passes to run on `text`: `opened` (the passes whose gate literals the engine's scan found,
-        by `gate_owner`) and those whose gate words are among its Latin words."""
+        by `gate_owner`) and those whose gate words it holds as whole words."""
         if self._word_matcher is not None:
             owners = self._word_owners
             for word, _, _ in self._word_matcher.scan(latin_spaced(text))[0]:
