@@ -34,10 +34,10 @@ def test_list_shows_every_pack_with_counts():
     result = run("list")
     assert result.exit_code == 0, result.output
     for pack in ("banned_goods", "ad_absolute_terms", "cure_claims", "fake_reviews", "unfair_terms", "counterfeit",
-                 "ad_state_endorsement", "drugs_online", "efficacy_claims", "fake_certificates", "protected_species", "unsafe_food", "hazardous_goods"):
+                 "ad_state_endorsement", "drugs_online", "efficacy_claims", "fake_certificates", "protected_species", "unsafe_food", "hazardous_goods", "unsafe_cosmetics"):
         assert pack in result.output
     assert "《广告法》第九条第（三）项" in result.output
-    assert "13 packs" in result.output
+    assert "14 packs" in result.output
 
 
 def test_test_passes_on_the_shipped_packs_and_one_pack():
