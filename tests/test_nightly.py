@@ -185,7 +185,7 @@ def test_killed_run_is_resumed_without_duplicates(engine, db_url, tmp_path):
         all_leads = set(conn.scalars(sa.select(Lead.id)))
         assert conn.scalar(sa.select(sa.func.count()).select_from(RunLock)) == 0
     report = (outbox / date.today().isoformat() / "report.md").read_text(encoding="utf-8")
-    assert "续跑了一次被中断的夜间巡查" in report and "cleared a stale lock" in report
+    assert "续跑了一次被中断的夜间巡查" in report and "清除了失效的运行锁" in report
     # every lead, including those found by the killed attempt, is in the outbox exactly once
     outboxed = [lead for path in (outbox / date.today().isoformat()).glob("*.csv") for lead in outbox_lead_ids(path)]
     assert sorted(outboxed) == sorted(all_leads) and len(all_leads) > 20

@@ -61,7 +61,8 @@ def test_lock_of_a_dead_process_is_cleared(engine):
     dead_pid = int(dead.stdout)
     plant_lock(engine, host=socket.gethostname(), pid=dead_pid, heartbeat_age=timedelta(seconds=1))
     with RunLockHandle(engine) as lock:
-        assert lock.cleared and f"process {dead_pid}" in lock.cleared
+        assert lock.cleared and f"process {dead_pid}" in lock.cleared.text("en")
+        assert f"进程 {dead_pid} 已不存在" in lock.cleared.text("zh")
         assert holder(engine) == [(lock.owner, os.getpid())]
 
 
@@ -71,7 +72,8 @@ def test_lock_without_heartbeat_is_cleared_but_a_live_one_is_not(engine):
     with pytest.raises(LockHeld, match="worker-7.bureau"):
         RunLockHandle(engine, stale_after=timedelta(minutes=10)).acquire()
     with RunLockHandle(engine, stale_after=timedelta(minutes=2)) as lock:
-        assert "no heartbeat since" in lock.cleared
+        assert "no heartbeat since" in lock.cleared.text("en")
+        assert "起没有心跳（超过 2 分钟）" in lock.cleared.text("zh") and "(Asia/Shanghai)" in lock.cleared.text("zh")
 
 
 def test_heartbeat_keeps_the_lock_alive_and_notices_a_takeover(engine):

@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from netwatch.domain.clock import utcnow
+from netwatch.domain.clock import local_text, utcnow
 from netwatch.domain.process import process_alive
+from netwatch.domain.words import say
 from netwatch.store.locks import beat_lock, delete_lock, insert_lock, lock_holder, replace_lock
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,24 @@ class LockHeld(RuntimeError):
 
 
 @dataclass(frozen=True)
+class StaleLock:
+    """Why a holder's lock was found dead: its process is gone (same host), or its heartbeat is too old."""
+
+    pid: int
+    host: str
+    heartbeat_at: datetime  # naive UTC, as stored
+    stale_after: timedelta
+    process_gone: bool
+
+    def text(self, lang: str = "en") -> str:
+        """The note for the report and the log, in `lang`, the heartbeat's time in the configured zone."""
+        if self.process_gone:
+            return say("lock_cleared_gone", lang, pid=self.pid, host=self.host)
+        return say("lock_cleared_silent", lang, since=local_text(self.heartbeat_at, seconds=True),
+                   minutes=round(self.stale_after.total_seconds() / 60))
+
+
+@dataclass(frozen=True)
 class LockHolder:
     owner: str
     host: str
@@ -38,12 +57,11 @@ class LockHolder:
     acquired_at: datetime
     heartbeat_at: datetime
 
-    def stale_reason(self, now: datetime, stale_after: timedelta) -> str | None:
+    def stale_reason(self, now: datetime, stale_after: timedelta) -> StaleLock | None:
         """Why this holder is dead, or None while it may be alive."""
-        if self.host == socket.gethostname() and not process_alive(self.pid):
-            return f"process {self.pid} on {self.host} is gone"
-        if now - self.heartbeat_at > stale_after:
-            return f"no heartbeat since {self.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (over {stale_after})"
+        gone = self.host == socket.gethostname() and not process_alive(self.pid)
+        if gone or now - self.heartbeat_at > stale_after:
+            return StaleLock(self.pid, self.host, self.heartbeat_at, stale_after, process_gone=gone)
         return None
 
     def describe(self) -> str:
@@ -59,7 +77,7 @@ class RunLockHandle:
         self.engine, self.name = engine, name
         self.stale_after, self.heartbeat_every = stale_after, heartbeat_every
         self.owner = uuid.uuid4().hex
-        self.cleared: str | None = None  # why a stale lock was cleared on acquiring, for the report
+        self.cleared: StaleLock | None = None  # why a stale lock was cleared on acquiring, for the report
         self.lost = threading.Event()  # someone took the lock over: this process must stop writing
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -76,8 +94,8 @@ class RunLockHandle:
             if reason is None:
                 raise LockHeld(f"another nightly run holds the lock {self.name!r}: {holder.describe()}")
             if replace_lock(self.engine, holder.owner, self._values()):
-                self.cleared = f"cleared a stale lock ({reason})"
-                log.warning("lock %s: %s", self.name, self.cleared)
+                self.cleared = reason
+                log.warning("lock %s: %s", self.name, reason.text("en"))
                 return
         raise LockHeld(f"could not take the lock {self.name!r}: other processes keep taking it")
 

@@ -47,7 +47,7 @@ from netwatch.ops.crawl_child import (  # noqa: F401 - CrawlOutcome, crawl_specs
     crawl_targets_locally,
     target_key,
 )
-from netwatch.ops.lock import DEFAULT_HEARTBEAT_EVERY, DEFAULT_STALE_AFTER, LockHeld, RunLockHandle
+from netwatch.ops.lock import DEFAULT_HEARTBEAT_EVERY, DEFAULT_STALE_AFTER, LockHeld, RunLockHandle, StaleLock
 from netwatch.ops.report import night_directory, summary_stats, write_outbox, write_report
 from netwatch.ops.stopping import NightlyInterrupted, stopping
 from netwatch.ops.watchlist import list_targets
@@ -121,7 +121,7 @@ class NightlyResult:
     outbox_counts: dict[str, int] = field(default_factory=dict)  # region -> how many new leads its file holds
     report_path: Path | None = None
     resumed: bool = False
-    lock_note: str | None = None
+    lock_note: StaleLock | None = None  # a stale lock this run cleared
     # the night's re-checks (netwatch.ops.recheck): [header, *rows] of the re-checked leads' takedown status
     takedowns: list[list[str]] | None = None
 

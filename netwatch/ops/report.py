@@ -79,7 +79,7 @@ def report_lines(result: NightlyResult, lang: str = "en") -> list[tuple[str, lis
     if result.resumed:
         overview.append([w("note"), w("resumed_note")])
     if result.lock_note:
-        overview.append([w("lock"), result.lock_note])
+        overview.append([w("lock"), result.lock_note.text(lang)])
     sections = [(w("overview"), overview)]
     sections.append((w("per_category"), [[w("category"), w("new_leads_n")]]
                      + [[label("category", name, lang), str(count)]
