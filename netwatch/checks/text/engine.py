@@ -36,9 +36,11 @@ class _Compiled:
     rule: Rule
     severity: str
     legal_basis: str
-    exclusion_ids: tuple[int, ...]
-    near: tuple[tuple[int, ...], int] | None
-    cancels: tuple[tuple[tuple[int, ...], int], ...]
+    # Literal ids as sets: a candidate looks up the few literals its text holds in them, not each of a
+    # list's (often dozens of) terms in the text's hits.
+    exclusion_ids: frozenset[int]
+    near: tuple[frozenset[int], int] | None
+    cancels: tuple[tuple[frozenset[int], int], ...]
     regexes: tuple[Any, ...]  # RE2 patterns (compile_regex)
 
 
@@ -169,8 +171,8 @@ class RuleEngine:
             self._regex_rules.append(index)
             self._regexes.append(compile_regex(pattern))
 
-        def ids(terms: Iterable[str]) -> tuple[int, ...]:
-            return tuple(sorted({self._literal(t, pack, rule) for t in terms}))
+        def ids(terms: Iterable[str]) -> frozenset[int]:
+            return frozenset(self._literal(t, pack, rule) for t in terms)
 
         cancels = [p for p in (rule.cancel_near, pack.cancel_near) if p]
         return _Compiled(
@@ -323,8 +325,8 @@ class RuleEngine:
         pinyin = evasion is not None and "pinyin" in evasion[0].steps  # whole pinyin text: on_syllables judged the edges
         if literal and not pinyin and (_is_latin(text, start) and _is_latin(text, start - 1) or _is_latin(text, end - 1) and _is_latin(text, end)):
             return False
-        for literal_id in compiled.exclusion_ids:
-            for ex_start, ex_end in found.get(literal_id, ()):
+        for literal_id in _present(found, compiled.exclusion_ids):
+            for ex_start, ex_end in found[literal_id]:
                 if ex_start < end and ex_end > start:
                     return False
         for ids, within in compiled.cancels:
@@ -370,9 +372,14 @@ def _is_latin(text: str, index: int) -> bool:
     return 0 <= index < len(text) and text[index].isascii() and text[index].isalnum()
 
 
-def _near(found: dict, ids: tuple[int, ...], start: int, end: int, within: int) -> bool:
-    for literal_id in ids:
-        for term_start, term_end in found.get(literal_id, ()):
+def _present(found: dict, ids: frozenset[int]) -> Iterable[int]:
+    """The literals of `ids` that the text holds (`found`: literal id -> spans), from the smaller side."""
+    return [i for i in found if i in ids] if len(found) < len(ids) else [i for i in ids if i in found]
+
+
+def _near(found: dict, ids: frozenset[int], start: int, end: int, within: int) -> bool:
+    for literal_id in _present(found, ids):
+        for term_start, term_end in found[literal_id]:
             if term_start < end + within and term_end > start - within:
                 return True
     return False
