@@ -8,7 +8,8 @@ import pytest
 
 from netwatch.checks.audit import evasion_cost
 from netwatch.checks.text import PackError, RuleEngine
-from netwatch.checks.text.evasion import chinese_number, pinyin_gate_words, pinyin_initials, rewrite
+from netwatch.checks.text.evasion import chinese_number, pinyin_initials, rewrite
+from netwatch.checks.text.evasion_gates import pinyin_gate_words
 from netwatch.checks.text.normalize import normalize
 
 PACK = """\

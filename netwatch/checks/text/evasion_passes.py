@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from netwatch.checks.text.evasion import gate_patterns, has_han, latin_spaced, passes_for, transform_term
+from netwatch.checks.text.evasion import has_han, passes_for, transform_term
+from netwatch.checks.text.evasion_gates import gate_patterns, latin_spaced
 from netwatch.checks.text.matcher import build_matcher, required_literal_sets
 
 
@@ -79,7 +80,7 @@ class EvasionPasses:
         return passes
 
     def _build_gate(self, passes: list[EvasionPass]) -> None:
-        """Gates (evasion.gate_patterns): a text is rewritten for a pass only when it holds one of the
+        """Gates (evasion_gates.gate_patterns): a text is rewritten for a pass only when it holds one of the
         pass's gate patterns, so most texts cost nothing but what the plain pass already paid. Character
         passes' gate literals (`gate_literals`) go into the engine's one automaton, scanned with every
         keyword; pinyin and initials passes' gate words are scanned for as whole words (latin_spaced)."""
