@@ -264,11 +264,16 @@ def transform_term(term: str, steps: tuple[str, ...]) -> str | None:
     the same steps run over the term as over a text."""
     if steps == ("initials",):
         return pinyin_initials(term)
+    return _spell(term, steps).text
+
+
+def _spell(term: str, steps: tuple[str, ...]) -> Normalized:
+    """A term run through a pass's steps, keeping which of its characters each output character stands for."""
     codes = np.frombuffer(term.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     norm = Normalized(term, term, np.arange(len(term)), codes)
     for step in steps:
         norm = _step_pinyin(norm, force=True) if step == "pinyin" else TEXT_STEPS[step](norm)
-    return norm.text
+    return norm
 
 
 def passes_for(steps: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -303,10 +308,7 @@ def apply_steps(norm: Normalized, steps: tuple[str, ...], done: dict | None = No
 def syllables(term: str, steps: tuple[str, ...]) -> list[str]:
     """A term as a pinyin pass spells it, one unit per character it stands for: 象牙 -> ['xiang', 'ya'],
     K粉 -> ['k', 'fen']."""
-    codes = np.frombuffer(term.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    norm = Normalized(term, term, np.arange(len(term)), codes)
-    for step in steps:
-        norm = _step_pinyin(norm, force=True) if step == "pinyin" else TEXT_STEPS[step](norm)
+    norm = _spell(term, steps)
     units: list[str] = []
     previous = -1
     for ch, origin in zip(norm.text, norm.origin.tolist()):

@@ -19,8 +19,8 @@ from netwatch.checks.text.evasion import (
 INSERTED = "abcdefghijklmnopqrstuvwxyz0123456789"  # what the insertions step drops between two CJK characters
 
 
-def gate_patterns(steps: tuple[str, ...], terms: list[str]) -> tuple[list[str], list[str]]:
-    """Literals (and regexes, none today) one of which a text must hold for this pass to find anything; the engine
+def gate_patterns(steps: tuple[str, ...], terms: list[str]) -> list[str]:
+    """Literals one of which a text must hold for this pass to find anything; the engine
     scans them with its fast matcher before rewriting (most texts hold none, and skip the pass). `terms`: the
     pass's literals as the rule writes them (normalised, not yet rewritten by the pass's steps).
 
@@ -32,9 +32,9 @@ def gate_patterns(steps: tuple[str, ...], terms: list[str]) -> tuple[list[str], 
     as whole words of the text (latin_spaced). Known gap: two steps in one
     place (象a讶, a letter beside a homophone) open no gate."""
     if steps[-1] == "pinyin":
-        return pinyin_gate_words(terms, steps), []
+        return pinyin_gate_words(terms, steps)
     if steps == ("initials",):
-        return sorted({initials for term in terms if (initials := pinyin_initials(term))}), []
+        return sorted({initials for term in terms if (initials := pinyin_initials(term))})
     terms = [transform_term(term, steps) or term for term in terms]
     literals: set[str] = set()
     pairs = {(a, b) for term in terms for a, b in zip(term, term[1:])}
@@ -55,7 +55,7 @@ def gate_patterns(steps: tuple[str, ...], terms: list[str]) -> tuple[list[str], 
                 literals.update(a + letter + b for letter in INSERTED)
     if "digits" in steps:  # a Chinese numeral before a unit (typed digits need no rewrite)
         literals.update(n + u for n in (*CHINESE_DIGITS, *CHINESE_UNITS) for u in AMOUNT_UNITS)
-    return sorted(literals), []
+    return sorted(literals)
 
 
 def pinyin_gate_words(terms: list[str], steps: tuple[str, ...]) -> list[str]:
@@ -83,5 +83,6 @@ def latin_spaced(text: str) -> str:
     """A normalised text with every character but a Latin letter made a space, and a space at each end, so
     that a whole word w is exactly the literal " w " (象ya手镯 -> "  ya   "): the pinyin and initials
     gates are scanned for in it. C-speed byte operations, no regex and no per-word objects (a regex over
-    2 KB of mostly CJK text costs ~90 us, splitting it into words ~2.5, this ~1)."""
+    2 KB of mostly CJK text costs ~90 us, splitting it into words ~1.8 before a lookup per word, this ~1.2;
+    with the scan of the gate words, 2.4 us a text)."""
     return " " + text.encode("ascii", "replace").translate(_NOT_LETTER_TO_SPACE).decode("ascii") + " "

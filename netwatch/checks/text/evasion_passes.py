@@ -22,7 +22,6 @@ class EvasionPass:
     matcher: Any
     ids: list[list[int]]  # matcher pattern -> the engine's literal ids spelled that way
     regex_ids: tuple[int, ...]  # the matcher's regex n is the engine's regex regex_ids[n]
-    spelled: tuple[str, ...] = ()  # the pass's literals as its rewrite spells them
 
 
 class EvasionPasses:
@@ -74,7 +73,6 @@ class EvasionPasses:
                 if spelled or regex_ids else None,
                 ids=list(spelled.values()),
                 regex_ids=regex_ids,
-                spelled=tuple(spelled),
             ))
         self._build_gate(passes)
         return passes
@@ -92,7 +90,7 @@ class EvasionPasses:
             regex_terms = [literal for regex_id in evasion_pass.regex_ids
                            for group in required_literal_sets(self.regexes[regex_id].pattern) for literal in group]
             sources = [literals[literal_id] for ids in evasion_pass.ids for literal_id in ids]
-            terms, _ = gate_patterns(evasion_pass.steps, sources + regex_terms)
+            terms = gate_patterns(evasion_pass.steps, sources + regex_terms)
             if evasion_pass.steps[-1] in ("pinyin", "initials"):
                 for term in terms:
                     word_owners.setdefault(term, []).append(index)
